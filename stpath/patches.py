@@ -1,0 +1,151 @@
+"""Cut square windows (spot patches or tissue tiles) out of a slide at a target pixel size.
+
+Windows are placed on the pyramid level closest to (and not coarser than) the target scale, then
+read in horizontal bands: every slide tile is decoded about once, instead of once per overlapping
+window as a per-spot ``read_region`` loop does. Each window is resized to ``out_px`` with PIL.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import openslide
+from PIL import Image
+from tqdm import tqdm
+
+from .atomic import atomic_path
+from .slide import read_rgb
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Square windows of ``size`` level pixels at pyramid ``level``; ``xy`` are level top-lefts."""
+
+    level: int
+    downsample: float
+    size: int
+    xy: np.ndarray  # (N, 2) int64, top-left at `level`
+
+    @property
+    def coords_level0(self) -> np.ndarray:
+        """Top-left corners in level-0 pixels (the HEST ``coords``)."""
+        return np.rint(self.xy * self.downsample).astype(np.int64)
+
+
+def choose_level(slide: openslide.AbstractSlide, downsample: float) -> int:
+    """The coarsest level whose downsample does not exceed ``downsample`` (never upsample a level)."""
+    levels = [i for i, d in enumerate(slide.level_downsamples) if d <= max(downsample, 1.0) * (1 + 1e-6)]
+    return max(levels) if levels else 0
+
+
+def window_geometry(slide: openslide.AbstractSlide, um_per_px: float, target_um_per_px: float, out_px: int) -> tuple[int, float, int]:
+    """(level, level downsample, window side at that level) for ``out_px`` pixels at the target scale."""
+    side_level0 = out_px * target_um_per_px / um_per_px
+    level = choose_level(slide, side_level0 / out_px)
+    downsample = float(slide.level_downsamples[level])
+    return level, downsample, int(round(side_level0 / downsample))
+
+
+def centred_windows(slide, centres_level0: np.ndarray, um_per_px: float, target_um_per_px: float, out_px: int) -> Windows:
+    level, d, size = window_geometry(slide, um_per_px, target_um_per_px, out_px)
+    xy = np.rint(np.asarray(centres_level0, dtype=float) / d - size / 2.0).astype(np.int64)
+    return Windows(level, d, size, xy.reshape(-1, 2))
+
+
+def inside(slide: openslide.AbstractSlide, windows: Windows) -> np.ndarray:
+    """Boolean mask of windows that lie entirely inside the level."""
+    W, H = slide.level_dimensions[windows.level]
+    xy = windows.xy
+    return (xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] + windows.size <= W) & (xy[:, 1] + windows.size <= H)
+
+
+def resize(crop: np.ndarray, out_px: int) -> np.ndarray:
+    if crop.shape[0] == out_px and crop.shape[1] == out_px:
+        return crop
+    return np.asarray(Image.fromarray(crop).resize((out_px, out_px), Image.Resampling.BILINEAR))
+
+
+def read_window(slide: openslide.AbstractSlide, windows: Windows, i: int, out_px: int) -> np.ndarray:
+    """One window read directly with ``read_region`` (the reference the band reader must equal)."""
+    x0, y0 = windows.coords_level0[i]
+    crop = read_rgb(slide, (x0, y0), windows.level, (windows.size, windows.size))
+    return resize(crop, out_px)
+
+
+def iter_bands(windows: Windows, band_rows: int):
+    """Group windows into horizontal bands of about ``band_rows`` level rows, ordered top to bottom.
+
+    Yields (window indices, band top-left x/y, band width/height) in level pixels.
+    """
+    order = np.argsort(windows.xy[:, 1], kind="stable")
+    ys = windows.xy[order, 1]
+    start = 0
+    while start < len(order):
+        top = ys[start]
+        bottom = top + max(band_rows, windows.size)
+        stop = int(np.searchsorted(ys, bottom - windows.size, side="right"))
+        idx = order[start:stop]
+        x0 = int(windows.xy[idx, 0].min())
+        x1 = int(windows.xy[idx, 0].max()) + windows.size
+        y1 = int(windows.xy[idx, 1].max()) + windows.size
+        yield idx, (x0, int(top)), (x1 - x0, y1 - int(top))
+        start = stop
+
+
+def extract(
+    slide: openslide.AbstractSlide,
+    windows: Windows,
+    out_px: int,
+    band_bytes: int = 256 << 20,
+    progress: bool = True,
+    sink=None,
+) -> np.ndarray | None:
+    """Extract every window; returns (N, out_px, out_px, 3) uint8 in window order.
+
+    With ``sink(indices, images)`` given, bands are handed over as they are done instead of being
+    collected (for whole-slide tile grids that do not fit in memory).
+    """
+    n = len(windows.xy)
+    out = None if sink else np.empty((n, out_px, out_px, 3), dtype=np.uint8)
+    if n == 0:
+        return out
+    width = int(np.ptp(windows.xy[:, 0])) + windows.size
+    band_rows = max(windows.size, band_bytes // (4 * max(width, 1)))
+    d = windows.downsample
+    bar = tqdm(total=n, desc="windows", unit="win", disable=not progress, mininterval=2.0)
+    for idx, (bx, by), (bw, bh) in iter_bands(windows, band_rows):
+        band = read_rgb(slide, (round(bx * d), round(by * d)), windows.level, (bw, bh))
+        rel = windows.xy[idx] - (bx, by)
+        images = np.stack([resize(band[y : y + windows.size, x : x + windows.size], out_px) for x, y in rel])
+        if sink:
+            sink(idx, images)
+        else:
+            out[idx] = images
+        bar.update(len(idx))
+    bar.close()
+    return out
+
+
+def write_patches_h5(path: str | Path, images: np.ndarray, coords: np.ndarray, barcodes, attrs: dict) -> None:
+    """HEST patch layout: ``img`` (N, H, W, 3) uint8, ``coords`` (N, 2) level-0 top-left, ``barcode`` (N, 1)."""
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            n = len(images)
+            chunk = (1, *images.shape[1:]) if n else None
+            f.create_dataset("img", data=images, chunks=chunk, compression="lzf" if n else None)
+            f.create_dataset("coords", data=np.asarray(coords, dtype=np.int64).reshape(-1, 2))
+            f.create_dataset("barcode", data=np.asarray([str(b) for b in barcodes], dtype="S").reshape(-1, 1))
+            for key, value in attrs.items():
+                f["img"].attrs[key] = value
+
+
+def read_patches_h5(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    with h5py.File(path, "r") as f:
+        attrs = dict(f["img"].attrs)
+        return f["img"][:], f["coords"][:], f["barcode"][:, 0].astype(str), attrs

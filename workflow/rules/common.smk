@@ -1,0 +1,93 @@
+import re
+import os
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+REPO = Path(workflow.basedir).resolve()
+# Rule scripts import the stpath package from the repository, in the plain virtualenv and in
+# every per-step conda env alike, with no install step inside the envs.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+)
+import sys
+
+sys.path.insert(0, str(REPO))
+
+from stpath.errors import InputError
+from stpath.sheet import (
+    check_fold_scheme,
+    check_inputs_exist,
+    input_files,
+    read_sheet,
+    to_sample,
+)
+
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+except WorkflowError as exc:
+    raise WorkflowError(
+        f"{exc}\nFix: correct the key named above in your config file; every key and its type "
+        "is listed in workflow/schemas/config.schema.yaml."
+    ) from None
+
+DATASET = config["dataset"]
+DATA_ROOT = Path(config["data_root"])
+DOWNLOADS = config.get("downloads") or {}
+OUT = f"results/{DATASET}"
+
+SHEET = read_sheet(config["samples"])
+try:
+    validate(SHEET, schema="../schemas/samples.schema.yaml")
+except WorkflowError as exc:
+    raise WorkflowError(
+        f"{exc}\nFix: correct {config['samples']}; its columns are described in "
+        "workflow/schemas/samples.schema.yaml."
+    ) from None
+SAMPLES = {name: to_sample(row, DATA_ROOT) for name, row in SHEET.iterrows()}
+SAMPLES_WITH_SLIDE = [s for s, v in SAMPLES.items() if v.slide is not None]
+
+
+def made_by_workflow(path):
+    """True for inputs that the demo generator or a download rule will create."""
+    path = Path(path)
+    if config["demo"]["generate"] and DATA_ROOT in path.parents:
+        return True
+    try:
+        return str(path.relative_to(DATA_ROOT)) in DOWNLOADS
+    except ValueError:
+        return False
+
+
+check_inputs_exist(SAMPLES.values(), config["samples"], made_by_workflow)
+check_fold_scheme(SHEET, config["folds"]["scheme"], config["samples"])
+
+
+wildcard_constraints:
+    sample="|".join(SAMPLES) or "NO_SAMPLES",
+
+
+def sample_inputs(wildcards):
+    return [str(p) for p in input_files(SAMPLES[wildcards.sample])]
+
+
+def slide_of(wildcards):
+    return str(SAMPLES[wildcards.sample].slide)
+
+
+def final_outputs():
+    outs = [
+        f"{OUT}/expression/genes.tsv",
+        f"{OUT}/splits/folds.tsv",
+    ]
+    outs += expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES)
+    outs += expand(
+        [
+            f"{OUT}/patches/{{sample}}.h5",
+            f"{OUT}/tiles/{{sample}}.h5",
+            f"{OUT}/qc/{{sample}}_tissue_spots.png",
+        ],
+        sample=SAMPLES_WITH_SLIDE,
+    )
+    return outs

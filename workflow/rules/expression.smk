@@ -1,0 +1,33 @@
+rule gene_sets:
+    input:
+        expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES),
+    output:
+        genes=f"{OUT}/expression/genes.tsv",
+        normalised=expand(f"{OUT}/expression/{{sample}}.h5ad", sample=SAMPLES),
+    params:
+        genes=config["genes"],
+    log:
+        f"logs/{DATASET}/gene_sets.log",
+    benchmark:
+        f"benchmarks/{DATASET}/gene_sets.tsv"
+    conda:
+        "../../envs/expression.yaml"
+    script:
+        "../scripts/gene_sets.py"
+
+
+rule folds:
+    input:
+        config["samples"],
+    output:
+        f"{OUT}/splits/folds.tsv",
+    params:
+        folds=config["folds"],
+    log:
+        f"logs/{DATASET}/folds.log",
+    benchmark:
+        f"benchmarks/{DATASET}/folds.tsv"
+    conda:
+        "../../envs/expression.yaml"
+    script:
+        "../scripts/folds.py"

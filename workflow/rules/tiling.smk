@@ -1,0 +1,63 @@
+rule tissue_tiles:
+    input:
+        slide=slide_of,
+        adata=f"{OUT}/ingest/{{sample}}.h5ad",
+    output:
+        f"{OUT}/tiles/{{sample}}.h5",
+    params:
+        tissue=config["tissue"],
+        tiling=config["tiling"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    log:
+        f"logs/{DATASET}/tissue_tiles/{{sample}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/tissue_tiles/{{sample}}.tsv"
+    conda:
+        "../../envs/slides.yaml"
+    script:
+        "../scripts/tissue_tiles.py"
+
+
+rule spot_patches:
+    input:
+        slide=slide_of,
+        adata=f"{OUT}/ingest/{{sample}}.h5ad",
+    output:
+        f"{OUT}/patches/{{sample}}.h5",
+    params:
+        patches=config["patches"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    log:
+        f"logs/{DATASET}/spot_patches/{{sample}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/spot_patches/{{sample}}.tsv"
+    conda:
+        "../../envs/slides.yaml"
+    script:
+        "../scripts/spot_patches.py"
+
+
+rule qc_tissue_spots:
+    input:
+        adata=f"{OUT}/ingest/{{sample}}.h5ad",
+        tiles=f"{OUT}/tiles/{{sample}}.h5",
+        patches=f"{OUT}/patches/{{sample}}.h5",
+    output:
+        report(
+            f"{OUT}/qc/{{sample}}_tissue_spots.png",
+            caption="../report/tissue_spots.rst",
+            category="1. Slides and spots",
+            labels={"sample": "{sample}"},
+        ),
+    log:
+        f"logs/{DATASET}/qc_tissue_spots/{{sample}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/qc_tissue_spots/{{sample}}.tsv"
+    conda:
+        "../../envs/slides.yaml"
+    script:
+        "../scripts/qc_tissue_spots.py"
