@@ -8,8 +8,9 @@ from snakemake.utils import validate
 REPO = Path(workflow.basedir).resolve()
 # Rule scripts import the stpath package from the repository, in the plain virtualenv and in
 # every per-step conda env alike, with no install step inside the envs.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+# (Set here, not required from the user: every job re-reads this file, on a cluster node too.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.getenv("PYTHONPATH")) if p)
 )
 import sys
 
@@ -34,7 +35,13 @@ except WorkflowError as exc:
 
 DATASET = config["dataset"]
 DATA_ROOT = Path(config["data_root"])
-DOWNLOADS = config.get("downloads") or {}
+# Only files missing now get a download rule: a rule never claims existing user data as its output
+# (Snakemake could otherwise decide to re-create it, and delete it if that fails).
+DOWNLOADS = {
+    relpath: url
+    for relpath, url in (config.get("downloads") or {}).items()
+    if not (DATA_ROOT / relpath).exists()
+}
 OUT = f"results/{DATASET}"
 
 SHEET = read_sheet(config["samples"])

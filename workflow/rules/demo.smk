@@ -4,14 +4,14 @@ if config["demo"]["generate"]:
         output:
             reference=f"{DATA_ROOT}/reference/sc_reference.h5ad",
             signatures=f"{DATA_ROOT}/truth/signatures.tsv",
-        params:
-            demo=config["demo"],
         log:
             f"logs/{DATASET}/demo_reference.log",
         benchmark:
             f"benchmarks/{DATASET}/demo_reference.tsv"
         conda:
             "../../envs/demo.yaml"
+        params:
+            demo=config["demo"],
         script:
             "../scripts/demo_reference.py"
 
@@ -24,14 +24,14 @@ if config["demo"]["generate"]:
             lowres=f"{DATA_ROOT}/spaceranger/{{sample}}/spatial/tissue_lowres_image.png",
             hires=f"{DATA_ROOT}/spaceranger/{{sample}}/spatial/tissue_hires_image.png",
             truth=f"{DATA_ROOT}/truth/{{sample}}_abundance.tsv",
-        params:
-            demo=config["demo"],
-            patient=lambda wc: SAMPLES[wc.sample].patient,
         log:
             f"logs/{DATASET}/demo_slide/{{sample}}.log",
         benchmark:
             f"benchmarks/{DATASET}/demo_slide/{{sample}}.tsv"
         conda:
             "../../envs/demo.yaml"
+        params:
+            demo=config["demo"],
+            patient=lambda wc: SAMPLES[wc.sample].patient,
         script:
             "../scripts/demo_slide.py"

@@ -4,14 +4,14 @@ rule gene_sets:
     output:
         genes=f"{OUT}/expression/genes.tsv",
         normalised=expand(f"{OUT}/expression/{{sample}}.h5ad", sample=SAMPLES),
-    params:
-        genes=config["genes"],
     log:
         f"logs/{DATASET}/gene_sets.log",
     benchmark:
         f"benchmarks/{DATASET}/gene_sets.tsv"
     conda:
         "../../envs/expression.yaml"
+    params:
+        genes=config["genes"],
     script:
         "../scripts/gene_sets.py"
 
@@ -21,13 +21,13 @@ rule folds:
         config["samples"],
     output:
         f"{OUT}/splits/folds.tsv",
-    params:
-        folds=config["folds"],
     log:
         f"logs/{DATASET}/folds.log",
     benchmark:
         f"benchmarks/{DATASET}/folds.tsv"
     conda:
         "../../envs/expression.yaml"
+    params:
+        folds=config["folds"],
     script:
         "../scripts/folds.py"

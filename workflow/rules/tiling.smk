@@ -4,18 +4,18 @@ rule tissue_tiles:
         adata=f"{OUT}/ingest/{{sample}}.h5ad",
     output:
         f"{OUT}/tiles/{{sample}}.h5",
-    params:
-        tissue=config["tissue"],
-        tiling=config["tiling"],
-    threads: 1
-    resources:
-        mem_mb=4000,
     log:
         f"logs/{DATASET}/tissue_tiles/{{sample}}.log",
     benchmark:
         f"benchmarks/{DATASET}/tissue_tiles/{{sample}}.tsv"
     conda:
         "../../envs/slides.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        tissue=config["tissue"],
+        tiling=config["tiling"],
     script:
         "../scripts/tissue_tiles.py"
 
@@ -26,17 +26,17 @@ rule spot_patches:
         adata=f"{OUT}/ingest/{{sample}}.h5ad",
     output:
         f"{OUT}/patches/{{sample}}.h5",
-    params:
-        patches=config["patches"],
-    threads: 1
-    resources:
-        mem_mb=4000,
     log:
         f"logs/{DATASET}/spot_patches/{{sample}}.log",
     benchmark:
         f"benchmarks/{DATASET}/spot_patches/{{sample}}.tsv"
     conda:
         "../../envs/slides.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        patches=config["patches"],
     script:
         "../scripts/spot_patches.py"
 
