@@ -1,0 +1,50 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared" / "data").resolve()
+sys.path.insert(0, str(REPO))
+
+
+def shared(*parts) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (tests read ../shared/data beside the repository)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_slide(tmp_path_factory):
+    """A small demo slide (pyramidal TIFF + Space Ranger folder), generated once per session."""
+    from stpath.demo import synth, write
+
+    root = tmp_path_factory.mktemp("demo")
+    params = synth.DemoParams(size_px=1536, n_genes=150)
+    sig = synth.signatures(3, params.n_genes)
+    s = synth.slide(3, "T1", "P1", sig, params)
+    write.write_pyramid_tiff(root / "slide.tif", s.image, params.um_per_px)
+    write.write_spaceranger(root / "sr", s.image, s.spots, s.counts, list(sig.columns), params.um_per_px)
+    return {"root": root, "slide": root / "slide.tif", "spaceranger": root / "sr", "data": s, "sig": sig, "params": params}
+
+
+def run_snakemake(args, cwd, timeout=1200):
+    """Run the workflow in a copy-free way: Snakefile from the repo, working directory ``cwd``."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def write_tsv(path: Path, rows: list[dict]) -> Path:
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return path
+
+
+__all__ = ["REPO", "shared", "run_snakemake", "write_tsv", "np", "shutil"]

@@ -1,0 +1,138 @@
+import shutil
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import shared
+
+from stpath.errors import InputError
+from stpath.ingest import QC, ingest
+from stpath.readers import read_legacy_st, read_visium
+from stpath.sample import Sample
+
+
+def her2st_sample(section="C2", **kw):
+    root = shared("her2st")
+    args = dict(sample=section, patient="C", slide=root / "images" / f"{section}.jpg",
+                expression=root / "counts" / f"{section}.tsv.gz", format="legacy_st",
+                spots=root / "spots" / f"{section}_selection.tsv")
+    args.update(kw)
+    return Sample(**args)
+
+
+def test_real_visium_folder():
+    table = read_visium(shared("visium_tiny"))
+    a = table.adata
+    assert a.shape == (100, 100)
+    assert a.X.dtype == np.int32
+    pos = pd.read_csv(shared("visium_tiny", "spatial", "tissue_positions_list.csv"), header=None, index_col=0)
+    # Space Ranger columns: in_tissue, array_row, array_col, pxl_row, pxl_col -> obsm is (x=col, y=row)
+    assert np.array_equal(a.obsm["spatial"], pos.loc[a.obs_names, [5, 4]].to_numpy(float))
+    assert table.spot_diameter_px == pytest.approx(89.4275, rel=1e-4)
+    assert table.um_per_px_from_spots.value == pytest.approx(55 / 89.42751063343188)
+
+
+def test_real_legacy_st_ingest():
+    a = ingest(her2st_sample("C3"), QC(min_counts=100))
+    meta = a.uns["stpath"]
+    assert meta["um_per_px"] == pytest.approx(0.687, abs=0.01)
+    assert "spot pitch" in meta["um_per_px_source"]
+    assert meta["n_spots_unmatched"] == 2  # one counted spot without selection row and vice versa
+    assert meta["spot_diameter_px"] == pytest.approx(100 / meta["um_per_px"])
+    sel = pd.read_csv(shared("her2st", "spots", "C3_selection.tsv"), sep="\t")
+    sel.index = [f"{x}x{y}" for x, y in zip(sel.x, sel.y)]
+    assert np.allclose(a.obsm["spatial"], sel.loc[a.obs_names, ["pixel_x", "pixel_y"]].to_numpy())
+    counts = pd.read_csv(shared("her2st", "counts", "C3.tsv.gz"), sep="\t", index_col=0)
+    assert np.array_equal(a[:, "ERBB2"].X.toarray().ravel(), counts.loc[a.obs_names, "ERBB2"].to_numpy())
+
+
+def test_override_beats_derived_pixel_size():
+    a = ingest(her2st_sample("C2", um_per_px=0.7), QC())
+    assert a.uns["stpath"]["um_per_px"] == 0.7
+
+
+def test_demo_visium_ingest(demo_slide):
+    s = Sample("T1", "P1", demo_slide["slide"], demo_slide["spaceranger"], "visium")
+    a = ingest(s, QC())
+    assert a.uns["stpath"]["um_per_px_source"] == "slide metadata"
+    truth = demo_slide["data"]
+    assert a.n_obs == len(truth.abundance)
+    assert np.array_equal(a.X.toarray(), truth.counts.toarray())
+
+
+def _hest(tmp_path, demo_slide, with_mpp=True):
+    d = demo_slide["data"]
+    spots = d.spots[d.spots.in_tissue == 1]
+    a = ad.AnnData(X=d.counts.astype(np.float32), obs=pd.DataFrame(index=spots.index), var=pd.DataFrame(index=demo_slide["sig"].columns))
+    a.obsm["spatial"] = spots[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(float)
+    a.write_h5ad(tmp_path / "TENX0.h5ad")
+    slide = demo_slide["slide"]
+    if not with_mpp:
+        from PIL import Image
+
+        Image.fromarray(d.image).save(tmp_path / "TENX0.png")
+        slide = tmp_path / "TENX0.png"
+    return Sample("TENX0", "P9", slide, tmp_path / "TENX0.h5ad", "hest")
+
+
+def test_hest_sample(tmp_path, demo_slide):
+    a = ingest(_hest(tmp_path, demo_slide), QC())
+    assert a.n_obs == len(demo_slide["data"].abundance)
+    assert a.uns["stpath"]["um_per_px"] == 0.5
+
+
+# --- bad input: each fails before compute, naming the file and the fix --------------------------
+def test_slide_without_pixel_size_is_refused(tmp_path, demo_slide):
+    with pytest.raises(InputError, match=r"TENX0.png: the pixel size \(um/px\) is unknown.*Fix: add .*um_per_px"):
+        ingest(_hest(tmp_path, demo_slide, with_mpp=False), QC())
+
+
+def test_spots_outside_slide(tmp_path):
+    sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
+    sel["pixel_x"] *= 3  # e.g. coordinates of another image resolution
+    sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match=r"C2_selection.tsv: \d+ of \d+ spot centres lie outside the slide.*Fix: give spot coordinates"):
+        ingest(her2st_sample(spots=tmp_path / "C2_selection.tsv"), QC())
+
+
+def test_counts_and_spots_do_not_match(tmp_path):
+    sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
+    sel["x"] += 100
+    sel.to_csv(tmp_path / "sel.tsv", sep="\t", index=False)
+    with pytest.raises(InputError, match="C2.tsv.gz: no spot id of the counts.*Fix: pair each counts file"):
+        read_legacy_st(shared("her2st", "counts", "C2.tsv.gz"), tmp_path / "sel.tsv")
+
+
+def test_visium_barcodes_not_in_positions(tmp_path):
+    folder = tmp_path / "vis"
+    shutil.copytree(shared("visium_tiny"), folder)
+    pos = folder / "spatial" / "tissue_positions_list.csv"
+    lines = pos.read_text().splitlines()
+    pos.write_text("\n".join("X" + line for line in lines) + "\n")
+    with pytest.raises(InputError, match="filtered_feature_bc_matrix.h5: none of the 100 barcodes"):
+        read_visium(folder)
+
+
+def test_non_integer_counts(tmp_path):
+    counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
+    np.log1p(counts).to_csv(tmp_path / "C2.tsv.gz", sep="\t")
+    with pytest.raises(InputError, match="C2.tsv.gz: counts are not raw non-negative integers.*Fix: point the sample sheet at the raw"):
+        read_legacy_st(tmp_path / "C2.tsv.gz", shared("her2st", "spots", "C2_selection.tsv"))
+
+
+def test_duplicate_barcodes(tmp_path):
+    folder = tmp_path / "vis"
+    shutil.copytree(shared("visium_tiny"), folder)
+    pos = folder / "spatial" / "tissue_positions_list.csv"
+    lines = pos.read_text().splitlines()
+    pos.write_text("\n".join(lines + [lines[0]]) + "\n")
+    with pytest.raises(InputError, match="tissue_positions_list.csv: 1 duplicate barcode"):
+        read_visium(folder)
+
+
+def test_duplicate_spot_ids_in_counts(tmp_path):
+    counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
+    pd.concat([counts, counts.iloc[:2]]).to_csv(tmp_path / "dup.tsv", sep="\t")
+    with pytest.raises(InputError, match="dup.tsv: 2 duplicate spot id"):
+        read_legacy_st(tmp_path / "dup.tsv", shared("her2st", "spots", "C2_selection.tsv"))

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+from conftest import shared
+
+from stpath.patches import centred_windows, extract, inside, read_patches_h5, read_window, write_patches_h5
+from stpath.slide import open_slide
+
+
+@pytest.mark.parametrize("target", [0.5, 1.0, 1.7])  # level 0 as is; level 1 exactly; level 1 + resize
+def test_band_extraction_equals_direct_reads(demo_slide, target):
+    slide = open_slide(demo_slide["slide"])
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 1536, size=(60, 2))
+    w = centred_windows(slide, centres, 0.5, target, 64)
+    ok = inside(slide, w)
+    w = type(w)(w.level, w.downsample, w.size, w.xy[ok])
+    got = extract(slide, w, 64, band_bytes=1 << 16, progress=False)
+    expected_level = {0.5: 0, 1.0: 1, 1.7: 1}[target]
+    assert w.level == expected_level
+    for i in range(len(w.xy)):
+        assert np.array_equal(got[i], read_window(slide, w, i, 64)), i
+
+
+def test_windows_are_centred_on_spots(demo_slide):
+    slide = open_slide(demo_slide["slide"])
+    centres = np.array([[700.0, 800.0], [701.4, 799.6]])
+    w = centred_windows(slide, centres, 0.5, 1.0, 100)  # 200 level-0 px -> level 1, 100 px
+    centre_back = w.coords_level0 + w.size * w.downsample / 2
+    assert np.abs(centre_back - centres).max() <= w.downsample
+
+
+def test_windows_leaving_slide_are_flagged(demo_slide):
+    slide = open_slide(demo_slide["slide"])
+    centres = np.array([[10.0, 10.0], [768.0, 768.0], [1530.0, 700.0]])
+    w = centred_windows(slide, centres, 0.5, 0.5, 224)
+    assert inside(slide, w).tolist() == [False, True, False]
+
+
+def test_hest_h5_roundtrip(tmp_path):
+    imgs = np.random.default_rng(1).integers(0, 255, size=(3, 8, 8, 3), dtype=np.uint8)
+    write_patches_h5(tmp_path / "p.h5", imgs, np.array([[1, 2], [3, 4], [5, 6]]), ["a", "b", "c"], {"patch_size": 8})
+    img, coords, barcodes, attrs = read_patches_h5(tmp_path / "p.h5")
+    assert np.array_equal(img, imgs) and coords.tolist() == [[1, 2], [3, 4], [5, 6]]
+    assert barcodes.tolist() == ["a", "b", "c"] and attrs["patch_size"] == 8
+
+
+def test_real_jpeg_upsampled_patches_match(tmp_path):
+    """HER2ST is 0.69 um/px: a 224 px patch at 0.5 um/px is a 163 px window resized up."""
+    slide = open_slide(shared("her2st", "images", "C2.jpg"))
+    centres = np.array([[6930.58, 3510.24], [6674.96, 3517.82]])
+    w = centred_windows(slide, centres, 0.688, 0.5, 224)
+    assert w.size == 163
+    got = extract(slide, w, 224, progress=False)
+    for i in range(2):
+        assert np.array_equal(got[i], read_window(slide, w, i, 224))
