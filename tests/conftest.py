@@ -37,7 +37,7 @@ def run_snakemake(args, cwd, timeout=1200):
     """Run the workflow in a copy-free way: Snakefile from the repo, working directory ``cwd``."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, env=env)
 
 
 def write_tsv(path: Path, rows: list[dict]) -> Path:

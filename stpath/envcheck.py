@@ -1,0 +1,148 @@
+"""Static checks of the per-step conda environments (conda channels cannot be reached in CI).
+
+For every rule: it names a conda env and a script; the env lists (pinned) every third-party package
+that the script and the stpath modules it imports, transitively, import; and each pin agrees with
+requirements.lock, the lock of the plain-virtualenv run mode.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+# import name -> conda package name, where they differ
+CONDA_NAME = {
+    "PIL": "pillow",
+    "skimage": "scikit-image",
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+    "openslide": "openslide-python",
+    "torch": "pytorch",
+}
+# conda packages that are libraries without a pip twin in the lock
+NOT_IN_LOCK = {"python", "openslide"}
+
+
+@dataclass
+class Rule:
+    name: str
+    file: Path
+    conda: Path | None
+    script: Path | None
+    has_log: bool
+    has_benchmark: bool
+
+
+def parse_rules(rules_dir: Path) -> list[Rule]:
+    rules = []
+    for smk in sorted(rules_dir.glob("*.smk")):
+        text = smk.read_text()
+        starts = [(m.start(), m.group(1)) for m in re.finditer(r"^\s*rule (\w+):", text, re.M)]
+        for i, (pos, name) in enumerate(starts):
+            block = text[pos : starts[i + 1][0] if i + 1 < len(starts) else len(text)]
+            conda = re.search(r"conda:\s*\n\s*\"([^\"]+)\"", block)
+            script = re.search(r"script:\s*\n\s*\"([^\"]+)\"", block)
+            rules.append(
+                Rule(
+                    name,
+                    smk,
+                    (smk.parent / conda.group(1)).resolve() if conda else None,
+                    (smk.parent / script.group(1)).resolve() if script else None,
+                    "log:" in block,
+                    "benchmark:" in block,
+                )
+            )
+    return rules
+
+
+def third_party_imports(script: Path, package_root: Path) -> set[str]:
+    """Top-level third-party modules imported by ``script`` and, transitively, by stpath modules."""
+    stdlib = set(sys.stdlib_module_names)
+    seen: set[Path] = set()
+    found: set[str] = set()
+    todo = [script]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative import inside stpath
+                    base = path.parent
+                    for _ in range(node.level - 1):
+                        base = base.parent
+                    mod = base.joinpath(*(node.module or "").split(".")) if node.module else base
+                    todo += _module_files(mod, [a.name for a in node.names])
+                    continue
+                names = [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                if top == "stpath":
+                    members = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                    todo += _module_files(package_root.parent.joinpath(*name.split(".")), members)
+                elif top and top not in stdlib and top != "snakemake":
+                    found.add(top)
+    return found
+
+
+def _module_files(mod: Path, members: list[str]) -> list[Path]:
+    files = [mod.with_suffix(".py"), mod / "__init__.py"]
+    files += [mod / f"{m}.py" for m in members] + [(mod / m / "__init__.py") for m in members]
+    return [f for f in files if f.exists()]
+
+
+def env_packages(env_file: Path) -> dict[str, str | None]:
+    spec = yaml.safe_load(env_file.read_text())
+    out = {}
+    for dep in spec.get("dependencies", []):
+        if isinstance(dep, str):
+            name, _, version = dep.partition("=")
+            out[name.strip().lower()] = version.lstrip("=") or None
+    return out
+
+
+def read_lock(lock: Path) -> dict[str, str]:
+    pins = {}
+    for line in lock.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def check(repo: Path) -> list[str]:
+    """All problems found, as readable lines; empty when every env is consistent."""
+    problems = []
+    lock = read_lock(repo / "requirements.lock")
+    for rule in parse_rules(repo / "workflow" / "rules"):
+        where = f"rule {rule.name} ({rule.file.name})"
+        if not rule.has_log:
+            problems.append(f"{where}: no log: directive")
+        if not rule.has_benchmark:
+            problems.append(f"{where}: no benchmark: directive")
+        if rule.conda is None or not rule.conda.exists():
+            problems.append(f"{where}: no conda env file ({rule.conda})")
+            continue
+        pkgs = env_packages(rule.conda)
+        for name, version in pkgs.items():
+            if version is None:
+                problems.append(f"{rule.conda.name}: {name} is not pinned")
+            elif name not in NOT_IN_LOCK and lock.get(name) != version:
+                problems.append(f"{rule.conda.name}: {name}={version} but requirements.lock has {lock.get(name)}")
+        if rule.script is None:
+            continue
+        for module in sorted(third_party_imports(rule.script, repo / "stpath")):
+            conda_name = CONDA_NAME.get(module, module).lower()
+            if conda_name not in pkgs:
+                problems.append(f"{where}: {rule.script.name} imports {module!r} but {rule.conda.name} lacks {conda_name}")
+    return problems

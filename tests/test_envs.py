@@ -1,0 +1,31 @@
+from pathlib import Path
+
+from conftest import REPO
+
+from stpath import envcheck
+
+
+def test_every_rule_has_env_log_benchmark_and_covered_imports():
+    assert envcheck.check(REPO) == []
+
+
+def test_checker_catches_a_missing_package(tmp_path):
+    """The check can fail: drop scanpy from a copy of the ingest env."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    for part in ("workflow", "envs", "stpath"):
+        shutil.copytree(REPO / part, repo / part)
+    shutil.copy(REPO / "requirements.lock", repo)
+    env = repo / "envs" / "ingest.yaml"
+    env.write_text("\n".join(l for l in env.read_text().splitlines() if "scanpy" not in l) + "\n")
+    lock = repo / "requirements.lock"
+    lock.write_text(lock.read_text().replace("numpy==", "numpy==0.0.0+"))
+    problems = envcheck.check(repo)
+    assert any("imports 'scanpy' but ingest.yaml lacks scanpy" in p for p in problems)
+    assert any("numpy=" in p and "requirements.lock" in p for p in problems)
+
+
+def test_scripts_reach_third_party_imports_through_the_library():
+    imports = envcheck.third_party_imports(REPO / "workflow" / "scripts" / "spot_patches.py", REPO / "stpath")
+    assert {"openslide", "h5py", "anndata", "matplotlib", "PIL"} <= imports

@@ -1,0 +1,180 @@
+"""The workflow itself: lint, formatting, dry-runs of every config, real runs on tiny data, and
+bad input stopping the run with a message and no partial output."""
+
+import subprocess
+import sys
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, SHARED, run_snakemake, shared
+
+from stpath.patches import Windows, read_window
+from stpath.slide import open_slide
+
+pytestmark = pytest.mark.workflow
+CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
+
+
+def config_args(name, **overrides):
+    """Point a config at absolute paths so that the workflow can run in any working directory."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config" / name).read_text())
+    values = {"samples": str(REPO / cfg["samples"])}
+    if not cfg["data_root"].startswith("resources/"):
+        values["data_root"] = str((REPO / cfg["data_root"]).resolve())
+    values.update(overrides)
+    return ["--configfile", str(REPO / "config" / name), "--config", *[f"{k}={v}" for k, v in values.items()]]
+
+
+def test_lint_clean():
+    r = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0 and "Congratulations" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_snakefmt_clean():
+    r = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_dry_run_every_config(config, tmp_path):
+    r = run_snakemake(["-n", "--cores", "2", *config_args(config)], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert "spot_patches" in r.stdout
+
+
+def test_download_rule_dry_run_when_data_is_absent(tmp_path):
+    r = run_snakemake(["-n", "--cores", "2", *config_args("her2st.yaml", data_root=tmp_path / "her2st")], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert r.stdout.count("rule download_input:") == 15
+    assert "raw.githubusercontent.com/almaan/her2st/85df741/data/ST-cnts/C2.tsv.gz" in (REPO / "config" / "her2st.yaml").read_text()
+
+
+def check_patches(out, sample, target_um=0.5, n_check=5):
+    """Patch count = spots after QC minus dropped; pixels equal a direct read; coords round-trip."""
+    a = ad.read_h5ad(out / "ingest" / f"{sample}.h5ad")
+    with h5py.File(out / "patches" / f"{sample}.h5") as f:
+        img, coords, barcodes = f["img"][:], f["coords"][:], f["barcode"][:, 0].astype(str)
+        attrs = dict(f["img"].attrs)
+    assert img.shape[1:] == (224, 224, 3) and img.dtype == np.uint8
+    assert len(img) == a.n_obs - attrs["n_dropped"]
+    assert set(barcodes) <= set(a.obs_names)
+    meta = a.uns["stpath"]
+    slide = open_slide(meta["slide"])
+    w = Windows(int(attrs["level"]), float(attrs["level_downsample"]), int(attrs["window_level_px"]), np.rint(coords / attrs["level_downsample"]).astype(np.int64))
+    assert w.size == round(224 * target_um / meta["um_per_px"] / w.downsample)
+    for i in np.linspace(0, len(img) - 1, n_check).astype(int):
+        assert np.array_equal(img[i], read_window(slide, w, i, 224)), (sample, i)
+    centres = a[barcodes].obsm["spatial"]
+    back = coords + w.size * w.downsample / 2
+    assert np.abs(back - centres).max() <= w.downsample + 0.5
+    return len(img), int(attrs["n_dropped"])
+
+
+def test_demo_workflow_end_to_end(tmp_path):
+    r = run_snakemake(["--cores", "2", *config_args("config.yaml")], tmp_path)
+    assert r.returncode == 0, r.stdout[-5000:]
+    out = tmp_path / "results" / "demo"
+    sheet = pd.read_csv(REPO / "config" / "samples_demo.tsv", sep="\t")
+    for sample in sheet["sample"]:
+        n, _ = check_patches(out, sample)
+        truth = pd.read_csv(tmp_path / "resources" / "demo" / "truth" / f"{sample}_abundance.tsv", sep="\t", index_col=0)
+        assert n <= len(truth) and n > 100
+        with h5py.File(out / "tiles" / f"{sample}.h5") as f:
+            assert f["img"].shape[0] == len(f["coords"]) > 50
+            assert (f["tissue_fraction"][:] >= 0.5).all()
+        assert (out / "qc" / f"{sample}_tissue_spots.png").stat().st_size > 10_000
+        assert (tmp_path / "benchmarks" / "demo" / "spot_patches" / f"{sample}.tsv").exists()
+    genes = pd.read_csv(out / "expression" / "genes.tsv", sep="\t")
+    assert genes.top_expressed.sum() == 250 and genes.hvg_union.sum() > 0
+    folds = pd.read_csv(out / "splits" / "folds.tsv", sep="\t")
+    assert set(folds[folds.selected].scheme) == {"patient"}
+    norm = ad.read_h5ad(out / "expression" / "P1_S1.h5ad")
+    assert list(norm.var_names) == genes.gene.tolist() and "counts" in norm.layers
+
+    again = run_snakemake(["--cores", "2", *config_args("config.yaml")], tmp_path)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout
+
+    r = run_snakemake(["--cores", "1", *config_args("config.yaml"), "--report", str(tmp_path / "report.html")], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert (tmp_path / "report.html").stat().st_size > 100_000
+
+
+def test_her2st_two_real_sections(tmp_path):
+    shared("her2st")
+    sheet = pd.read_csv(REPO / "config" / "samples_her2st.tsv", sep="\t").iloc[:2]
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    r = run_snakemake(["--cores", "2", *config_args("her2st.yaml", samples=tmp_path / "samples.tsv")], tmp_path)
+    assert r.returncode == 0, r.stdout[-5000:]
+    out = tmp_path / "results" / "her2st"
+    for sample in sheet["sample"]:
+        n, dropped = check_patches(out, sample)
+        a = ad.read_h5ad(out / "ingest" / f"{sample}.h5ad")
+        assert 0.66 < a.uns["stpath"]["um_per_px"] < 0.72
+        assert n + dropped == a.n_obs > 150
+    genes = pd.read_csv(out / "expression" / "genes.tsv", sep="\t")
+    assert len(genes) > 10_000 and genes.hvg_union.sum() >= 1000
+    folds = pd.read_csv(out / "splits" / "folds.tsv", sep="\t")
+    assert set(folds.scheme) == {"leave_one_slide_out"}
+
+
+# --- bad input through the workflow --------------------------------------------------------------
+def demo_copy(tmp_path, mutate_sheet=None):
+    sheet = pd.read_csv(REPO / "config" / "samples_demo.tsv", sep="\t", dtype=str, keep_default_na=False)
+    if mutate_sheet:
+        sheet = mutate_sheet(sheet)
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    return config_args("config.yaml", samples=tmp_path / "samples.tsv")
+
+
+def test_unknown_config_key_stops_before_any_job(tmp_path):
+    r = run_snakemake(["-n", "--cores", "1", *demo_copy(tmp_path), "qcc={}"], tmp_path)
+    assert r.returncode != 0
+    assert "qcc" in r.stdout and "config.schema.yaml" in r.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_wrong_type_in_config(tmp_path):
+    r = run_snakemake(["-n", "--cores", "1", *demo_copy(tmp_path), "dataset=[1]"], tmp_path)
+    assert r.returncode != 0 and "dataset" in r.stdout
+
+
+def test_duplicate_sample_in_sheet(tmp_path):
+    args = demo_copy(tmp_path, lambda s: pd.concat([s, s.iloc[:1]]))
+    r = run_snakemake(["-n", "--cores", "1", *args], tmp_path)
+    assert r.returncode != 0 and "duplicate sample id(s) ['P1_S1']" in r.stdout and "Fix:" in r.stdout
+
+
+def test_missing_slide_in_sheet(tmp_path):
+    shared("her2st")
+    sheet = pd.read_csv(REPO / "config" / "samples_her2st.tsv", sep="\t", dtype=str, keep_default_na=False).iloc[:2]
+    sheet.loc[0, "slide"] = "images/C2_missing.jpg"
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    r = run_snakemake(["-n", "--cores", "1", *config_args("her2st.yaml", samples=tmp_path / "samples.tsv")], tmp_path)
+    assert r.returncode != 0
+    assert "C2_missing.jpg: input of sample C2 does not exist" in r.stdout and "Fix:" in r.stdout
+
+
+def test_corrupt_slide_leaves_no_partial_output(tmp_path):
+    data = tmp_path / "data"
+    for sub in ("images", "counts", "spots"):
+        (data / sub).mkdir(parents=True)
+    src = shared("her2st")
+    (data / "images" / "C2.jpg").write_bytes((src / "images" / "C2.jpg").read_bytes()[:500_000])
+    (data / "counts" / "C2.tsv.gz").write_bytes((src / "counts" / "C2.tsv.gz").read_bytes())
+    (data / "spots" / "C2_selection.tsv").write_bytes((src / "spots" / "C2_selection.tsv").read_bytes())
+    sheet = pd.read_csv(REPO / "config" / "samples_her2st.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet.iloc[:2].to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    (data / "images" / "C3.jpg").write_bytes((src / "images" / "C3.jpg").read_bytes())
+    (data / "counts" / "C3.tsv.gz").write_bytes((src / "counts" / "C3.tsv.gz").read_bytes())
+    (data / "spots" / "C3_selection.tsv").write_bytes((src / "spots" / "C3_selection.tsv").read_bytes())
+    r = run_snakemake(["--cores", "1", "--until", "ingest", *config_args("her2st.yaml", samples=tmp_path / "samples.tsv", data_root=data)], tmp_path)
+    assert r.returncode != 0
+    log = (tmp_path / "logs" / "her2st" / "ingest" / "C2.log").read_text()
+    assert "C2.jpg: slide cannot be decoded" in log and "Fix:" in log
+    assert not (tmp_path / "results" / "her2st" / "ingest" / "C2.h5ad").exists()
+    assert not list((tmp_path / "results").rglob("*.partial-*"))
