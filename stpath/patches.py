@@ -8,6 +8,8 @@ window as a per-spot ``read_region`` loop does. Each window is resized to ``out_
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,14 +104,16 @@ def extract(
     slide: openslide.AbstractSlide,
     windows: Windows,
     out_px: int,
-    band_bytes: int = 256 << 20,
+    band_bytes: int = 128 << 20,
     progress: bool = True,
     sink=None,
+    workers: int | None = None,
 ) -> np.ndarray | None:
     """Extract every window; returns (N, out_px, out_px, 3) uint8 in window order.
 
-    With ``sink(indices, images)`` given, bands are handed over as they are done instead of being
-    collected (for whole-slide tile grids that do not fit in memory).
+    Bands are read and cut on ``workers`` threads (OpenSlide's decoding and PIL's resizing release
+    the GIL; OpenSlide handles are thread-safe). With ``sink(indices, images)`` given, bands are
+    handed over as they are done instead of being collected (for tile grids larger than memory).
     """
     n = len(windows.xy)
     out = None if sink else np.empty((n, out_px, out_px, 3), dtype=np.uint8)
@@ -118,16 +122,23 @@ def extract(
     width = int(np.ptp(windows.xy[:, 0])) + windows.size
     band_rows = max(windows.size, band_bytes // (4 * max(width, 1)))
     d = windows.downsample
-    bar = tqdm(total=n, desc="windows", unit="win", disable=not progress, mininterval=2.0)
-    for idx, (bx, by), (bw, bh) in iter_bands(windows, band_rows):
+    workers = workers or min(4, os.cpu_count() or 1)
+
+    def cut(band_spec):
+        idx, (bx, by), (bw, bh) = band_spec
         band = read_rgb(slide, (round(bx * d), round(by * d)), windows.level, (bw, bh))
         rel = windows.xy[idx] - (bx, by)
-        images = np.stack([resize(band[y : y + windows.size, x : x + windows.size], out_px) for x, y in rel])
-        if sink:
-            sink(idx, images)
-        else:
-            out[idx] = images
-        bar.update(len(idx))
+        return idx, np.stack([resize(band[y : y + windows.size, x : x + windows.size], out_px) for x, y in rel])
+
+    bar = tqdm(total=n, desc="windows", unit="win", disable=not progress, mininterval=2.0)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # executor.map keeps at most the submitted bands in memory; results come back in band order
+        for idx, images in pool.map(cut, iter_bands(windows, band_rows)):
+            if sink:
+                sink(idx, images)
+            else:
+                out[idx] = images
+            bar.update(len(idx))
     bar.close()
     return out
 

@@ -83,6 +83,9 @@ def resolve_um_per_px(
 def read_rgb(slide: openslide.AbstractSlide, xy_level0: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
     """read_region as an RGB array; transparent pixels (outside the scanned area) become white."""
     rgba = slide.read_region((int(xy_level0[0]), int(xy_level0[1])), level, (int(size[0]), int(size[1])))
+    arr = np.asarray(rgba)
+    if arr[..., 3].min() == 255:  # fully opaque: the common case inside a scan, no compositing needed
+        return np.ascontiguousarray(arr[..., :3])
     canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     canvas.alpha_composite(rgba)
     return np.asarray(canvas.convert("RGB"))

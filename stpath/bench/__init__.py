@@ -1,0 +1,1 @@
+"""Benchmarks (run with ``python -m stpath.bench.<name>``; figures go to the README)."""
