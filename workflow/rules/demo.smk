@@ -10,6 +10,9 @@ if config["demo"]["generate"]:
             f"benchmarks/{DATASET}/demo_reference.tsv"
         conda:
             "../../envs/demo.yaml"
+        threads: 1
+        resources:
+            mem_mb=3000,
         params:
             demo=config["demo"],
         script:
@@ -30,6 +33,9 @@ if config["demo"]["generate"]:
             f"benchmarks/{DATASET}/demo_slide/{{sample}}.tsv"
         conda:
             "../../envs/demo.yaml"
+        threads: 1
+        resources:
+            mem_mb=3000,
         params:
             demo=config["demo"],
             patient=lambda wc: SAMPLES[wc.sample].patient,

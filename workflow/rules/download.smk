@@ -12,6 +12,9 @@ if DOWNLOADS:
         retries: 2
         conda:
             "../../envs/download.yaml"
+        threads: 1
+        resources:
+            mem_mb=500,
         params:
             url=lambda wc: DOWNLOADS[wc.relpath],
         script:

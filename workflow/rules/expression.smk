@@ -10,6 +10,9 @@ rule gene_sets:
         f"benchmarks/{DATASET}/gene_sets.tsv"
     conda:
         "../../envs/expression.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         genes=config["genes"],
     script:
@@ -27,6 +30,9 @@ rule folds:
         f"benchmarks/{DATASET}/folds.tsv"
     conda:
         "../../envs/expression.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         folds=config["folds"],
     script:

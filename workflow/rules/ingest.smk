@@ -9,6 +9,9 @@ rule ingest:
         f"benchmarks/{DATASET}/ingest/{{sample}}.tsv"
     conda:
         "../../envs/ingest.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         sample=lambda wc: SAMPLES[wc.sample],
         qc=config["qc"],
