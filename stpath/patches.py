@@ -34,6 +34,10 @@ class Windows:
     size: int
     xy: np.ndarray  # (N, 2) int64, top-left at `level`
 
+    def subset(self, keep: np.ndarray) -> "Windows":
+        """The same geometry, only the windows selected by ``keep`` (mask or indices)."""
+        return Windows(self.level, self.downsample, self.size, self.xy[keep])
+
     @property
     def coords_level0(self) -> np.ndarray:
         """Top-left corners in level-0 pixels (the HEST ``coords``)."""

@@ -35,7 +35,7 @@ def spot_patches(slide_path, adata: ad.AnnData, params: PatchParams, out_path) -
     dropped = int((~ok).sum())
     if dropped:
         log.warning("%s: %d of %d spots dropped: their %d px window leaves the slide", meta["sample"], dropped, len(ok), params.patch_px)
-    kept = type(windows)(windows.level, windows.downsample, windows.size, windows.xy[ok])
+    kept = windows.subset(ok)
     start = time.perf_counter()
     images = extract(slide, kept, params.patch_px)
     elapsed = time.perf_counter() - start
@@ -63,8 +63,8 @@ def qc_figure(adata_path, tiles_path, patches_path, out_path) -> None:
         down = float(t.attrs["thumbnail_downsample"])
         tile_xy = t["coords"][:]
         tile_side = float(t.attrs["window_level_px"]) * float(t.attrs["level_downsample"])
-        kept_barcodes = set(p["barcode"][:, 0].astype(str))
-    kept = np.array([b in kept_barcodes for b in adata.obs_names])
+        kept_barcodes = list(p["barcode"][:, 0].astype(str))
+    kept = np.asarray(adata.obs_names.isin(kept_barcodes))
     meta = adata.uns["stpath"]
     title = f"{meta['sample']} (patient {meta['patient']}): {meta['um_per_px']:.3f} um/px from {meta['um_per_px_source']}"
     tissue_spots_figure(out_path, thumb, down, mask, adata.obsm["spatial"], kept, tile_xy, tile_side, title)

@@ -70,11 +70,3 @@ def tile_grid(
             "check that the slide shows stained tissue, or lower tiling.min_tile_tissue in the config",
         )
     return Windows(level, d, size, xy[keep]), tissue[keep]
-
-
-def mask_fraction_at(mask: np.ndarray, points_level0: np.ndarray, dims_level0: tuple[int, int]) -> np.ndarray:
-    """Mask value (0/1) at each level-0 point, for QC plots and spot-in-tissue checks."""
-    sx, sy = mask.shape[1] / dims_level0[0], mask.shape[0] / dims_level0[1]
-    cols = np.clip((points_level0[:, 0] * sx).astype(int), 0, mask.shape[1] - 1)
-    rows = np.clip((points_level0[:, 1] * sy).astype(int), 0, mask.shape[0] - 1)
-    return mask[rows, cols]

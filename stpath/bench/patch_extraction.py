@@ -54,7 +54,7 @@ def main() -> None:
         slide = openslide.OpenSlide(str(path))
         # Visium pitch in this slide; 224 px patches at 0.5 um/px = 448 level-0 px = 224 px at level 1
         windows = centred_windows(slide, grid_centres(args.side, 0.25, args.pitch_um), 0.25, 0.5, 224)
-        windows = type(windows)(windows.level, windows.downsample, windows.size, windows.xy[inside(slide, windows)])
+        windows = windows.subset(inside(slide, windows))
         n = len(windows.xy)
         print(f"{n} spots, level {windows.level}, window {windows.size} px")
 
