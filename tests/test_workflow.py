@@ -54,8 +54,9 @@ def test_download_rule_dry_run_when_data_is_absent(tmp_path):
     assert "raw.githubusercontent.com/almaan/her2st/85df741/data/ST-cnts/C2.tsv.gz" in (REPO / "config" / "her2st.yaml").read_text()
 
 
-def check_patches(out, sample, target_um=0.5, n_check=5):
+def check_patches(workdir, sample, dataset, target_um=0.5, n_check=5):
     """Patch count = spots after QC minus dropped; pixels equal a direct read; coords round-trip."""
+    out = workdir / "results" / dataset
     a = ad.read_h5ad(out / "ingest" / f"{sample}.h5ad")
     with h5py.File(out / "patches" / f"{sample}.h5") as f:
         img, coords, barcodes = f["img"][:], f["coords"][:], f["barcode"][:, 0].astype(str)
@@ -64,7 +65,7 @@ def check_patches(out, sample, target_um=0.5, n_check=5):
     assert len(img) == a.n_obs - attrs["n_dropped"]
     assert set(barcodes) <= set(a.obs_names)
     meta = a.uns["stpath"]
-    slide = open_slide(meta["slide"])
+    slide = open_slide(workdir / meta["slide"])  # relative paths are relative to the run's directory
     w = Windows(int(attrs["level"]), float(attrs["level_downsample"]), int(attrs["window_level_px"]), np.rint(coords / attrs["level_downsample"]).astype(np.int64))
     assert w.size == round(224 * target_um / meta["um_per_px"] / w.downsample)
     for i in np.linspace(0, len(img) - 1, n_check).astype(int):
@@ -81,7 +82,7 @@ def test_demo_workflow_end_to_end(tmp_path):
     out = tmp_path / "results" / "demo"
     sheet = pd.read_csv(REPO / "config" / "samples_demo.tsv", sep="\t")
     for sample in sheet["sample"]:
-        n, _ = check_patches(out, sample)
+        n, _ = check_patches(tmp_path, sample, "demo")
         truth = pd.read_csv(tmp_path / "resources" / "demo" / "truth" / f"{sample}_abundance.tsv", sep="\t", index_col=0)
         assert n <= len(truth) and n > 100
         with h5py.File(out / "tiles" / f"{sample}.h5") as f:
@@ -112,7 +113,7 @@ def test_her2st_two_real_sections(tmp_path):
     assert r.returncode == 0, r.stdout[-5000:]
     out = tmp_path / "results" / "her2st"
     for sample in sheet["sample"]:
-        n, dropped = check_patches(out, sample)
+        n, dropped = check_patches(tmp_path, sample, "her2st")
         a = ad.read_h5ad(out / "ingest" / f"{sample}.h5ad")
         assert 0.66 < a.uns["stpath"]["um_per_px"] < 0.72
         assert n + dropped == a.n_obs > 150
