@@ -15,6 +15,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/tiling.smk"
 include: "workflow/rules/expression.smk"
+include: "workflow/rules/deconvolution.smk"
 
 
 rule all:

@@ -23,9 +23,12 @@ CONDA_NAME = {
     "yaml": "pyyaml",
     "openslide": "openslide-python",
     "torch": "pytorch",
+    "scvi": "scvi-tools",
 }
+# conda package name -> pip name in the lock, where they differ
+LOCK_NAME = {"pytorch": "torch"}
 # conda packages that are libraries without a pip twin in the lock
-NOT_IN_LOCK = {"python", "openslide"}
+NOT_IN_LOCK = {"python", "openslide", "pip"}
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Rule:
     script: Path | None
     has_log: bool
     has_benchmark: bool
+    cached: bool = False  # Snakemake forbids benchmark: on a rule eligible for caching
 
 
 def parse_rules(rules_dir: Path) -> list[Rule]:
@@ -55,6 +59,7 @@ def parse_rules(rules_dir: Path) -> list[Rule]:
                     (smk.parent / script.group(1)).resolve() if script else None,
                     "log:" in block,
                     "benchmark:" in block,
+                    re.search(r"^\s*cache:", block, re.M) is not None,
                 )
             )
     return rules
@@ -89,7 +94,10 @@ def third_party_imports(script: Path, package_root: Path) -> set[str]:
                 top = name.split(".")[0]
                 if top == "stpath":
                     members = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
-                    todo += _module_files(package_root.parent.joinpath(*name.split(".")), members)
+                    parts = name.split(".")
+                    todo += _module_files(package_root.parent.joinpath(*parts), members)
+                    # importing a submodule runs every enclosing package's __init__ first
+                    todo += [package_root.parent.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts))]
                 elif top and top not in stdlib and top != "snakemake":
                     found.add(top)
     return found
@@ -108,6 +116,10 @@ def env_packages(env_file: Path) -> dict[str, str | None]:
         if isinstance(dep, str):
             name, _, version = dep.partition("=")
             out[name.strip().lower()] = version.lstrip("=") or None
+        elif isinstance(dep, dict):  # packages that only PyPI has, installed by conda's pip
+            for line in dep.get("pip", []):
+                name, _, version = line.partition("==")
+                out[name.strip().lower()] = version.strip() or None
     return out
 
 
@@ -128,7 +140,7 @@ def check(repo: Path) -> list[str]:
         where = f"rule {rule.name} ({rule.file.name})"
         if not rule.has_log:
             problems.append(f"{where}: no log: directive")
-        if not rule.has_benchmark:
+        if not rule.has_benchmark and not rule.cached:
             problems.append(f"{where}: no benchmark: directive")
         if rule.conda is None or not rule.conda.exists():
             problems.append(f"{where}: no conda env file ({rule.conda})")
@@ -137,8 +149,9 @@ def check(repo: Path) -> list[str]:
         for name, version in pkgs.items():
             if version is None:
                 problems.append(f"{rule.conda.name}: {name} is not pinned")
-            elif name not in NOT_IN_LOCK and lock.get(name) != version:
-                problems.append(f"{rule.conda.name}: {name}={version} but requirements.lock has {lock.get(name)}")
+            elif name not in NOT_IN_LOCK and lock.get(LOCK_NAME.get(name, name)) != version:
+                locked = lock.get(LOCK_NAME.get(name, name))
+                problems.append(f"{rule.conda.name}: {name}={version} but requirements.lock has {locked}")
         if rule.script is None:
             continue
         for module in sorted(third_party_imports(rule.script, repo / "stpath")):

@@ -37,8 +37,8 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
                 value = -1.0
             if not value > 0:
                 raise InputError(path, f"sample {row.sample}: um_per_px {row.um_per_px!r} is not a positive number", "write the pixel size in um/px, e.g. 0.5, or leave it empty")
-        if row.format == "legacy_st" and not row.spots:
-            raise InputError(path, f"sample {row.sample}: legacy_st needs a 'spots' selection file", "fill the 'spots' column")
+        if row.format in ("legacy_st", "counts_table") and not row.spots:
+            raise InputError(path, f"sample {row.sample}: {row.format} needs a 'spots' file (spot coordinates)", "fill the 'spots' column")
     return sheet.set_index("sample", drop=False)
 
 

@@ -68,7 +68,38 @@ def made_by_workflow(path):
 
 
 check_inputs_exist(SAMPLES.values(), config["samples"], made_by_workflow)
-check_fold_scheme(SHEET, config["folds"]["scheme"], config["samples"])
+# Folds only matter for the image models, which need slides.
+if SAMPLES_WITH_SLIDE:
+    check_fold_scheme(SHEET, config["folds"]["scheme"], config["samples"])
+
+DECON = config["deconvolution"]
+REFERENCE = DECON["reference"]
+SIGNATURES_GIVEN = bool(REFERENCE["signatures"])
+DECONVOLUTION = SIGNATURES_GIVEN or bool(REFERENCE["path"])
+
+
+def data_path(relpath):
+    return str(DATA_ROOT / relpath)
+
+
+def check_deconvolution_inputs():
+    given = (
+        [REFERENCE["signatures"]]
+        if SIGNATURES_GIVEN
+        else [REFERENCE["path"], REFERENCE["labels"]]
+    )
+    for rel in filter(None, given):
+        path = DATA_ROOT / rel
+        if not path.exists() and not made_by_workflow(path):
+            raise InputError(
+                path,
+                "deconvolution input not found",
+                "correct deconvolution.reference in the config (paths are relative to data_root)",
+            )
+
+
+if DECONVOLUTION:
+    check_deconvolution_inputs()
 
 
 wildcard_constraints:
@@ -83,11 +114,46 @@ def slide_of(wildcards):
     return str(SAMPLES[wildcards.sample].slide)
 
 
+def reference_inputs(wildcards):
+    return [data_path(p) for p in (REFERENCE["path"], REFERENCE["labels"]) if p]
+
+
+def truth_files(wildcards):
+    return [data_path(DECON["truth"].format(sample=s)) for s in SAMPLES]
+
+
+def thumbnail_of(wildcards):
+    """The tile file holds the slide's thumbnail; samples without a slide get plain maps."""
+    if SAMPLES[wildcards.sample].slide is None:
+        return []
+    return f"{OUT}/tiles/{wildcards.sample}.h5"
+
+
+def deconvolution_outputs():
+    if not DECONVOLUTION:
+        return []
+    decon = f"{OUT}/deconvolution"
+    outs = [f"{decon}/mapping/elbo.png", f"{decon}/mapping/reconstruction.png"]
+    outs += [f"{decon}/marker_check.tsv", f"{decon}/marker_check.png"]
+    outs += expand(
+        [
+            f"{decon}/{{sample}}.h5ad",
+            f"{decon}/{{sample}}_abundance.tsv",
+            f"{decon}/maps/{{sample}}.png",
+        ],
+        sample=SAMPLES,
+    )
+    if not SIGNATURES_GIVEN:
+        outs.append(f"{decon}/reference/elbo.png")
+    if DECON["truth"]:
+        outs += [f"{decon}/accuracy.tsv", f"{decon}/accuracy.png"]
+    return outs
+
+
 def final_outputs():
-    outs = [
-        f"{OUT}/expression/genes.tsv",
-        f"{OUT}/splits/folds.tsv",
-    ]
+    outs = [f"{OUT}/expression/genes.tsv"]
+    if SAMPLES_WITH_SLIDE:
+        outs.append(f"{OUT}/splits/folds.tsv")
     outs += expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES)
     outs += expand(
         [
@@ -97,4 +163,4 @@ def final_outputs():
         ],
         sample=SAMPLES_WITH_SLIDE,
     )
-    return outs
+    return outs + deconvolution_outputs()

@@ -1,0 +1,199 @@
+"""The labelled single-cell reference and its per-cell-type expression signatures
+(cell2location's negative-binomial ``RegressionModel``), or a precomputed signature table."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import scanpy as sc
+
+from ..errors import InputError
+from ..tables import check_raw_counts, orient_counts, read_table
+from .progress import trainer_kwargs
+
+log = logging.getLogger(__name__)
+
+COUNTS_FIX = (
+    "give raw UMI counts of the reference (for an .h5ad whose X is normalised, set "
+    "deconvolution.reference.layer to the layer that holds the raw counts)"
+)
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    path: Path  # .h5ad, 10x .h5, 10x mtx folder, or a CSV/TSV counts table
+    label_column: str
+    labels: Path | None = None  # table of labels (cell id first) when they are not in the .h5ad
+    batch_column: str = ""  # donor / batch covariate of the regression, "" for none
+    layer: str = ""  # .h5ad layer holding raw counts, "" for X
+
+
+@dataclass(frozen=True)
+class GeneFilter:
+    """cell2location.utils.filtering.filter_genes cut-offs (the tutorial's values)."""
+
+    cell_count_cutoff: int = 5
+    cell_percentage_cutoff2: float = 0.03
+    nonz_mean_cutoff: float = 1.12
+
+
+@dataclass(frozen=True)
+class RegressionParams:
+    max_epochs: int = 250
+    batch_size: int = 2500
+    lr: float = 0.002
+    num_samples: int = 1000  # posterior samples for the exported signatures
+
+
+def load_reference(spec: ReferenceSpec) -> ad.AnnData:
+    """Raw-count reference with ``obs['label']`` (and ``obs['batch']``), checked before any training."""
+    adata = _read_counts(spec)
+    label_source = spec.labels or spec.path
+    if spec.labels is not None:
+        table = read_table(spec.labels)
+        table.index = table.index.astype(str)
+        _require_column(table, spec.label_column, spec.labels, "label_column")
+        if spec.batch_column:
+            _require_column(table, spec.batch_column, spec.labels, "batch_column")
+        shared = adata.obs_names.intersection(table.index)
+        if len(shared) == 0:
+            raise InputError(
+                spec.labels,
+                f"no cell id matches the counts {spec.path.name} (e.g. {list(table.index[:2])} vs {list(adata.obs_names[:2])})",
+                "give the labels table of the same cells, cell id in the first column",
+            )
+        if len(shared) < adata.n_obs:
+            log.info("%d of %d reference cells have no label and are dropped", adata.n_obs - len(shared), adata.n_obs)
+        adata = adata[shared].copy()
+        for col in {spec.label_column, spec.batch_column} - {""}:
+            adata.obs[col] = table.loc[shared, col].to_numpy()
+    else:
+        _require_column(adata.obs, spec.label_column, spec.path, "label_column")
+        if spec.batch_column:
+            _require_column(adata.obs, spec.batch_column, spec.path, "batch_column")
+
+    labels = adata.obs[spec.label_column]
+    unlabelled = labels.isna().to_numpy() | (labels.astype(str).str.strip() == "").to_numpy()
+    if unlabelled.any():
+        log.info("%d reference cells have an empty label and are dropped", int(unlabelled.sum()))
+        adata = adata[~unlabelled].copy()
+    adata.obs["label"] = pd.Categorical(adata.obs[spec.label_column].astype(str))
+    types = adata.obs["label"].cat.categories
+    if len(types) < 2:
+        raise InputError(
+            label_source,
+            f"column {spec.label_column!r} holds a single cell type ({list(types)}); deconvolution needs at least 2",
+            "use a reference annotated with the cell types of the tissue, or point label_column at the fine-grained labels",
+        )
+    if spec.batch_column:
+        adata.obs["batch"] = pd.Categorical(adata.obs[spec.batch_column].astype(str))
+    counts = adata.obs["label"].value_counts()
+    log.info("reference: %d cells x %d genes, %d cell types (%d-%d cells each)", adata.n_obs, adata.n_vars, len(types), counts.min(), counts.max())
+    return adata
+
+
+def _read_counts(spec: ReferenceSpec) -> ad.AnnData:
+    path = spec.path
+    if not path.exists():
+        raise InputError(path, "single-cell reference not found", "set deconvolution.reference.path (relative to data_root) to an existing file")
+    name = path.name.lower()
+    try:
+        if name.endswith(".h5ad"):
+            adata = ad.read_h5ad(path)
+            if spec.layer:
+                if spec.layer not in adata.layers:
+                    raise InputError(path, f"no layer {spec.layer!r}; layers are {list(adata.layers)}", "set deconvolution.reference.layer to one of them, or '' for X")
+                adata.X = adata.layers[spec.layer]
+        elif name.endswith(".h5"):
+            adata = sc.read_10x_h5(path)
+        elif path.is_dir():
+            adata = sc.read_10x_mtx(path)
+        elif any(name.endswith(s) for s in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")):
+            if spec.labels is None:
+                raise InputError(path, "a counts table needs a labels table", "set deconvolution.reference.labels to the cell-type table of these cells")
+            table = read_table(path)
+            labels = read_table(spec.labels)
+            table = orient_counts(table, labels.index, path, "cell")
+            adata = ad.AnnData(X=table.to_numpy(), obs=pd.DataFrame(index=table.index.astype(str)), var=pd.DataFrame(index=table.columns.astype(str)))
+        else:
+            raise InputError(path, "unknown reference format", "give an .h5ad, a 10x .h5 or matrix folder, or a CSV/TSV counts table with a labels table")
+    except InputError:
+        raise
+    except Exception as exc:  # a corrupt file: report which one, whatever the parser raised
+        raise InputError(path, f"cannot be read ({type(exc).__name__}: {exc})", "check that the file is complete and in the format its extension says") from None
+    adata.X = check_raw_counts(adata.X, path, COUNTS_FIX)
+    adata.var_names_make_unique()
+    return adata
+
+
+def _require_column(frame: pd.DataFrame, column: str, path: Path, key: str) -> None:
+    if column not in frame.columns:
+        raise InputError(
+            path,
+            f"no column {column!r}; its columns are {list(frame.columns)[:20]}",
+            f"set deconvolution.reference.{key} to the column that holds it",
+        )
+
+
+def fit_signatures(
+    reference: ad.AnnData, genes: GeneFilter, params: RegressionParams, accelerator: str, seed: int
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Per-type mean expression (genes x types, posterior means of ``per_cluster_mu_fg``) and the
+    ELBO history of the regression."""
+    import matplotlib.pyplot as plt
+    import scvi
+    from cell2location.models import RegressionModel
+    from cell2location.utils.filtering import filter_genes
+
+    selected = filter_genes(reference, **vars(genes))
+    plt.close("all")  # filter_genes draws its cut-off plot on the current figure
+    log.info("gene filter kept %d of %d reference genes", len(selected), reference.n_vars)
+    if len(selected) == 0:
+        raise InputError(None, "the reference gene filter removed every gene", "lower deconvolution.gene_filter cut-offs")
+    ref = reference[:, selected].copy()
+    scvi.settings.seed = seed
+    RegressionModel.setup_anndata(ref, labels_key="label", batch_key="batch" if "batch" in ref.obs else None)
+    model = RegressionModel(ref)
+    start = time.perf_counter()
+    model.train(
+        max_epochs=params.max_epochs, batch_size=params.batch_size, lr=params.lr, train_size=1, accelerator=accelerator,
+        **trainer_kwargs("RegressionModel", params.max_epochs),
+    )
+    seconds = time.perf_counter() - start
+    log.info("RegressionModel: %d epochs in %.1f s (%.2f epochs/s)", params.max_epochs, seconds, params.max_epochs / seconds)
+    ref = model.export_posterior(
+        ref, sample_kwargs={"num_samples": params.num_samples, "batch_size": params.batch_size, "accelerator": accelerator}
+    )
+    names = list(ref.uns["mod"]["factor_names"])
+    signatures = ref.varm["means_per_cluster_mu_fg"][[f"means_per_cluster_mu_fg_{n}" for n in names]].copy()
+    signatures.columns = names
+    signatures.index.name = "gene"
+    history = model.history["elbo_train"].iloc[:, 0].rename("elbo_train")
+    return signatures, history
+
+
+def read_signatures(path: Path) -> pd.DataFrame:
+    """A precomputed signature table (genes x cell types, expected counts per cell), checked."""
+    if not path.is_file():
+        raise InputError(path, "signature table not found", "set deconvolution.reference.signatures to an existing CSV/TSV (genes x cell types)")
+    table = read_table(path)
+    numeric = table.apply(pd.to_numeric, errors="coerce")
+    if table.shape[1] < 2:
+        raise InputError(path, f"{table.shape[1]} cell-type column(s); deconvolution needs at least 2", "give genes in rows and one column per cell type")
+    if numeric.isna().any().any():
+        col = numeric.columns[numeric.isna().any()][0]
+        raise InputError(path, f"column {col!r} has missing or non-numeric values", "give genes in rows, cell types in columns, numbers only")
+    if (numeric.to_numpy() < 0).any() or not np.isfinite(numeric.to_numpy()).all():
+        raise InputError(path, "negative or infinite expression values", "give non-negative mean expression per cell type")
+    if numeric.index.duplicated().any():
+        dup = numeric.index[numeric.index.duplicated()][:3].tolist()
+        raise InputError(path, f"duplicate gene(s) {dup}", "give one row per gene")
+    numeric.index = numeric.index.astype(str)
+    numeric.index.name = "gene"
+    return numeric

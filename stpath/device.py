@@ -1,0 +1,24 @@
+"""Which accelerator a training step runs on."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def pick_accelerator(requested: str = "auto") -> str:
+    """'gpu' when asked for or when ``auto`` finds CUDA, else 'cpu'; logged either way."""
+    if requested not in ("auto", "gpu", "cpu"):
+        raise ValueError(f"accelerator must be auto, gpu or cpu, not {requested!r}")
+    has_cuda = torch.cuda.is_available()
+    if requested == "gpu" and not has_cuda:
+        raise RuntimeError("accelerator 'gpu' was requested but torch sees no CUDA device; set accelerator: auto or cpu")
+    chosen = "gpu" if requested == "gpu" or (requested == "auto" and has_cuda) else "cpu"
+    if chosen == "gpu":
+        log.info("device: GPU %s (torch %s, CUDA %s)", torch.cuda.get_device_name(0), torch.__version__, torch.version.cuda)
+    else:
+        log.info("device: CPU, %d torch threads (torch %s)", torch.get_num_threads(), torch.__version__)
+    return chosen

@@ -1,0 +1,182 @@
+DECON_OUT = f"{OUT}/deconvolution"
+
+if DECONVOLUTION and SIGNATURES_GIVEN:
+
+    rule signature_table:
+        input:
+            data_path(REFERENCE["signatures"]),
+        output:
+            f"{DECON_OUT}/reference/signatures.tsv",
+        log:
+            f"logs/{DATASET}/signature_table.log",
+        benchmark:
+            f"benchmarks/{DATASET}/signature_table.tsv"
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+        script:
+            "../scripts/signature_table.py"
+
+elif DECONVOLUTION:
+
+    rule reference_signatures:
+        input:
+            reference_inputs,
+        output:
+            signatures=f"{DECON_OUT}/reference/signatures.tsv",
+            history=f"{DECON_OUT}/reference/history.tsv",
+            elbo=report(
+                f"{DECON_OUT}/reference/elbo.png",
+                caption="../report/reference_elbo.rst",
+                category="2. Deconvolution",
+                subcategory="Training",
+            ),
+        log:
+            f"logs/{DATASET}/reference_signatures.log",
+        # Cached across runs and datasets (snakemake --cache): Snakemake forbids a benchmark file
+        # on a cached rule, so wall time and epochs/s go to the log and to `make bench`.
+        cache: True
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 4
+        resources:
+            mem_mb=16000,
+            gpu=1,
+        params:
+            reference=REFERENCE,
+            data_root=str(DATA_ROOT),
+            gene_filter=DECON["gene_filter"],
+            regression=DECON["regression"],
+            accelerator=DECON["accelerator"],
+            seed=DECON["seed"],
+        script:
+            "../scripts/reference_signatures.py"
+
+
+if DECONVOLUTION:
+
+    rule cell2location:
+        input:
+            ingested=expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES),
+            signatures=f"{DECON_OUT}/reference/signatures.tsv",
+        output:
+            h5ad=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES),
+            tsv=expand(f"{DECON_OUT}/{{sample}}_abundance.tsv", sample=SAMPLES),
+            history=f"{DECON_OUT}/mapping/history.tsv",
+            elbo=report(
+                f"{DECON_OUT}/mapping/elbo.png",
+                caption="../report/mapping_elbo.rst",
+                category="2. Deconvolution",
+                subcategory="Training",
+            ),
+            reconstruction=report(
+                f"{DECON_OUT}/mapping/reconstruction.png",
+                caption="../report/reconstruction.rst",
+                category="2. Deconvolution",
+                subcategory="Training",
+            ),
+        log:
+            f"logs/{DATASET}/cell2location.log",
+        benchmark:
+            f"benchmarks/{DATASET}/cell2location.tsv"
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 4
+        resources:
+            mem_mb=16000,
+            gpu=1,
+        params:
+            samples=list(SAMPLES),
+            signatures_source=(
+                data_path(REFERENCE["signatures"])
+                if SIGNATURES_GIVEN
+                else data_path(REFERENCE["path"])
+            ),
+            min_shared_genes=DECON["min_shared_genes"],
+            mapping=DECON["mapping"],
+            accelerator=DECON["accelerator"],
+            seed=DECON["seed"],
+        script:
+            "../scripts/cell2location.py"
+
+    rule abundance_map:
+        input:
+            adata=f"{DECON_OUT}/{{sample}}.h5ad",
+            tiles=thumbnail_of,
+        output:
+            report(
+                f"{DECON_OUT}/maps/{{sample}}.png",
+                caption="../report/abundance_map.rst",
+                category="2. Deconvolution",
+                subcategory="Abundance maps",
+                labels={"sample": "{sample}"},
+            ),
+        log:
+            f"logs/{DATASET}/abundance_map/{{sample}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/abundance_map/{{sample}}.tsv"
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 1
+        resources:
+            mem_mb=3000,
+        params:
+            estimate=DECON["map_estimate"],
+        script:
+            "../scripts/abundance_map.py"
+
+    rule marker_check:
+        input:
+            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES),
+            signatures=f"{DECON_OUT}/reference/signatures.tsv",
+        output:
+            table=f"{DECON_OUT}/marker_check.tsv",
+            figure=report(
+                f"{DECON_OUT}/marker_check.png",
+                caption="../report/marker_check.rst",
+                category="2. Deconvolution",
+                subcategory="Checks",
+            ),
+        log:
+            f"logs/{DATASET}/marker_check.log",
+        benchmark:
+            f"benchmarks/{DATASET}/marker_check.tsv"
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 1
+        resources:
+            mem_mb=3000,
+        params:
+            estimate=DECON["map_estimate"],
+            n_markers=DECON["markers_per_type"],
+        script:
+            "../scripts/marker_check.py"
+
+
+if DECONVOLUTION and DECON["truth"]:
+
+    rule deconvolution_accuracy:
+        input:
+            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES),
+            truth=truth_files,
+        output:
+            table=f"{DECON_OUT}/accuracy.tsv",
+            figure=report(
+                f"{DECON_OUT}/accuracy.png",
+                caption="../report/accuracy.rst",
+                category="2. Deconvolution",
+                subcategory="Checks",
+            ),
+        log:
+            f"logs/{DATASET}/deconvolution_accuracy.log",
+        benchmark:
+            f"benchmarks/{DATASET}/deconvolution_accuracy.tsv"
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 1
+        resources:
+            mem_mb=3000,
+        script:
+            "../scripts/deconvolution_accuracy.py"

@@ -1,0 +1,21 @@
+import logging
+
+import pandas as pd
+
+from stpath import logs
+from stpath.atomic import atomic_path
+from stpath.deconvolution import evaluate, figures
+
+logs.to_file(snakemake.log[0])
+estimate = snakemake.params.estimate
+results = evaluate.read_results(snakemake.input.adata)
+signatures = pd.read_csv(snakemake.input.signatures, sep="\t", index_col=0)
+table = evaluate.marker_check(results.estimates[estimate], results.counts, signatures, snakemake.params.n_markers)
+logging.getLogger("stpath.marker_check").info("mean r over types: %.3f\n%s", table.pearson_r.iloc[-1], table.to_string(index=False))
+with atomic_path(snakemake.output.table) as tmp:
+    table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+with atomic_path(snakemake.output.figure) as tmp:
+    figures.per_type_bars(
+        table, "pearson_r", f"Abundance ({estimate}) vs summed expression of the top reference markers, per cell type",
+        "Pearson r across spots", tmp,
+    )
