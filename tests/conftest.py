@@ -33,10 +33,10 @@ def demo_slide(tmp_path_factory):
     return {"root": root, "slide": root / "slide.tif", "spaceranger": root / "sr", "data": s, "sig": sig, "params": params}
 
 
-def run_snakemake(args, cwd, timeout=1200):
+def run_snakemake(args, cwd, timeout=1200, env=None):
     """Run the workflow in a copy-free way: Snakefile from the repo, working directory ``cwd``."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, env=env)
 
 
