@@ -37,6 +37,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m stpath.bench.patch_extraction
+	$(BIN)/python -m stpath.bench.deconvolution
 
 clean:
 	rm -rf results/demo results/report.html resources/demo logs benchmarks .snakemake

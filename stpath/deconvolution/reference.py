@@ -145,7 +145,7 @@ def fit_signatures(
     reference: ad.AnnData, genes: GeneFilter, params: RegressionParams, accelerator: str, seed: int
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Per-type mean expression (genes x types, posterior means of ``per_cluster_mu_fg``) and the
-    ELBO history of the regression."""
+    ELBO history of the regression (training time in ``history.attrs["train_seconds"]``)."""
     import matplotlib.pyplot as plt
     import scvi
     from cell2location.models import RegressionModel
@@ -175,6 +175,7 @@ def fit_signatures(
     signatures.columns = names
     signatures.index.name = "gene"
     history = model.history["elbo_train"].iloc[:, 0].rename("elbo_train")
+    history.attrs["train_seconds"] = seconds
     return signatures, history
 
 
