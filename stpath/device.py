@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 
 import torch
 
@@ -22,3 +23,10 @@ def pick_accelerator(requested: str = "auto") -> str:
     else:
         log.info("device: CPU, %d torch threads (torch %s)", torch.get_num_threads(), torch.__version__)
     return chosen
+
+
+def log_peak_memory(step: str) -> None:
+    """Peak memory of this process (and of the GPU, when used), for steps without a benchmark file."""
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gpu = f", GPU peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MB" if torch.cuda.is_available() else ""
+    log.info("%s: peak RSS %.0f MB%s", step, rss_mb, gpu)

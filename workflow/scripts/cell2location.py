@@ -8,7 +8,7 @@ import torch
 from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.deconvolution import figures, mapping
-from stpath.device import pick_accelerator
+from stpath.device import log_peak_memory, pick_accelerator
 
 logs.to_file(snakemake.log[0])
 log = logging.getLogger("stpath.cell2location")
@@ -37,3 +37,4 @@ for name, sample, h5ad_path, tsv_path in zip(snakemake.params.samples, ingested,
     obsm, table = mapping.sample_tables(estimates, name, sample.obs_names)
     mapping.save_sample(sample, obsm, table, Path(h5ad_path), Path(tsv_path))
     log.info("%s: %d spots, mean total abundance (q05) %.1f", name, sample.n_obs, obsm["abundance_q05"].sum(axis=1).mean())
+log_peak_memory("cell2location")

@@ -6,7 +6,7 @@ from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.deconvolution import figures
 from stpath.deconvolution.reference import GeneFilter, ReferenceSpec, RegressionParams, fit_signatures, load_reference
-from stpath.device import pick_accelerator
+from stpath.device import log_peak_memory, pick_accelerator
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -34,3 +34,4 @@ with atomic_path(snakemake.output.history) as tmp:
     history.to_csv(tmp, sep="\t", index_label="epoch")
 with atomic_path(snakemake.output.elbo) as tmp:
     figures.elbo_history(history, f"Reference regression (RegressionModel), {reference.n_obs} cells, {signatures.shape[1]} types", tmp)
+log_peak_memory("reference_signatures")
