@@ -1,0 +1,21 @@
+"""Losses of CMRCNet and BLEEP."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def bleep_contrastive(image: torch.Tensor, spot: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """BLEEP's symmetric soft-target contrastive loss, one value per sample (embeddings are not
+    normalised): logits = S I^T / t, targets = softmax((I I^T + S S^T) / 2 * t)."""
+    logits = spot @ image.T / temperature
+    targets = F.softmax((image @ image.T + spot @ spot.T) / 2 * temperature, dim=-1)
+    spot_loss = -(targets * F.log_softmax(logits, dim=-1)).sum(-1)
+    image_loss = -(targets.T * F.log_softmax(logits.T, dim=-1)).sum(-1)
+    return (spot_loss + image_loss) / 2
+
+
+def cmrcnet_total(contrastive: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """L = mean_i log(1 + l_con,i) + log(1 + l_rec)."""
+    return torch.log1p(contrastive).mean() + torch.log1p(reconstruction)
