@@ -20,6 +20,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/tiling.smk"
 include: "workflow/rules/expression.smk"
 include: "workflow/rules/deconvolution.smk"
+include: "workflow/rules/expression_models.smk"
 
 
 rule all:

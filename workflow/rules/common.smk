@@ -17,6 +17,7 @@ import sys
 sys.path.insert(0, str(REPO))
 
 from stpath.errors import InputError
+from stpath.folds import assign_folds
 from stpath.sheet import (
     check_fold_scheme,
     check_inputs_exist,
@@ -76,6 +77,65 @@ DECON = config["deconvolution"]
 REFERENCE = DECON["reference"]
 SIGNATURES_GIVEN = bool(REFERENCE["signatures"])
 DECONVOLUTION = SIGNATURES_GIVEN or bool(REFERENCE["path"])
+
+
+EXPR = config["expression_models"]
+EXPRESSION_MODELS = list(EXPR["models"]) if SAMPLES_WITH_SLIDE else []
+# The fold table is a pure function of the sheet and config (rule `folds` writes the same one),
+# so the per-fold jobs are known when the DAG is built.
+FOLD_TABLE = (
+    assign_folds(
+        SHEET.loc[SAMPLES_WITH_SLIDE].reset_index(drop=True),
+        config["folds"]["scheme"],
+        config["folds"]["n_folds"],
+        config["folds"]["seed"],
+    )
+    if EXPRESSION_MODELS
+    else None
+)
+
+
+def fold_samples(fold, role):
+    table = FOLD_TABLE[(FOLD_TABLE["fold"] == int(fold)) & (FOLD_TABLE["role"] == role)]
+    return list(table["sample"])
+
+
+def test_fold(sample):
+    table = FOLD_TABLE[
+        (FOLD_TABLE["sample"] == sample) & (FOLD_TABLE["role"] == "test")
+    ]
+    return int(table["fold"].iloc[0])
+
+
+def training_inputs(wildcards):
+    fold = wildcards.fold if hasattr(wildcards, "fold") else test_fold(wildcards.sample)
+    train = fold_samples(fold, "train")
+    return {
+        "patches": expand(f"{OUT}/patches/{{s}}.h5", s=train),
+        "expression": expand(f"{OUT}/expression/{{s}}.h5ad", s=train),
+    }
+
+
+def checkpoint_of(wildcards):
+    return f"{OUT}/models/{wildcards.model}/fold{test_fold(wildcards.sample)}/best.pt"
+
+
+def expression_model_outputs():
+    if not EXPRESSION_MODELS:
+        return []
+    folds = sorted(FOLD_TABLE["fold"].unique())
+    outs = [f"{OUT}/metrics/summary.tsv", f"{OUT}/metrics/per_gene.tsv"]
+    outs += [
+        f"{OUT}/metrics/{name}.png"
+        for name in ("training_curves", "per_gene_pcc", "summary")
+    ]
+    outs += expand(f"{OUT}/metrics/maps/{{sample}}.png", sample=SAMPLES_WITH_SLIDE)
+    outs += expand(
+        f"{OUT}/models/{{model}}/fold{{fold}}/history.tsv",
+        model=EXPRESSION_MODELS,
+        fold=folds,
+    )
+    return outs
 
 
 def data_path(relpath):
@@ -163,4 +223,4 @@ def final_outputs():
         ],
         sample=SAMPLES_WITH_SLIDE,
     )
-    return outs + deconvolution_outputs()
+    return outs + deconvolution_outputs() + expression_model_outputs()

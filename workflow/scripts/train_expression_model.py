@@ -1,0 +1,25 @@
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from stpath import logs
+from stpath.atomic import atomic_path
+from stpath.device import pick_accelerator
+from stpath.training.data import load_spots
+from stpath.training.models import fit
+
+logs.to_file(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+cfg = snakemake.params.models
+genes = pd.read_csv(snakemake.input.genes, sep="\t")
+genes = list(genes.loc[genes[cfg["gene_set"]].astype(bool), "gene"])
+device = torch.device("cuda" if pick_accelerator(cfg["accelerator"]) == "gpu" else "cpu")
+data = load_spots(snakemake.params.samples, snakemake.input.patches, snakemake.input.expression, genes, pin=device.type == "cuda")
+workdir = Path(snakemake.params.workdir)
+history = fit(snakemake.wildcards.model, cfg, data, device, workdir)
+with atomic_path(snakemake.output.history) as tmp:
+    history.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+with atomic_path(snakemake.output.checkpoint) as tmp:
+    shutil.copyfile(workdir / "best.pt", tmp)
