@@ -73,6 +73,18 @@ def test_training_runs_resumes_and_predicts(name, tmp_path):
     assert pred.shape == (20, 12) and np.isfinite(pred).all()
 
 
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    data = spot_set()
+    seed_everything(1)
+    train(build("direct", 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path, fingerprint="a")
+    seed_everything(1)
+    again = train(build("direct", 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path, fingerprint="b")
+    assert len(again) == 2 and again.seconds.gt(0).all()  # both epochs trained anew, not returned from "a"
+    seed_everything(1)
+    same = train(build("direct", 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path, fingerprint="b")
+    assert same.equals(again)  # same settings: nothing left to train
+
+
 def test_two_seeded_runs_give_the_same_history(tmp_path):
     data = spot_set()
     runs = []

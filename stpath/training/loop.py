@@ -77,9 +77,10 @@ def _run(model, images, expression, idx, batches, device, autocast, optimizer=No
     return {k: float(v) / max(count, 1) for k, v in sums.items()}  # one sync per epoch
 
 
-def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.device, workdir: Path) -> pd.DataFrame:
+def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.device, workdir: Path, fingerprint: str = "") -> pd.DataFrame:
     """Train ``model`` (seeded before construction by the caller) and return the per-epoch history.
-    ``workdir`` keeps ``last.pt`` (resume point) and ``best.pt`` (lowest validation loss) across a kill."""
+    ``workdir`` keeps ``last.pt`` (resume point) and ``best.pt`` (lowest validation loss) across a
+    kill; a run resumes only from a checkpoint of the same ``fingerprint`` (settings and data)."""
     workdir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = workdir / "last.pt", workdir / "best.pt"
     train_idx, val_idx = split_validation(data.sample, cfg.val_fraction, cfg.seed)
@@ -88,8 +89,11 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min)
     start, best, history = 0, math.inf, []
-    if last_path.exists():  # resume a killed job
-        state = torch.load(last_path, map_location=device, weights_only=False)
+    state = torch.load(last_path, map_location=device, weights_only=False) if last_path.exists() else None
+    if state is not None and state.get("fingerprint") != fingerprint:
+        log.info("%s was written with other settings or data; training from scratch", last_path)
+        state = None
+    if state is not None:  # resume a killed job
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -131,7 +135,7 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
             " ".join(f"{k} {v:.4f}" for k, v in train_terms.items()), " ".join(f"{k} {v:.4f}" for k, v in val_terms.items()),
             seconds, "  (best)" if improved else "",
         )
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best": best, "history": history, "rng": torch.get_rng_state()}
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best": best, "history": history, "rng": torch.get_rng_state(), "fingerprint": fingerprint}
         with atomic_path(last_path) as tmp:
             torch.save(state, tmp)
     return pd.DataFrame(history)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -32,12 +34,18 @@ def build(name: str, n_genes: int, cfg: dict) -> nn.Module:
     raise ValueError(f"unknown model {name!r}; use one of {MODELS}")
 
 
+def fingerprint(name: str, cfg: dict, data: SpotSet) -> str:
+    """What a resumable checkpoint must match: model, settings, genes and training spots."""
+    content = json.dumps([name, cfg, data.genes, sorted(set(data.sample)), len(data)], sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
 def fit(name: str, cfg: dict, data: SpotSet, device: torch.device, workdir: Path):
     train_cfg = TrainConfig(**cfg["train"])
     seed_everything(train_cfg.seed)
     model = build(name, len(data.genes), cfg)
     log.info("%s: %.1f M parameters", name, sum(p.numel() for p in model.parameters()) / 1e6)
-    return train(model, data, train_cfg, device, workdir)
+    return train(model, data, train_cfg, device, workdir, fingerprint(name, cfg, data))
 
 
 def load(name: str, cfg: dict, n_genes: int, checkpoint: Path, device: torch.device) -> nn.Module:

@@ -23,3 +23,4 @@ with atomic_path(snakemake.output.history) as tmp:
     history.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
 with atomic_path(snakemake.output.checkpoint) as tmp:
     shutil.copyfile(workdir / "best.pt", tmp)
+shutil.rmtree(workdir)  # finished: a forced rerun trains from scratch
