@@ -25,6 +25,10 @@ def pick_accelerator(requested: str = "auto") -> str:
     return chosen
 
 
+def torch_device(requested: str = "auto") -> torch.device:
+    return torch.device("cuda" if pick_accelerator(requested) == "gpu" else "cpu")
+
+
 def log_peak_memory(step: str) -> None:
     """Peak memory of this process (and of the GPU, when used), for steps without a benchmark file."""
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -73,3 +73,29 @@ def hest(model: str, fold: int, preds: list[np.ndarray], trues: list[np.ndarray]
 
 def per_gene(model: str, fold: int, sample: str, pred: np.ndarray, true: np.ndarray, genes: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"model": model, "fold": fold, "test_sample": sample, "gene": genes, "pearson_r": gene_pearson(pred, true), "mean_expression": true.mean(axis=0)})
+
+
+def evaluate(predictions: list, folds: pd.DataFrame, expression_paths: dict[str, str], markers: list[str], n: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summary rows (both protocols) and per-gene rows for prediction AnnDatas (``uns['prediction']``
+    with model, fold, sample; measured values in ``layers['measured']``). Each training slide's
+    expression is read once per fold, whatever the number of models."""
+    from .training.data import read_expression
+
+    summary, genes_table = [], []
+    train_cache: dict[int, np.ndarray] = {}
+    keys = pd.DataFrame([(a.uns["prediction"]["model"], int(a.uns["prediction"]["fold"])) for a in predictions], columns=["model", "fold"])
+    for (model, fold), group in keys.groupby(["model", "fold"]):
+        preds, trues = [], []
+        for i in group.index:
+            a = predictions[i]
+            genes, sample = list(a.var_names), a.uns["prediction"]["sample"]
+            pred, true = np.asarray(a.X), np.asarray(a.layers["measured"])
+            summary.append(per_slide(model, fold, sample, pred, true, genes, markers, n))
+            genes_table.append(per_gene(model, fold, sample, pred, true, genes))
+            preds.append(pred)
+            trues.append(true)
+        if fold not in train_cache:
+            train = folds[(folds["fold"] == fold) & (folds["role"] == "train")]["sample"]
+            train_cache[fold] = np.concatenate([read_expression(expression_paths[s], genes) for s in train])
+        summary.append(hest(model, fold, preds, trues, train_cache[fold], n))
+    return pd.concat(summary, ignore_index=True), pd.concat(genes_table, ignore_index=True)

@@ -69,7 +69,7 @@ def test_training_runs_resumes_and_predicts(name, tmp_path):
     assert (tmp_path / "best.pt").exists() and resumed["val_loss"].notna().all()
     model = build(name, 12, CFG)
     model.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))
-    pred = predict(name, model.eval(), data.subset(range(20)), data.subset(range(20, 40)), 5, torch.device("cpu"))
+    pred = predict(name, model.eval(), data.expression[:20], data.images[20:], 5, torch.device("cpu"))
     assert pred.shape == (20, 12) and np.isfinite(pred).all()
 
 

@@ -61,7 +61,7 @@ def spatial_input(samples: list[ad.AnnData], signatures: pd.DataFrame, min_share
             "use the same gene identifiers (symbols or Ensembl ids, same species) in the reference and the sample "
             "sheet's expression files, or lower deconvolution.min_shared_genes",
         )
-    shared = [g for g in adata.var_names if g in set(shared)]
+    shared = adata.var_names[adata.var_names.isin(shared)]
     log.info("%d spots from %d samples, %d genes shared with %d signatures", adata.n_obs, len(samples), len(shared), signatures.shape[1])
     return adata[:, shared].copy(), signatures.loc[shared]
 

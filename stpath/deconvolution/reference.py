@@ -53,10 +53,10 @@ class RegressionParams:
 
 def load_reference(spec: ReferenceSpec) -> ad.AnnData:
     """Raw-count reference with ``obs['label']`` (and ``obs['batch']``), checked before any training."""
-    adata = _read_counts(spec)
+    table = read_table(spec.labels) if spec.labels is not None else None
+    adata = _read_counts(spec, table)
     label_source = spec.labels or spec.path
-    if spec.labels is not None:
-        table = read_table(spec.labels)
+    if table is not None:
         table.index = table.index.astype(str)
         _require_column(table, spec.label_column, spec.labels, "label_column")
         if spec.batch_column:
@@ -98,7 +98,7 @@ def load_reference(spec: ReferenceSpec) -> ad.AnnData:
     return adata
 
 
-def _read_counts(spec: ReferenceSpec) -> ad.AnnData:
+def _read_counts(spec: ReferenceSpec, labels: pd.DataFrame | None) -> ad.AnnData:
     path = spec.path
     if not path.exists():
         raise InputError(path, "single-cell reference not found", "set deconvolution.reference.path (relative to data_root) to an existing file")
@@ -115,11 +115,9 @@ def _read_counts(spec: ReferenceSpec) -> ad.AnnData:
         elif path.is_dir():
             adata = sc.read_10x_mtx(path)
         elif any(name.endswith(s) for s in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")):
-            if spec.labels is None:
+            if labels is None:
                 raise InputError(path, "a counts table needs a labels table", "set deconvolution.reference.labels to the cell-type table of these cells")
-            table = read_table(path)
-            labels = read_table(spec.labels)
-            table = orient_counts(table, labels.index, path, "cell")
+            table = orient_counts(read_table(path), labels.index, path, "cell")
             adata = ad.AnnData(X=table.to_numpy(), obs=pd.DataFrame(index=table.index.astype(str)), var=pd.DataFrame(index=table.columns.astype(str)))
         else:
             raise InputError(path, "unknown reference format", "give an .h5ad, a 10x .h5 or matrix folder, or a CSV/TSV counts table with a labels table")

@@ -10,6 +10,7 @@ from pathlib import Path
 import anndata as ad
 import h5py
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 
@@ -29,37 +30,59 @@ class SpotSet:
     def __len__(self) -> int:
         return len(self.sample)
 
-    def subset(self, idx) -> SpotSet:
-        idx = np.asarray(idx)
-        t = torch.as_tensor(idx)
-        return SpotSet(self.images[t], self.expression[t], self.sample[idx], self.barcode[idx], self.genes)
+
+def _patch_barcodes(name: str, patches: Path, adata: ad.AnnData) -> tuple[np.ndarray, np.ndarray]:
+    """The patch barcodes, and the mask of those whose spot has expression after QC."""
+    with h5py.File(patches, "r") as f:
+        codes = f["barcode"][:, 0].astype(str)
+    keep = np.isin(codes, adata.obs_names)
+    if not keep.all():
+        log.info("%s: %d patches have no expression after QC and are skipped", name, int((~keep).sum()))
+    return keep, codes
+
+
+def _expression_of(adata: ad.AnnData, codes, genes: list[str], path: Path) -> np.ndarray:
+    missing = [g for g in genes if g not in adata.var_names]
+    if missing:
+        raise InputError(path, f"{len(missing)} training genes are missing, e.g. {missing[:3]}", "rebuild the gene sets (rule gene_sets) for this dataset")
+    x = adata[codes, genes].X
+    return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)
+
+
+def load_expression(samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str]) -> tuple[torch.Tensor, np.ndarray]:
+    """Expression of the spots that have a patch, in patch order, without reading the images
+    (the retrieval keys); and the sample of each spot."""
+    expression, sample_of = [], []
+    for name, patches, expr in zip(samples, patch_paths, expression_paths):
+        adata = ad.read_h5ad(expr)
+        keep, codes = _patch_barcodes(name, patches, adata)
+        expression.append(_expression_of(adata, codes[keep], genes, expr))
+        sample_of.append(np.full(int(keep.sum()), name, dtype=object))
+    return torch.from_numpy(np.concatenate(expression)), np.concatenate(sample_of)
 
 
 def load_spots(samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str], pin: bool = False) -> SpotSet:
     images, expression, sample_of, barcodes = [], [], [], []
     for name, patches, expr in zip(samples, patch_paths, expression_paths):
-        with h5py.File(patches, "r") as f:
-            img = f["img"][:]
-            codes = f["barcode"][:, 0].astype(str)
         adata = ad.read_h5ad(expr)
-        missing = [g for g in genes if g not in adata.var_names]
-        if missing:
-            raise InputError(expr, f"{len(missing)} training genes are missing, e.g. {missing[:3]}", "rebuild the gene sets (rule gene_sets) for this dataset")
-        keep = np.isin(codes, adata.obs_names)
-        if not keep.all():
-            log.info("%s: %d patches have no expression after QC and are skipped", name, int((~keep).sum()))
-        img, codes = img[keep], codes[keep]
-        x = adata[codes, genes].X
-        expression.append(np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32))
-        images.append(img)
-        sample_of.append(np.full(len(codes), name, dtype=object))
-        barcodes.append(codes)
+        keep, codes = _patch_barcodes(name, patches, adata)
+        with h5py.File(patches, "r") as f:
+            images.append(f["img"][:][keep])
+        expression.append(_expression_of(adata, codes[keep], genes, expr))
+        sample_of.append(np.full(int(keep.sum()), name, dtype=object))
+        barcodes.append(codes[keep])
     images_t = torch.from_numpy(np.concatenate(images))
     if pin:
         images_t = images_t.pin_memory()
     out = SpotSet(images_t, torch.from_numpy(np.concatenate(expression)), np.concatenate(sample_of), np.concatenate(barcodes), list(genes))
     log.info("%d spots from %d slides in memory: images %.0f MB, %d genes", len(out), len(samples), images_t.numel() / 2**20, len(genes))
     return out
+
+
+def model_genes(genes_tsv: Path, gene_set: str) -> list[str]:
+    """The genes the expression models learn: a boolean column of the gene-set table."""
+    table = pd.read_csv(genes_tsv, sep="\t")
+    return list(table.loc[table[gene_set].astype(bool), "gene"])
 
 
 def split_validation(sample_of: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -55,11 +55,12 @@ def load(name: str, cfg: dict, n_genes: int, checkpoint: Path, device: torch.dev
 
 
 @torch.no_grad()
-def predict(name: str, model: nn.Module, train_data: SpotSet, test_data: SpotSet, k: int, device: torch.device) -> np.ndarray:
+def predict(name: str, model: nn.Module, train_expression: torch.Tensor | None, test_images: torch.Tensor, k: int, device: torch.device) -> np.ndarray:
     """Normalised expression of every test spot: retrieval over all training spots (train and
-    validation) for CMRCNet/BLEEP, the regression head for direct regression."""
+    validation; their expression only) for CMRCNet/BLEEP, the regression head for direct regression."""
     if name in RETRIEVAL:
-        keys = model.embed_expression(train_data.expression.to(device)).float()
-        query = embed_images(model.embed_images, test_data.images, device)
-        return retrieve(query, keys, train_data.expression.to(device), k).cpu().numpy()
-    return embed_images(model.predict, test_data.images, device).cpu().numpy()
+        train_expression = train_expression.to(device)
+        keys = model.embed_expression(train_expression).float()
+        query = embed_images(model.embed_images, test_images, device)
+        return retrieve(query, keys, train_expression, k).cpu().numpy()
+    return embed_images(model.predict, test_images, device).cpu().numpy()

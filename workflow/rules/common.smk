@@ -107,8 +107,17 @@ def test_fold(sample):
     return int(table["fold"].iloc[0])
 
 
-def training_inputs(wildcards):
-    fold = wildcards.fold if hasattr(wildcards, "fold") else test_fold(wildcards.sample)
+def fold_training_inputs(wildcards):
+    """Patches and expression of a fold's training slides (jobs with a {fold} wildcard)."""
+    return training_files(wildcards.fold)
+
+
+def sample_training_inputs(wildcards):
+    """The same for the fold in which {sample} is held out."""
+    return training_files(test_fold(wildcards.sample))
+
+
+def training_files(fold):
     train = fold_samples(fold, "train")
     return {
         "patches": expand(f"{OUT}/patches/{{s}}.h5", s=train),

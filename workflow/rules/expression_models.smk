@@ -7,7 +7,7 @@ if EXPRESSION_MODELS:
 
     rule train_expression_model:
         input:
-            unpack(training_inputs),
+            unpack(fold_training_inputs),
             genes=f"{OUT}/expression/genes.tsv",
         output:
             checkpoint=f"{OUT}/models/{{model}}/fold{{fold}}/best.pt",
@@ -31,7 +31,7 @@ if EXPRESSION_MODELS:
 
     rule predict_expression:
         input:
-            unpack(training_inputs),
+            unpack(sample_training_inputs),
             checkpoint=checkpoint_of,
             genes=f"{OUT}/expression/genes.tsv",
             test_patches=f"{OUT}/patches/{{sample}}.h5",

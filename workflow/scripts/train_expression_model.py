@@ -1,21 +1,19 @@
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from stpath import logs
 from stpath.atomic import atomic_path
-from stpath.device import pick_accelerator
-from stpath.training.data import load_spots
+from stpath.device import torch_device
+from stpath.training.data import load_spots, model_genes
 from stpath.training.models import fit
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.models
-genes = pd.read_csv(snakemake.input.genes, sep="\t")
-genes = list(genes.loc[genes[cfg["gene_set"]].astype(bool), "gene"])
-device = torch.device("cuda" if pick_accelerator(cfg["accelerator"]) == "gpu" else "cpu")
+genes = model_genes(snakemake.input.genes, cfg["gene_set"])
+device = torch_device(cfg["accelerator"])
 data = load_spots(snakemake.params.samples, snakemake.input.patches, snakemake.input.expression, genes, pin=device.type == "cuda")
 workdir = Path(snakemake.params.workdir)
 history = fit(snakemake.wildcards.model, cfg, data, device, workdir)
