@@ -1,10 +1,11 @@
-"""Spots of a set of slides held in memory: patches (uint8, read once from the HDF5 files) and
-normalised expression over a fixed gene list, aligned by barcode."""
+"""Spots of a set of slides held in memory: patches (uint8, read once from the HDF5 files),
+normalised expression over a fixed gene list and, for the cell-type models, per-spot labels,
+aligned by barcode."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anndata as ad
@@ -26,9 +27,16 @@ class SpotSet:
     sample: np.ndarray  # [N] sample of each spot
     barcode: np.ndarray  # [N]
     genes: list[str]
+    labels: torch.Tensor | None = None  # [N, K] float32 (cell-type abundances), or None
+    label_names: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sample)
+
+    def subset(self, keep: np.ndarray) -> "SpotSet":
+        rows = torch.from_numpy(np.flatnonzero(keep))
+        labels = None if self.labels is None else self.labels[rows]
+        return replace(self, images=self.images[rows], expression=self.expression[rows], sample=self.sample[keep], barcode=self.barcode[keep], labels=labels)
 
 
 def _patch_barcodes(name: str, patches: Path, adata: ad.AnnData) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,9 @@
 """The training loop shared by the image models: seeded 80/20 validation split inside the
-training slides, AdamW + cosine schedule, device-side augmentation, bf16 autocast on GPU, the
-checkpoint with the lowest validation loss kept, and a resumable last checkpoint every epoch."""
+training slides, AdamW + cosine (CMRCNet) or Adam + one-cycle (CUCA) schedules stepped per epoch,
+device-side augmentation, bf16 autocast on GPU, the checkpoint with the best validation score kept
+(lowest loss, or highest mean per-column Pearson r of the predictions), and a resumable last
+checkpoint every epoch. A model whose first layers are frozen (``prefix_frozen``) and that trains
+without augmentation gets their output computed once, not every epoch."""
 
 from __future__ import annotations
 
@@ -33,6 +36,12 @@ class TrainConfig:
     val_fraction: float = 0.2
     seed: int = 42
     augment: bool = True
+    optimizer: str = "adamw"  # or "adam"
+    schedule: str = "cosine"  # or "onecycle" (max lr = lr)
+    pct_start: float = 0.2
+    div_factor: float = 10.0
+    final_div_factor: float = 10.0
+    select: str = "loss"  # or "pearson": mean over columns of r(prediction, last target)
 
 
 def seed_everything(seed: int) -> None:
@@ -41,15 +50,45 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def resident_images(data: SpotSet, device: torch.device) -> torch.Tensor:
-    """The uint8 patches on the device when they fit in a third of its free memory (one copy,
-    no loader), else left in pinned host memory and sent per batch."""
-    if device.type != "cuda":
-        return data.images
+def resident(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on the device when it fits in a third of its free memory (one copy, no loader),
+    else left in pinned host memory and sent per batch."""
+    if device.type != "cuda" or tensor.device.type == "cuda":
+        return tensor
     free, _ = torch.cuda.mem_get_info(device)
-    if data.images.numel() < free / 3:
-        return data.images.to(device)
-    return data.images if data.images.is_pinned() else data.images.pin_memory()
+    if tensor.numel() * tensor.element_size() < free / 3:
+        return tensor.to(device)
+    return tensor if tensor.is_pinned() else tensor.pin_memory()
+
+
+@torch.no_grad()
+def frozen_prefix_output(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
+    """The frozen prefix's output for every spot, computed once (bf16 on the GPU)."""
+    model.eval()
+    autocast = device.type == "cuda"
+    out = []
+    for i in range(0, len(images), batch):
+        x = to_model_input(images[i : i + batch].to(device, non_blocking=True))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            tokens = model.prefix(x)
+        out.append(tokens.to(torch.bfloat16 if autocast else torch.float32).cpu())
+    tokens = torch.cat(out)
+    log.info("frozen prefix computed once: %s tokens, %.0f MB", tuple(tokens.shape), tokens.numel() * tokens.element_size() / 2**20)
+    return tokens
+
+
+def batch_input(inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, generator, augment: bool) -> torch.Tensor:
+    x = inputs[rows].to(device, non_blocking=True)
+    if x.dtype == torch.uint8:  # image patches; otherwise precomputed prefix tokens
+        return to_model_input(x, generator, augment)
+    return x
+
+
+def column_pearson(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Pearson r of every column across rows; constant columns give 0."""
+    p, t = pred - pred.mean(0), true - true.mean(0)
+    r = (p * t).sum(0) / torch.sqrt((p**2).sum(0) * (t**2).sum(0))
+    return torch.nan_to_num(r, nan=0.0)
 
 
 def _batches(n: int, size: int, generator: torch.Generator | None, drop_last: bool):
@@ -58,37 +97,61 @@ def _batches(n: int, size: int, generator: torch.Generator | None, drop_last: bo
     return [order[i : i + size] for i in range(0, stop, size)]
 
 
-def _run(model, images, expression, idx, batches, device, autocast, optimizer=None, generator=None, augment=False):
+def _run(model, inputs, targets, idx, batches, device, autocast, optimizer=None, generator=None, augment=False, collect=False):
+    """One pass over ``batches``: mean of the scalar outputs (loss terms), and the concatenated
+    ``prediction`` output when ``collect``."""
     sums: dict[str, torch.Tensor] = {}
-    count = 0
+    count, predictions = 0, []
     for b in batches:
         rows = idx[b]
-        x = to_model_input(images[rows].to(device, non_blocking=True), generator, augment)
-        y = expression[rows]
+        x = batch_input(inputs, rows, device, generator, augment)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = model(x, y)
+            out = model(x, *(t[rows] for t in targets))
         if optimizer is not None:
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
             optimizer.step()
+        if collect:
+            predictions.append(out["prediction"].detach().float())
         for k, v in out.items():
-            sums[k] = sums.get(k, 0) + v.detach().float() * len(rows)
+            if v.ndim == 0:
+                sums[k] = sums.get(k, 0) + v.detach().float() * len(rows)
         count += len(rows)
-    return {k: float(v) / max(count, 1) for k, v in sums.items()}  # one sync per epoch
+    terms = {k: float(v) / max(count, 1) for k, v in sums.items()}  # one sync per epoch
+    return terms, (torch.cat(predictions) if collect else None)
+
+
+def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig):
+    """The optimizer over the trainable parameters, its per-epoch schedule, and whether the
+    schedule steps at the start of an epoch (CMRCNet's cosine) or at its end (CUCA's one-cycle)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.schedule == "onecycle":
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=cfg.epochs, pct_start=cfg.pct_start,
+            div_factor=cfg.div_factor, final_div_factor=cfg.final_div_factor,
+        )
+        return optimizer, schedule, False
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min), True
 
 
 def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.device, workdir: Path, fingerprint: str = "") -> pd.DataFrame:
     """Train ``model`` (seeded before construction by the caller) and return the per-epoch history.
-    ``workdir`` keeps ``last.pt`` (resume point) and ``best.pt`` (lowest validation loss) across a
-    kill; a run resumes only from a checkpoint of the same ``fingerprint`` (settings and data)."""
+    ``model(x, *targets)`` returns a dict of scalar loss terms (``loss`` is optimised) and, for
+    ``select="pearson"``, a ``prediction`` of the last target. The targets are the spots'
+    expression, then their labels when the data has labels. ``workdir`` keeps ``last.pt`` (resume
+    point) and ``best.pt`` (best validation score) across a kill; a run resumes only from a
+    checkpoint of the same ``fingerprint`` (settings and data)."""
     workdir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = workdir / "last.pt", workdir / "best.pt"
     train_idx, val_idx = split_validation(data.sample, cfg.val_fraction, cfg.seed)
     log.info("%d training and %d validation spots (seeded %.0f/%.0f split per slide)", len(train_idx), len(val_idx), 100 * (1 - cfg.val_fraction), 100 * cfg.val_fraction)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min)
-    start, best, history = 0, math.inf, []
+    optimizer, scheduler, step_at_start = _optimizer_and_schedule(model, cfg)
+    start, best, history = 0, -math.inf, []
     state = torch.load(last_path, map_location=device, weights_only=False) if last_path.exists() else None
     if state is not None and state.get("fingerprint") != fingerprint:
         log.info("%s was written with other settings or data; training from scratch", last_path)
@@ -101,33 +164,42 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
         torch.set_rng_state(state["rng"])
         log.info("resumed from %s at epoch %d", last_path, start)
 
-    images = resident_images(data, device)
-    expression = data.expression.to(device)
+    frozen_prefix = getattr(model, "prefix_frozen", False) and not cfg.augment
+    inputs = resident(frozen_prefix_output(model, data.images, device) if frozen_prefix else data.images, device)
+    targets = tuple(t.to(device) for t in (data.expression, data.labels) if t is not None)
     tr, va = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
     autocast = device.type == "cuda"
+    pearson = cfg.select == "pearson"
     for epoch in range(start, cfg.epochs):
         tick = time.perf_counter()
-        with warnings.catch_warnings():  # stepping before any optimizer step is intended here
-            warnings.simplefilter("ignore", UserWarning)
-            scheduler.step()  # the reference steps the schedule at the start of each epoch
+        if step_at_start:
+            with warnings.catch_warnings():  # stepping before any optimizer step is intended here
+                warnings.simplefilter("ignore", UserWarning)
+                scheduler.step()  # CMRCNet's reference steps its schedule at the start of each epoch
+        lr = optimizer.param_groups[0]["lr"]
         order_gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         aug_gen = torch.Generator(device=device).manual_seed(cfg.seed * 7_919 + epoch)
         model.train()
         batches = _batches(len(tr), cfg.batch_size, order_gen, drop_last=True)
-        train_terms = _run(model, images, expression, tr, batches, device, autocast, optimizer, aug_gen, cfg.augment)
+        train_terms, _ = _run(model, inputs, targets, tr, batches, device, autocast, optimizer, aug_gen, cfg.augment)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_seconds = time.perf_counter() - tick
+        if not step_at_start and epoch + 1 < cfg.epochs:
+            scheduler.step()
         model.eval()
         with torch.no_grad():
-            val_terms = _run(model, images, expression, va, _batches(len(va), cfg.batch_size, None, False), device, autocast)
+            val_terms, predicted = _run(model, inputs, targets, va, _batches(len(va), cfg.batch_size, None, False), device, autocast, collect=pearson)
+        if pearson:
+            val_terms["pearson"] = float(column_pearson(predicted, targets[-1][va.to(device)].float()).mean())
+        score = val_terms["pearson"] if pearson else -val_terms.get("loss", math.inf)
         seconds = time.perf_counter() - tick
-        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "train_img_per_s": len(batches) * cfg.batch_size / train_seconds}
+        row = {"epoch": epoch + 1, "lr": lr, "seconds": seconds, "train_img_per_s": len(batches) * cfg.batch_size / train_seconds}
         row |= {f"train_{k}": v for k, v in train_terms.items()} | {f"val_{k}": v for k, v in val_terms.items()}
         history.append(row)
-        improved = val_terms.get("loss", math.inf) < best
+        improved = score > best
         if improved:
-            best = val_terms["loss"]
+            best = score
             with atomic_path(best_path) as tmp:
                 torch.save(model.state_dict(), tmp)
         log.info(

@@ -1,0 +1,142 @@
+"""CUCA, its image-only ablation and the linear probe: architecture as the method section gives
+it, the frozen-prefix training path, ridge probe, labels and metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from stpath.abundance import models as am
+from stpath.abundance.probe import fit_probe
+from stpath.models.cuca import CUCA, PRESETS, CUCAConfig, LoraSettings, ProjectionHead, rmse
+from stpath.models.encoders import EncoderConfig
+from stpath.training.augment import to_model_input
+from stpath.training.data import SpotSet
+from stpath.training.loop import TrainConfig, column_pearson, frozen_prefix_output, train
+
+ENCODER = {"embed_dim": 32, "depth": 3, "num_heads": 2, "img_size": 64, "patch_size": 16}
+CFG = {
+    "encoder": ENCODER,
+    "preset": "",
+    "finetune": "full",
+    "cuca": {"hidden_dim": 16, "proj_dim": 16, "molecule_dims": [32, 32], "lora": {"r": 4, "alpha": 8, "blocks": 1}},
+    "train": {"epochs": 3, "batch_size": 8, "seed": 3407, "lr": 0.002, "weight_decay": 1e-4},
+    "probe_alphas": [0.1, 10.0],
+}
+
+
+def labelled_set(n=48, genes=10, types=4, size=64, seed=0):
+    """Patches whose mean red level drives the first cell type: a signal an image model can learn."""
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, size, size, 3), generator=g, dtype=torch.uint8)
+    labels = torch.rand(n, types, generator=g)
+    labels[:, 0] = images[..., 0].float().mean(dim=(1, 2)) / 255
+    sample = np.array(["A"] * (n // 2) + ["B"] * (n - n // 2), dtype=object)
+    return SpotSet(images, torch.rand(n, genes, generator=g), sample, np.array([f"s{i}" for i in range(n)]), [f"G{i}" for i in range(genes)], labels, [f"T{i}" for i in range(types)])
+
+
+def small(**kw) -> CUCAConfig:
+    return CUCAConfig(encoder=EncoderConfig(**ENCODER), hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), **kw)
+
+
+def test_projection_head_is_two_dropout_layers_then_bn_relu_to_the_embedding():
+    head = ProjectionHead(40, 16, 8, 0.25)
+    kinds = [type(m).__name__ for m in head.net]
+    assert kinds == ["Linear", "BatchNorm1d", "ReLU", "Dropout"] * 2 + ["Linear", "BatchNorm1d", "ReLU"]
+    assert (head.eval()(torch.randn(5, 40)) >= 0).all()  # the morphology embedding is non-negative
+
+
+def test_cuca_embedding_is_cls_and_mean_patch_tokens_and_loss_is_weighted_rmse():
+    torch.manual_seed(0)
+    model = CUCA(4, 10, small()).eval()
+    assert model.encoder.dim == 2 * 32
+    x, genes, ab = torch.randn(3, 3, 64, 64), torch.rand(3, 10), torch.rand(3, 4)
+    out = model(x, genes, ab)
+    assert out["prediction"].shape == (3, 4)
+    expected = 0.3 * out["main"] + 0.6 * out["reconstruction"] + 0.1 * out["alignment"]
+    assert torch.isclose(out["loss"], expected)
+    assert torch.isclose(out["main"], torch.sqrt(((out["prediction"] - ab) ** 2).mean()))
+    assert torch.allclose(model.predict(x), out["prediction"])  # inference uses the image only
+
+
+def test_image_only_ablation_has_no_molecule_branch():
+    model = CUCA(4, 10, small(w_rec=0.0, w_align=0.0))
+    assert not hasattr(model, "molecule") and not hasattr(model, "decoder")
+    out = model(torch.randn(2, 3, 64, 64), torch.rand(2, 10), torch.rand(2, 4))
+    assert set(out) == {"loss", "main", "prediction"}
+
+
+def test_lora_trains_only_adapters_of_the_last_blocks_and_the_heads():
+    model = CUCA(4, 10, small(finetune="lora", lora=LoraSettings(r=4, alpha=8, blocks=1)))
+    trained = [n for n, p in model.encoder.named_parameters() if p.requires_grad]
+    assert trained and all("lora_" in n and n.startswith("net.blocks.2.") for n in trained)
+    assert {n.split(".")[4] for n in trained} == {"qkv", "proj", "fc1", "fc2"}
+    assert all(p.requires_grad for p in model.projector.parameters())
+    assert model.prefix_frozen
+
+
+def test_virchow2_preset_builds_the_published_architecture():
+    kwargs = dict(PRESETS["virchow2"])
+    import timm
+
+    with torch.device("meta"):  # shapes only, no 632 M parameters in memory
+        net = timm.models.create_model(kwargs.pop("name"), pretrained=False, num_classes=0, global_pool="", **kwargs)
+    assert (net.num_features, len(net.blocks), net.num_prefix_tokens) == (1280, 32, 5)
+    mlp = net.blocks[0].mlp  # SwiGLU packed into one fc1: 2 x 3416 hidden units, SiLU gate
+    assert (mlp.fc1.out_features, mlp.fc2.in_features, type(mlp.act).__name__) == (6832, 3416, "SiLU")
+
+
+def test_frozen_prefix_tokens_give_the_same_output_as_images():
+    torch.manual_seed(0)
+    model = CUCA(4, 10, small(finetune="lora", lora=LoraSettings(r=4, alpha=8, blocks=1))).eval()
+    images = torch.randint(0, 256, (5, 64, 64, 3), dtype=torch.uint8)
+    tokens = frozen_prefix_output(model, images, torch.device("cpu"))
+    assert tokens.shape == (5, 1 + 16, 32)
+    assert torch.allclose(model.predict(tokens), model.predict(to_model_input(images)), atol=1e-5)
+    model.train()
+    assert not model.encoder.net.blocks[0].training and model.encoder.net.blocks[2].training
+
+
+@pytest.mark.parametrize("finetune", ["full", "lora"])
+def test_cuca_training_selects_on_validation_pearson_and_learns(finetune, tmp_path):
+    data = labelled_set()
+    cfg = dict(CFG, finetune=finetune, train=dict(CFG["train"], epochs=6))
+    history = am.fit("cuca", cfg, data, torch.device("cpu"), tmp_path)
+    assert {"val_pearson", "train_main", "train_reconstruction", "train_alignment"} <= set(history.columns)
+    lrs = history["lr"].to_numpy()
+    assert np.isclose(lrs[0], 0.002 / 10) and lrs.argmax() == 1  # one-cycle: warm up over 20% of epochs
+    model = am.load("cuca", cfg, 4, 10, tmp_path / "best.pt", torch.device("cpu"))
+    pred = am.predict(model, data.images, torch.device("cpu"))
+    assert pred.shape == (48, 4) and np.isfinite(pred).all()
+
+
+def test_two_seeded_cuca_runs_give_the_same_history(tmp_path):
+    data = labelled_set()
+    a = am.fit("cuca", CFG, data, torch.device("cpu"), tmp_path / "a")
+    b = am.fit("cuca", CFG, data, torch.device("cpu"), tmp_path / "b")
+    cols = [c for c in a.columns if c not in ("seconds", "train_img_per_s")]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_ridge_probe_recovers_a_linear_map_and_picks_the_penalty_on_validation():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 6)) * [1, 10, 0.1, 1, 1, 1] + 5
+    w = rng.normal(size=(3, 6))
+    y = x @ w.T + 2 + rng.normal(scale=0.01, size=(200, 3))
+    weight, bias, history = fit_probe(x, y, np.arange(150), np.arange(150, 200), [1e-3, 1e4], 0)
+    assert history["val_pearson"].iloc[0] > history["val_pearson"].iloc[1]
+    assert np.allclose(x @ weight.T + bias, y, atol=0.1)  # standardisation folded into the map
+
+
+def test_linear_probe_fits_its_head_only(tmp_path):
+    data = labelled_set()
+    history = am.fit("linear_probe", CFG, data, torch.device("cpu"), tmp_path)
+    assert list(history.columns) == ["alpha", "val_pearson"]
+    model = am.load("linear_probe", CFG, 4, 10, tmp_path / "best.pt", torch.device("cpu"))
+    assert am.predict(model, data.images, torch.device("cpu")).shape == (48, 4)
+
+
+def test_rmse_and_column_pearson():
+    assert torch.isclose(rmse(torch.zeros(2, 2), torch.full((2, 2), 3.0)), torch.tensor(3.0))
+    a = torch.tensor([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    assert torch.allclose(column_pearson(a, torch.tensor([[2.0, 1.0], [4.0, 2.0], [6.0, 3.0]])), torch.tensor([1.0, 0.0]))
