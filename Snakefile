@@ -21,6 +21,7 @@ include: "workflow/rules/tiling.smk"
 include: "workflow/rules/expression.smk"
 include: "workflow/rules/deconvolution.smk"
 include: "workflow/rules/expression_models.smk"
+include: "workflow/rules/cell_type_models.smk"
 
 
 rule all:

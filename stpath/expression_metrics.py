@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .tables import read_expression
+
 COLUMNS = ["model", "target", "gene_set", "protocol", "fold", "test_sample", "metric", "value"]
 
 
@@ -79,8 +81,6 @@ def evaluate(predictions: list, folds: pd.DataFrame, expression_paths: dict[str,
     """Summary rows (both protocols) and per-gene rows for prediction AnnDatas (``uns['prediction']``
     with model, fold, sample; measured values in ``layers['measured']``). Each training slide's
     expression is read once per fold, whatever the number of models."""
-    from .training.data import read_expression
-
     summary, genes_table = [], []
     train_cache: dict[int, np.ndarray] = {}
     keys = pd.DataFrame([(a.uns["prediction"]["model"], int(a.uns["prediction"]["fold"])) for a in predictions], columns=["model", "fold"])

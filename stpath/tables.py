@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -70,3 +71,9 @@ def orient_counts(table: pd.DataFrame, ids: pd.Index, path: Path, what: str) -> 
             f"pair the counts with the {what} table of the same data set",
         )
     return table.T if in_cols > in_rows else table
+
+
+def read_expression(path: Path, genes: list[str]) -> np.ndarray:
+    """All spots of one normalised expression file over ``genes``, dense float32."""
+    x = ad.read_h5ad(path)[:, genes].X
+    return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)

@@ -140,3 +140,84 @@ def test_rmse_and_column_pearson():
     assert torch.isclose(rmse(torch.zeros(2, 2), torch.full((2, 2), 3.0)), torch.tensor(3.0))
     a = torch.tensor([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
     assert torch.allclose(column_pearson(a, torch.tensor([[2.0, 1.0], [4.0, 2.0], [6.0, 3.0]])), torch.tensor([1.0, 0.0]))
+
+
+def test_metrics_per_type_pooled_and_per_slide():
+    from stpath.abundance.metrics import evaluate, per_type
+
+    rng = np.random.default_rng(0)
+    true = rng.random((30, 3))
+    pred = true.copy()
+    pred[:, 1] = -pred[:, 1]  # anti-correlated type
+    pred[:, 2] = rng.random(30)
+    m = per_type(pred, true)
+    assert np.isclose(m["pearson"][0], 1) and np.isclose(m["pearson"][1], -1) and np.isclose(m["spearman"][1], -1)
+    assert np.isclose(m["jsd"][0], 0, atol=1e-6) and m["jsd"][2] > 0
+    index = [f"s{i}" for i in range(30)]
+    frame = lambda x: pd.DataFrame(x, index=index, columns=["A", "B", "C"])  # noqa: E731
+    sample_of = pd.Series(["X"] * 15 + ["Y"] * 15, index=index)
+    summary, table = evaluate(frame(pred), frame(true), sample_of, "cuca", "labels", 0)
+    assert set(summary.protocol) == {"pooled", "per_slide"} and set(summary.test_sample) == {"all", "X", "Y"}
+    pooled = summary[(summary.protocol == "pooled")].set_index("metric").value
+    assert np.isclose(pooled["pearson_mean"], m["pearson"].mean())
+    assert len(table) == 3 * 3  # pooled + 2 slides, 3 types each
+
+
+def test_colocalisation_agrees_with_itself_and_tells_structure_from_noise():
+    from stpath.abundance.colocalisation import agreement, enrichment
+
+    xy = np.stack(np.meshgrid(np.arange(15), np.arange(10)), -1).reshape(-1, 2).astype(float)
+    rng = np.random.default_rng(0)
+    ab = pd.DataFrame(rng.random((150, 3)), columns=["A", "B", "C"])
+    ab.loc[xy[:, 0] < 5, "A"] += 2  # A on the left, B on the right: each co-localises with itself
+    ab.loc[xy[:, 0] > 9, "B"] += 2
+    z = enrichment(ab, xy, n_perms=100)
+    assert z.loc["A", "A"] > 2 and z.loc["A", "B"] < 0
+    assert np.isclose(agreement(z, z), 1.0)
+    shuffled = enrichment(ab.sample(frac=1, random_state=1).set_axis(ab.index), xy, n_perms=100)
+    assert agreement(shuffled, z) < 0.9
+    one_type = enrichment(ab.assign(A=ab.A + 10), xy)
+    assert np.isnan(agreement(one_type, z))
+
+
+def test_labels_are_aligned_by_barcode_and_a_missing_estimate_names_the_file(tmp_path):
+    import anndata as ad
+
+    from stpath.abundance.labels import attach_labels
+    from stpath.errors import InputError
+
+    data = labelled_set(n=6)
+    data.labels, data.label_names = None, []
+    data.sample[:] = "A"
+    table = pd.DataFrame({"T0": [5.0, 4, 3, 2, 1], "T1": [0.0, 1, 2, 3, 4]}, index=["s4", "s3", "s2", "s1", "s0"])
+    a = ad.AnnData(obs=pd.DataFrame(index=table.index))
+    a.obsm["abundance_q05"] = table
+    a.write_h5ad(tmp_path / "A.h5ad")
+    out = attach_labels(data, {"A": tmp_path / "A.h5ad"}, "q05", "abundance")
+    assert list(out.barcode) == ["s0", "s1", "s2", "s3", "s4"]  # s5 has no label: skipped
+    assert out.labels[:, 0].tolist() == [1, 2, 3, 4, 5] and out.label_names == ["T0", "T1"]
+    assert torch.equal(out.images, data.images[:5])
+    with pytest.raises(InputError, match="abundance_mean") as err:
+        attach_labels(data, {"A": tmp_path / "A.h5ad"}, "mean", "abundance")
+    assert "A.h5ad" in str(err.value)
+
+
+def test_whole_slide_inference_covers_every_tile_in_chunks(tmp_path):
+    import h5py
+
+    from stpath.abundance.wholeslide import predict_tiles
+
+    n = 7
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "tiles.h5", "w") as f:
+        f["img"] = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        f["coords"] = np.stack([np.arange(n) * 64, np.zeros(n, int)], 1)
+        f.attrs.update(window_level_px=32, level_downsample=2.0)
+    torch.manual_seed(0)
+    model = CUCA(4, 10, small()).eval()
+    out = predict_tiles(model, tmp_path / "tiles.h5", list("ABCD"), torch.device("cpu"), input_px=64, chunk=3)
+    assert out.shape == (n, 4) and list(out.var_names) == list("ABCD")
+    assert np.allclose(out.obsm["spatial"][:, 0], np.arange(n) * 64 + 32)  # tile centres, level 0
+    with h5py.File(tmp_path / "tiles.h5") as f:
+        x = torch.nn.functional.interpolate(to_model_input(torch.from_numpy(f["img"][:])), size=(64, 64), mode="bilinear", antialias=True)
+    assert np.allclose(out.X, model.predict(x).detach().numpy(), atol=1e-5)

@@ -49,6 +49,8 @@ def test_dry_run_every_config(config, tmp_path):
     assert ("spot_patches" in r.stdout) == has_slides
     assert ("rule cell2location:" in r.stdout) == bool(yaml_of(config).get("deconvolution"))
     assert ("rule train_expression_model:" in r.stdout) == has_slides
+    # the cell-type models learn the deconvolution labels: they need slides and a reference
+    assert ("rule train_cell_type_model:" in r.stdout) == (has_slides and bool(yaml_of(config).get("deconvolution")))
 
 
 def yaml_of(name):
@@ -109,6 +111,7 @@ def test_demo_workflow_end_to_end(tmp_path):
 
     check_demo_deconvolution(out, sheet["sample"])
     check_demo_expression_models(out, sheet["sample"])
+    check_demo_cell_type_models(out, sheet["sample"])
 
     again = run_snakemake(["--cores", "2", *config_args("config.yaml")], tmp_path)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout
@@ -160,6 +163,7 @@ def check_demo_expression_models(out, samples):
 
     summary = pd.read_csv(out / "metrics" / "summary.tsv", sep="\t")
     assert list(summary.columns) == COLUMNS
+    summary = summary[summary.target == "expression"]
     assert set(summary.model) == {"cmrcnet", "bleep", "direct"} and set(summary.protocol) == {"per_slide", "hest"}
     per_slide = summary[(summary.protocol == "per_slide") & (summary.metric == "pearson_mean")]
     assert set(per_slide.test_sample) == set(samples) and set(per_slide.gene_set) == {"heg50", "hvg50", "markers"}
@@ -176,6 +180,43 @@ def check_demo_expression_models(out, samples):
         assert (out / "metrics" / f"{name}.png").stat().st_size > 10_000, name
     for sample in samples:
         assert (out / "metrics" / "maps" / f"{sample}.png").stat().st_size > 50_000
+
+
+# Measured on the demo (small ViT, 30 epochs, 2 patient folds), mean per-cell-type Pearson r over
+# each fold's test spots against the true abundances: see check_demo_cell_type_models. The floor
+# fails a model that learns nothing (about 0) with a margin for platform numerics.
+FLOOR_CUCA_TRUTH = 0.5
+
+
+def check_demo_cell_type_models(out, samples):
+    """CUCA, its image-only ablation and the linear probe per fold on the demo: every held-out
+    slide predicted and mapped, whole slides inferred, metrics and co-localisation complete; CUCA
+    reaches the floor against the true abundances and is not worse than its image-only ablation."""
+    summary = pd.read_csv(out / "metrics" / "summary.tsv", sep="\t")
+    cells = summary[summary.gene_set == "cell_types"]
+    models = {"cuca", "cuca_image_only", "linear_probe"}
+    assert set(cells.model) == models and set(cells.target) == {"cell2location_q05", "truth"}
+    assert {"pearson_mean", "spearman_mean", "jsd_mean", "colocalisation_r"} <= set(cells.metric)
+    pooled = cells[(cells.protocol == "pooled") & (cells.metric == "pearson_mean")]
+    truth = pooled[pooled.target == "truth"].groupby("model").value.mean()
+    assert truth["cuca"] > FLOOR_CUCA_TRUTH, truth
+    assert truth["cuca"] >= truth["cuca_image_only"] - 0.02, truth
+    per_slide = cells[(cells.protocol == "per_slide") & (cells.metric == "pearson_mean")]
+    assert set(per_slide.test_sample) == set(samples)
+    for model in models:
+        for sample in samples:
+            a = ad.read_h5ad(out / "predictions" / model / f"{sample}.h5ad")
+            assert a.X.shape == a.layers["label"].shape and a.X.shape[1] == 6 and np.isfinite(a.X).all()
+    history = pd.read_csv(out / "models" / "cuca" / "fold0" / "history.tsv", sep="\t")
+    assert len(history) == 30 and {"train_reconstruction", "val_pearson"} <= set(history.columns)
+    for sample in samples:
+        tiles = ad.read_h5ad(out / "wholeslide" / "cuca" / f"{sample}.h5ad")
+        with h5py.File(out / "tiles" / f"{sample}.h5") as f:
+            assert tiles.n_obs == len(f["coords"]) and tiles.n_vars == 6
+        assert (out / "wholeslide" / "cuca" / f"{sample}.png").stat().st_size > 50_000
+        assert (out / "metrics" / "cell_types" / "maps" / f"{sample}.png").stat().st_size > 50_000
+    for name in ("pearson", "colocalisation"):
+        assert (out / "metrics" / "cell_types" / f"{name}.png").stat().st_size > 20_000, name
 
 
 def test_spacexr_hippocampus_deconvolution_and_cache(tmp_path):
@@ -309,3 +350,24 @@ def test_corrupt_slide_leaves_no_partial_output(tmp_path):
     assert "C2.jpg: slide cannot be decoded" in log and "Fix:" in log
     assert not (tmp_path / "results" / "her2st" / "ingest" / "C2.h5ad").exists()
     assert not list((tmp_path / "results").rglob("*.partial-*"))
+
+
+@pytest.mark.parametrize(
+    "encoder, message",
+    [
+        ({"finetune": "lora"}, "no pretrained weights are given"),
+        ({"finetune": "lora", "encoder": {"weights": "/nonexistent/virchow2.bin"}}, "/nonexistent/virchow2.bin: encoder weight file not found"),
+        ({"whole_slide": ["cuca"], "encoder": {}}, "tiles cover 224 um"),
+    ],
+)
+def test_cell_type_encoder_and_tile_scale_are_checked_before_any_job(encoder, message, tmp_path):
+    import yaml
+
+    config = yaml_of("config.yaml")
+    config["samples"] = str(REPO / config["samples"])
+    config["cell_type_models"].update(encoder)
+    if "tiles cover" in message:  # tiles twice the patches' field of view
+        config["tiling"]["target_um_per_px"] = 1.0
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    assert r.returncode != 0 and message in r.stdout and "Fix" in r.stdout, r.stdout[-2000:]

@@ -9,7 +9,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .mapping import ESTIMATES, proportions, spot_key
+from .mapping import ESTIMATES, proportions
+from .truth import read_truth, spot_key  # noqa: F401 (read_truth: part of this module's API)
 
 
 @dataclass
@@ -28,15 +29,6 @@ def read_results(paths) -> Results:
     counts = pd.concat([a.to_df().set_axis(k) for a, k in zip(samples, keys)], join="inner")
     sample_of = pd.concat([a.obs["sample"].astype(str).set_axis(k) for a, k in zip(samples, keys)])
     return Results(estimates, counts, sample_of)
-
-
-def read_truth(paths, samples) -> pd.DataFrame:
-    """True abundance tables (spot id first, one column per type), keyed like ``read_results``."""
-    frames = []
-    for path, sample in zip(paths, samples):
-        table = pd.read_csv(path, sep="\t", index_col=0)
-        frames.append(table.set_axis([spot_key(sample, str(b)) for b in table.index]))
-    return pd.concat(frames)
 
 
 def pearson(a, b) -> float:

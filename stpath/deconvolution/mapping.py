@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .progress import trainer_kwargs
+from .truth import spot_key
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,6 @@ class MappingParams:
     batch_size: int | None = None  # None: full batch (all spots on the device)
     lr: float = 0.002
     num_samples: int = 1000  # posterior samples for the means
-
-
-def spot_key(sample: str, spot: str) -> str:
-    """Spot id in the joint model: unique across samples."""
-    return f"{sample}:{spot}"
 
 
 def spatial_input(samples: list[ad.AnnData], signatures: pd.DataFrame, min_shared: int, signatures_path) -> tuple[ad.AnnData, pd.DataFrame]:

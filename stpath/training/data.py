@@ -103,9 +103,3 @@ def split_validation(sample_of: np.ndarray, fraction: float, seed: int) -> tuple
         val.append(idx[:n_val])
         train.append(idx[n_val:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
-
-
-def read_expression(path: Path, genes: list[str]) -> np.ndarray:
-    """All spots of one normalised expression file over ``genes``, dense float32."""
-    x = ad.read_h5ad(path)[:, genes].X
-    return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)

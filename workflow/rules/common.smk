@@ -81,6 +81,9 @@ DECONVOLUTION = SIGNATURES_GIVEN or bool(REFERENCE["path"])
 
 EXPR = config["expression_models"]
 EXPRESSION_MODELS = list(EXPR["models"]) if SAMPLES_WITH_SLIDE else []
+CELL = config["cell_type_models"]
+# The cell-type models learn the deconvolution stage's labels: no reference, no labels.
+CELL_TYPE_MODELS = list(CELL["models"]) if SAMPLES_WITH_SLIDE and DECONVOLUTION else []
 # The fold table is a pure function of the sheet and config (rule `folds` writes the same one),
 # so the per-fold jobs are known when the DAG is built.
 FOLD_TABLE = (
@@ -90,9 +93,48 @@ FOLD_TABLE = (
         config["folds"]["n_folds"],
         config["folds"]["seed"],
     )
-    if EXPRESSION_MODELS
+    if EXPRESSION_MODELS or CELL_TYPE_MODELS
     else None
 )
+
+
+def check_whole_slide_scale():
+    """Whole-slide inference feeds tiles to a model trained on spot patches: same field of view."""
+    tiles, patches = config["tiling"], config["patches"]
+    tile_um = tiles["tile_px"] * tiles["target_um_per_px"]
+    patch_um = patches["patch_px"] * patches["target_um_per_px"]
+    if abs(tile_um - patch_um) > 1e-6 * patch_um:
+        raise WorkflowError(
+            f"cell_type_models.whole_slide: tiles cover {tile_um:g} um but the spot patches the models "
+            f"learn from cover {patch_um:g} um.\nFix: set tiling.tile_px x tiling.target_um_per_px equal "
+            "to patches.patch_px x patches.target_um_per_px in the config (or whole_slide: [])."
+        )
+
+
+def check_cell_type_encoder():
+    weights, finetune = CELL["encoder"]["weights"], CELL["finetune"]
+    if finetune != "full" and not weights:
+        raise WorkflowError(
+            f"cell_type_models.finetune: {finetune} keeps the encoder frozen, but no pretrained "
+            "weights are given.\nFix: set cell_type_models.encoder.weights to the local weight file "
+            "of the encoder (e.g. Virchow2's pytorch_model.bin), or finetune: full to train it."
+        )
+    if weights and not Path(weights).exists():
+        raise InputError(
+            weights,
+            "encoder weight file not found",
+            "download the encoder's weights once (e.g. huggingface paige-ai/Virchow2) and point "
+            "cell_type_models.encoder.weights at the file",
+        )
+
+
+if CELL_TYPE_MODELS:
+    check_cell_type_encoder()
+
+
+WHOLE_SLIDE_MODELS = [m for m in CELL["whole_slide"] if m in CELL_TYPE_MODELS]
+if WHOLE_SLIDE_MODELS:
+    check_whole_slide_scale()
 
 
 def fold_samples(fold, role):
@@ -127,6 +169,56 @@ def training_files(fold):
 
 def checkpoint_of(wildcards):
     return f"{OUT}/models/{wildcards.model}/fold{test_fold(wildcards.sample)}/best.pt"
+
+
+def fold_label_inputs(wildcards):
+    """Deconvolution labels of a fold's training slides."""
+    train = fold_samples(wildcards.fold, "train")
+    return expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=train)
+
+
+def cell_checkpoint_of(wildcards):
+    fold = test_fold(wildcards.sample)
+    return f"{OUT}/models/{wildcards.cell_model}/fold{fold}/best.pt"
+
+
+def cell_type_truth_files(wildcards, samples=None):
+    """True abundance tables (the demo) of ``samples`` (default: all with a slide), else none."""
+    if not DECON["truth"]:
+        return []
+    return [
+        data_path(DECON["truth"].format(sample=s))
+        for s in samples or SAMPLES_WITH_SLIDE
+    ]
+
+
+def summary_parts():
+    parts = [f"{OUT}/metrics/expression_summary.tsv"] if EXPRESSION_MODELS else []
+    return parts + (
+        [f"{OUT}/metrics/cell_types/summary.tsv"] if CELL_TYPE_MODELS else []
+    )
+
+
+def cell_type_model_outputs():
+    if not CELL_TYPE_MODELS:
+        return []
+    folds = sorted(FOLD_TABLE["fold"].unique())
+    metrics = f"{OUT}/metrics/cell_types"
+    outs = [f"{OUT}/metrics/summary.tsv", f"{metrics}/per_type.tsv"]
+    outs += [f"{metrics}/pearson.png", f"{metrics}/colocalisation.png"]
+    outs += expand(f"{metrics}/maps/{{sample}}.png", sample=SAMPLES_WITH_SLIDE)
+    outs += expand(
+        f"{OUT}/models/{{model}}/fold{{fold}}/history.tsv",
+        model=CELL_TYPE_MODELS,
+        fold=folds,
+    )
+    outs += expand(
+        f"{OUT}/wholeslide/{{model}}/{{sample}}.{{ext}}",
+        model=WHOLE_SLIDE_MODELS,
+        sample=SAMPLES_WITH_SLIDE,
+        ext=["h5ad", "png"],
+    )
+    return outs
 
 
 def expression_model_outputs():
@@ -232,4 +324,9 @@ def final_outputs():
         ],
         sample=SAMPLES_WITH_SLIDE,
     )
-    return outs + deconvolution_outputs() + expression_model_outputs()
+    return (
+        outs
+        + deconvolution_outputs()
+        + expression_model_outputs()
+        + cell_type_model_outputs()
+    )

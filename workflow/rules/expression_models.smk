@@ -64,7 +64,7 @@ if EXPRESSION_MODELS:
             ),
             expression=expand(f"{OUT}/expression/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
         output:
-            summary=f"{OUT}/metrics/summary.tsv",
+            summary=f"{OUT}/metrics/expression_summary.tsv",
             per_gene=f"{OUT}/metrics/per_gene.tsv",
         log:
             f"logs/{DATASET}/expression_metrics.log",
@@ -89,7 +89,7 @@ if EXPRESSION_MODELS:
                 model=EXPRESSION_MODELS,
                 fold=sorted(set(FOLD_TABLE["fold"])),
             ),
-            summary=f"{OUT}/metrics/summary.tsv",
+            summary=f"{OUT}/metrics/expression_summary.tsv",
             per_gene=f"{OUT}/metrics/per_gene.tsv",
         output:
             curves=report(

@@ -1,0 +1,127 @@
+"""Figures of the cell-type models (registered in the report): predicted vs label maps over the
+H&E, per-cell-type Pearson bars per model, co-localisation heatmaps and whole-slide maps."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.collections import PatchCollection  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
+
+
+def major_types(abundance: pd.DataFrame, n: int) -> list[str]:
+    return list(abundance.mean().sort_values(ascending=False).index[:n])
+
+
+def _spots(ax, values, pts, radius, vmax, thumbnail):
+    if thumbnail is not None:
+        ax.imshow(thumbnail)
+    circles = PatchCollection([Circle((x, y), radius) for x, y in pts], cmap="magma", linewidths=0, alpha=0.9)
+    circles.set_array(values)
+    circles.set_clim(0, vmax)
+    ax.add_collection(circles)
+    ax.autoscale_view()
+    if thumbnail is None:
+        ax.invert_yaxis()
+        ax.set_aspect("equal")
+    ax.set_axis_off()
+    return circles
+
+
+def prediction_maps(path, title: str, panels: dict[str, pd.DataFrame], types: list[str], xy, thumbnail=None, downsample: float = 1.0, spot_px: float = 20.0) -> None:
+    """Rows: cell types; columns: the label maps then each model's prediction, one colour scale
+    per row (the 99th percentile of the first column)."""
+    pts = np.asarray(xy, float) / downsample
+    names = list(panels)
+    fig, axes = plt.subplots(len(types), len(names), figsize=(2.8 * len(names), 2.8 * len(types) + 0.6), dpi=100, squeeze=False)
+    for row, t in zip(axes, types):
+        vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
+        for ax, name in zip(row, names):
+            art = _spots(ax, panels[name][t].to_numpy(), pts, spot_px / 2 / downsample, vmax, thumbnail)
+            ax.set_title(f"{t}\n{name}", fontsize=8)
+        fig.colorbar(art, ax=row[-1], fraction=0.046, pad=0.02)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def pearson_bars(per_type: pd.DataFrame, path) -> None:
+    """Per-cell-type Pearson r (pooled over each fold's test spots, mean over folds) per model; one
+    panel per reference (labels; the truth where known); the mean over types as its own group."""
+    table = per_type[per_type["protocol"] == "pooled"]
+    targets = list(dict.fromkeys(table["target"]))
+    fig, axes = plt.subplots(len(targets), 1, figsize=(max(6, 0.9 * table["cell_type"].nunique() + 2), 3.6 * len(targets)), dpi=110, squeeze=False)
+    for ax, target in zip(axes[:, 0], targets):
+        wide = table[table["target"] == target].groupby(["cell_type", "model"])["pearson"].mean().unstack("model")
+        wide.loc["mean"] = wide.mean()
+        wide.plot.bar(ax=ax, width=0.8)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_ylabel("Pearson r")
+        ax.set_xlabel("")
+        ax.set_title(f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds)", fontsize=9)
+        plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, path) -> None:
+    """Neighbourhood-enrichment z-scores of the dominant types (mean over test slides): the labels
+    first, then each model, titled with the mean agreement r with the labels."""
+    sources = ["labels"] + [s for s in dict.fromkeys(matrices["source"]) if s != "labels"]
+    means = {s: matrices[matrices["source"] == s].groupby(["type_a", "type_b"])["z"].mean().unstack("type_b") for s in sources}
+    types = list(means["labels"].index)
+    lim = max(float(np.nanmax(np.abs(m.to_numpy()))) for m in means.values()) or 1.0
+    ncol = len(sources)
+    fig, axes = plt.subplots(1, ncol, figsize=(3.6 * ncol + 1, 3.8), dpi=110, squeeze=False)
+    for ax, s in zip(axes[0], sources):
+        m = means[s].reindex(index=types, columns=types)
+        im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xticks(range(len(types)), types, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(len(types)), types, fontsize=7)
+        r = agreement.loc[agreement["model"] == s, "value"]
+        ax.set_title(s if s == "labels" else f"{s} (r = {r.mean():.2f})", fontsize=9)
+    fig.colorbar(im, ax=axes[0, -1], fraction=0.046, pad=0.02, label="enrichment z-score")
+    fig.suptitle("co-localisation of the dominant cell types (squidpy neighbourhood enrichment)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def wholeslide_maps(path, title: str, abundance: pd.DataFrame, centres, side: float, thumbnail, downsample: float, types: list[str]) -> None:
+    """Tile abundances painted as a raster over the thumbnail, one panel per major cell type."""
+    ncol = min(3, len(types))
+    nrow = math.ceil(len(types) / ncol)
+    aspect = thumbnail.shape[0] / thumbnail.shape[1]
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.6 * nrow * aspect + 0.6), dpi=110, squeeze=False)
+    corners = np.asarray(centres, float) - side / 2
+    origin = corners.min(axis=0)
+    cells = np.rint((corners - origin) / side).astype(int)  # (column, row) on the tile grid
+    shape = (cells[:, 1].max() + 1, cells[:, 0].max() + 1)
+    (x0, y0), (x1, y1) = origin / downsample, (origin + side * np.array(shape[::-1])) / downsample
+    extent = (x0, x1, y1, y0)
+    for ax, t in zip(axes.ravel(), types):
+        grid = np.full(shape, np.nan)
+        grid[cells[:, 1], cells[:, 0]] = abundance[t].to_numpy()
+        ax.imshow(thumbnail)
+        vmax = max(float(np.nanquantile(grid, 0.99)), 1e-6)
+        im = ax.imshow(grid, extent=extent, cmap="magma", vmin=0, vmax=vmax, alpha=0.75, interpolation="nearest")
+        ax.set_xlim(0, thumbnail.shape[1])
+        ax.set_ylim(thumbnail.shape[0], 0)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+        ax.set_title(t, fontsize=9)
+        ax.set_axis_off()
+    for ax in axes.ravel()[len(types):]:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

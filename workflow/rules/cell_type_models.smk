@@ -1,0 +1,191 @@
+wildcard_constraints:
+    cell_model="cuca|cuca_image_only|linear_probe",
+
+
+if CELL_TYPE_MODELS:
+
+    rule train_cell_type_model:
+        input:
+            unpack(fold_training_inputs),
+            labels=fold_label_inputs,
+            genes=f"{OUT}/expression/genes.tsv",
+        output:
+            checkpoint=f"{OUT}/models/{{cell_model}}/fold{{fold}}/best.pt",
+            history=f"{OUT}/models/{{cell_model}}/fold{{fold}}/history.tsv",
+        log:
+            f"logs/{DATASET}/train_cell_type_model/{{cell_model}}_fold{{fold}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/train_cell_type_model/{{cell_model}}_fold{{fold}}.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 4
+        resources:
+            mem_mb=16000,
+            gpu=1,
+        params:
+            samples=lambda wc: fold_samples(wc.fold, "train"),
+            workdir=lambda wc: f"{OUT}/models/{wc.cell_model}/fold{wc.fold}/work",
+            models=CELL,
+        script:
+            "../scripts/train_cell_type_model.py"
+
+    rule predict_cell_types:
+        input:
+            checkpoint=cell_checkpoint_of,
+            genes=f"{OUT}/expression/genes.tsv",
+            patches=f"{OUT}/patches/{{sample}}.h5",
+            expression=f"{OUT}/expression/{{sample}}.h5ad",
+            labels=f"{OUT}/deconvolution/{{sample}}.h5ad",
+        output:
+            f"{OUT}/predictions/{{cell_model}}/{{sample}}.h5ad",
+        log:
+            f"logs/{DATASET}/predict_cell_types/{{cell_model}}_{{sample}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/predict_cell_types/{{cell_model}}_{{sample}}.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 2
+        resources:
+            mem_mb=8000,
+            gpu=1,
+        params:
+            fold=lambda wc: test_fold(wc.sample),
+            models=CELL,
+        script:
+            "../scripts/predict_cell_types.py"
+
+    rule slide_cell_types:
+        input:
+            checkpoint=cell_checkpoint_of,
+            genes=f"{OUT}/expression/genes.tsv",
+            tiles=f"{OUT}/tiles/{{sample}}.h5",
+            labels=f"{OUT}/deconvolution/{{sample}}.h5ad",
+        output:
+            adata=f"{OUT}/wholeslide/{{cell_model}}/{{sample}}.h5ad",
+            png=report(
+                f"{OUT}/wholeslide/{{cell_model}}/{{sample}}.png",
+                caption="../report/wholeslide_maps.rst",
+                category="4. Cell-type models",
+                labels={"model": "{cell_model}", "sample": "{sample}"},
+            ),
+        log:
+            f"logs/{DATASET}/slide_cell_types/{{cell_model}}_{{sample}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/slide_cell_types/{{cell_model}}_{{sample}}.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 2
+        resources:
+            mem_mb=8000,
+            gpu=1,
+        params:
+            fold=lambda wc: test_fold(wc.sample),
+            input_px=config["patches"]["patch_px"],
+            models=CELL,
+        script:
+            "../scripts/slide_cell_types.py"
+
+    rule cell_type_metrics:
+        input:
+            predictions=expand(
+                f"{OUT}/predictions/{{cell_model}}/{{sample}}.h5ad",
+                cell_model=CELL_TYPE_MODELS,
+                sample=SAMPLES_WITH_SLIDE,
+            ),
+            truth=cell_type_truth_files,
+        output:
+            summary=f"{OUT}/metrics/cell_types/summary.tsv",
+            per_type=f"{OUT}/metrics/cell_types/per_type.tsv",
+            colocalisation=f"{OUT}/metrics/cell_types/colocalisation.tsv",
+        log:
+            f"logs/{DATASET}/cell_type_metrics.log",
+        benchmark:
+            f"benchmarks/{DATASET}/cell_type_metrics.tsv"
+        conda:
+            "../../envs/spatial_stats.yaml"
+        threads: 1
+        resources:
+            mem_mb=8000,
+        params:
+            labels=CELL["labels"],
+            truth_samples=SAMPLES_WITH_SLIDE if DECON["truth"] else [],
+        script:
+            "../scripts/cell_type_metrics.py"
+
+    rule cell_type_figures:
+        input:
+            summary=f"{OUT}/metrics/cell_types/summary.tsv",
+            per_type=f"{OUT}/metrics/cell_types/per_type.tsv",
+            colocalisation=f"{OUT}/metrics/cell_types/colocalisation.tsv",
+        output:
+            pearson=report(
+                f"{OUT}/metrics/cell_types/pearson.png",
+                caption="../report/cell_type_pearson.rst",
+                category="4. Cell-type models",
+            ),
+            colocalisation=report(
+                f"{OUT}/metrics/cell_types/colocalisation.png",
+                caption="../report/colocalisation.rst",
+                category="4. Cell-type models",
+            ),
+        log:
+            f"logs/{DATASET}/cell_type_figures.log",
+        benchmark:
+            f"benchmarks/{DATASET}/cell_type_figures.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+        script:
+            "../scripts/cell_type_figures.py"
+
+    rule cell_type_maps:
+        input:
+            predictions=expand(
+                f"{OUT}/predictions/{{cell_model}}/{{{{sample}}}}.h5ad",
+                cell_model=CELL_TYPE_MODELS,
+            ),
+            labels=f"{OUT}/deconvolution/{{sample}}.h5ad",
+            tiles=f"{OUT}/tiles/{{sample}}.h5",
+            truth=lambda wc: cell_type_truth_files(wc, [wc.sample]),
+        output:
+            report(
+                f"{OUT}/metrics/cell_types/maps/{{sample}}.png",
+                caption="../report/cell_type_maps.rst",
+                category="4. Cell-type models",
+                labels={"sample": "{sample}"},
+            ),
+        log:
+            f"logs/{DATASET}/cell_type_maps/{{sample}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/cell_type_maps/{{sample}}.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+        params:
+            map_types=CELL["map_types"],
+        script:
+            "../scripts/cell_type_maps.py"
+
+
+if EXPRESSION_MODELS or CELL_TYPE_MODELS:
+
+    rule metrics_summary:
+        input:
+            summary_parts(),
+        output:
+            f"{OUT}/metrics/summary.tsv",
+        log:
+            f"logs/{DATASET}/metrics_summary.log",
+        benchmark:
+            f"benchmarks/{DATASET}/metrics_summary.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+        script:
+            "../scripts/metrics_summary.py"
