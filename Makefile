@@ -38,6 +38,7 @@ lint: install
 bench: install
 	$(BIN)/python -m stpath.bench.patch_extraction
 	$(BIN)/python -m stpath.bench.deconvolution
+	$(BIN)/python -m stpath.bench.cuca
 
 clean:
 	rm -rf results/demo results/report.html resources/demo logs benchmarks .snakemake

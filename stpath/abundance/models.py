@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from ..models.cuca import CUCA, CUCAConfig, LinearProbe, LoraSettings
 from ..models.encoders import EncoderConfig
 from ..training.data import SpotSet, split_validation
 from ..training.loop import TrainConfig, seed_everything, train
+from ..training.models import fingerprint
 from ..training.retrieval import embed_images
 from .probe import fit_probe, set_head
 
@@ -45,12 +44,6 @@ def build(name: str, n_types: int, n_genes: int, cfg: dict) -> nn.Module:
 
 def train_config(cfg: dict) -> TrainConfig:
     return TrainConfig(optimizer="adam", schedule="onecycle", select="pearson", **cfg["train"])
-
-
-def fingerprint(name: str, cfg: dict, data: SpotSet) -> str:
-    """What a resumable checkpoint must match: model, settings, genes, cell types and spots."""
-    content = json.dumps([name, cfg, data.genes, data.label_names, sorted(set(data.sample)), len(data)], sort_keys=True, default=str)
-    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def fit(name: str, cfg: dict, data: SpotSet, device: torch.device, workdir: Path) -> pd.DataFrame:

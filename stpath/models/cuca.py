@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import timm
 import torch
 from peft import LoraConfig, inject_adapter_in_model
 from timm.layers import SwiGLUPacked
 from torch import nn
 
-from .encoders import EncoderConfig
+from .encoders import EncoderConfig, create_backbone
 
 # Architecture presets of pathology foundation models, as their model cards give them to timm
 # (the weights come from the local file in EncoderConfig.weights).
@@ -125,17 +124,9 @@ class ViTEncoder(nn.Module):
 
     def __init__(self, cfg: CUCAConfig):
         super().__init__()
-        enc = cfg.encoder
         kwargs = dict(PRESETS[cfg.preset]) if cfg.preset else {}
-        name = kwargs.pop("name", enc.name)
-        if name:
-            overlay = {"file": enc.weights} if enc.weights else None
-            self.net = timm.create_model(name, pretrained=bool(enc.weights), pretrained_cfg_overlay=overlay, num_classes=0, global_pool="", **kwargs)
-        else:  # a small ViT trained from scratch (the demo's default)
-            self.net = timm.models.vision_transformer.VisionTransformer(
-                img_size=enc.img_size, patch_size=enc.patch_size, embed_dim=enc.embed_dim, depth=enc.depth,
-                num_heads=enc.num_heads, mlp_ratio=4.0, qkv_bias=True, num_classes=0, global_pool="",
-            )
+        name = kwargs.pop("name", cfg.encoder.name)
+        self.net = create_backbone(cfg.encoder, name, **kwargs)
         if not hasattr(self.net, "blocks"):
             raise ValueError(f"CUCA needs a ViT encoder with transformer blocks; {name!r} has none")
         depth = len(self.net.blocks)

@@ -22,17 +22,23 @@ class EncoderConfig:
     num_heads: int = 8
 
 
+def create_backbone(cfg: EncoderConfig, name: str = "", **timm_kwargs) -> nn.Module:
+    """A headless timm model: ``name`` (or ``cfg.name``) with the local weight file, if any, and
+    extra architecture keywords; or, with no name, a ViT of the config's sizes (from scratch)."""
+    name = name or cfg.name
+    if name:
+        overlay = {"file": cfg.weights} if cfg.weights else None
+        return timm.create_model(name, pretrained=bool(cfg.weights), pretrained_cfg_overlay=overlay, num_classes=0, global_pool="", **timm_kwargs)
+    return VisionTransformer(
+        img_size=cfg.img_size, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depth=cfg.depth,
+        num_heads=cfg.num_heads, mlp_ratio=4.0, qkv_bias=True, num_classes=0, global_pool="",
+    )
+
+
 class TokenEncoder(nn.Module):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
-        if cfg.name:
-            overlay = {"file": cfg.weights} if cfg.weights else None
-            self.net = timm.create_model(cfg.name, pretrained=bool(cfg.weights), pretrained_cfg_overlay=overlay, num_classes=0, global_pool="")
-        else:
-            self.net = VisionTransformer(
-                img_size=cfg.img_size, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depth=cfg.depth,
-                num_heads=cfg.num_heads, mlp_ratio=4.0, qkv_bias=True, num_classes=0, global_pool="",
-            )
+        self.net = create_backbone(cfg)
         self.dim = self.net.num_features
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -35,8 +35,8 @@ def build(name: str, n_genes: int, cfg: dict) -> nn.Module:
 
 
 def fingerprint(name: str, cfg: dict, data: SpotSet) -> str:
-    """What a resumable checkpoint must match: model, settings, genes and training spots."""
-    content = json.dumps([name, cfg, data.genes, sorted(set(data.sample)), len(data)], sort_keys=True, default=str)
+    """What a resumable checkpoint must match: model, settings, genes, labels and training spots."""
+    content = json.dumps([name, cfg, data.genes, data.label_names, sorted(set(data.sample)), len(data)], sort_keys=True, default=str)
     return hashlib.sha256(content.encode()).hexdigest()
 
 
