@@ -24,6 +24,15 @@ include: "workflow/rules/expression_models.smk"
 include: "workflow/rules/cell_type_models.smk"
 
 
+onstart:
+    # on SLURM, a job that no node can hold would pend forever: stop before submitting anything
+    if (
+        workflow.executor_plugin is not None
+        and workflow.executor_plugin.name == "slurm"
+    ):
+        slurm_preflight(workflow.dag.needrun_jobs())
+
+
 rule all:
     default_target: True
     input:

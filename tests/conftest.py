@@ -40,6 +40,25 @@ def run_snakemake(args, cwd, timeout=1200, env=None):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, env=env)
 
 
+def config_args(name, **overrides):
+    """Point a config at absolute paths so that the workflow can run in any working directory."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config" / name).read_text())
+    values = {"samples": str(REPO / cfg["samples"])}
+    if not cfg["data_root"].startswith("resources/"):
+        values["data_root"] = str((REPO / cfg["data_root"]).resolve())
+    values.update(overrides)
+    return ["--configfile", str(REPO / "config" / name), "--config", *[f"{k}={v}" for k, v in values.items()]]
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The whole demo workflow, run locally once per session: (working directory, result)."""
+    workdir = tmp_path_factory.mktemp("demo_local")
+    return workdir, run_snakemake(["--cores", "2", *config_args("config.yaml")], workdir)
+
+
 def write_tsv(path: Path, rows: list[dict]) -> Path:
     import pandas as pd
 

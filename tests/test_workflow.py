@@ -9,25 +9,13 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, SHARED, run_snakemake, shared
+from conftest import REPO, SHARED, config_args, run_snakemake, shared
 
 from stpath.patches import Windows, read_window
 from stpath.slide import open_slide
 
 pytestmark = pytest.mark.workflow
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
-
-
-def config_args(name, **overrides):
-    """Point a config at absolute paths so that the workflow can run in any working directory."""
-    import yaml
-
-    cfg = yaml.safe_load((REPO / "config" / name).read_text())
-    values = {"samples": str(REPO / cfg["samples"])}
-    if not cfg["data_root"].startswith("resources/"):
-        values["data_root"] = str((REPO / cfg["data_root"]).resolve())
-    values.update(overrides)
-    return ["--configfile", str(REPO / "config" / name), "--config", *[f"{k}={v}" for k, v in values.items()]]
 
 
 def test_lint_clean():
@@ -88,8 +76,8 @@ def check_patches(workdir, sample, dataset, target_um=0.5, n_check=5):
     return len(img), int(attrs["n_dropped"])
 
 
-def test_demo_workflow_end_to_end(tmp_path):
-    r = run_snakemake(["--cores", "2", *config_args("config.yaml")], tmp_path)
+def test_demo_workflow_end_to_end(demo_run):
+    tmp_path, r = demo_run
     assert r.returncode == 0, r.stdout[-5000:]
     out = tmp_path / "results" / "demo"
     sheet = pd.read_csv(REPO / "config" / "samples_demo.tsv", sep="\t")

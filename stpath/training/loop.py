@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -211,3 +212,13 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
         with atomic_path(last_path) as tmp:
             torch.save(state, tmp)
     return pd.DataFrame(history)
+
+
+def save_finished_run(history: pd.DataFrame, workdir: Path, history_path, checkpoint_path) -> None:
+    """Write the history and the selected checkpoint, then drop the work folder (a forced rerun
+    trains from scratch instead of resuming a finished run)."""
+    with atomic_path(history_path) as tmp:
+        history.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    with atomic_path(checkpoint_path) as tmp:
+        shutil.copyfile(workdir / "best.pt", tmp)
+    shutil.rmtree(workdir)

@@ -239,6 +239,17 @@ def expression_model_outputs():
     return outs
 
 
+def slurm_preflight(jobs):
+    from stpath.cluster import check_slurm_jobs
+
+    try:
+        check_slurm_jobs(jobs)
+    except RuntimeError as exc:
+        raise WorkflowError(
+            f"{exc}\nFix: edit workflow/profiles/slurm/config.yaml as each line says."
+        ) from None
+
+
 def data_path(relpath):
     return str(DATA_ROOT / relpath)
 

@@ -1,4 +1,3 @@
-import shutil
 from pathlib import Path
 
 import torch
@@ -6,9 +5,9 @@ import torch
 from stpath import logs
 from stpath.abundance.labels import attach_labels
 from stpath.abundance.models import fit
-from stpath.atomic import atomic_path
 from stpath.device import torch_device
 from stpath.training.data import load_spots, model_genes
+from stpath.training.loop import save_finished_run
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -20,8 +19,4 @@ data = load_spots(samples, snakemake.input.patches, snakemake.input.expression, 
 data = attach_labels(data, dict(zip(samples, snakemake.input.labels)), **cfg["labels"])
 workdir = Path(snakemake.params.workdir)
 history = fit(snakemake.wildcards.cell_model, cfg, data, device, workdir)
-with atomic_path(snakemake.output.history) as tmp:
-    history.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-with atomic_path(snakemake.output.checkpoint) as tmp:
-    shutil.copyfile(workdir / "best.pt", tmp)
-shutil.rmtree(workdir)  # finished: a forced rerun trains from scratch
+save_finished_run(history, workdir, snakemake.output.history, snakemake.output.checkpoint)

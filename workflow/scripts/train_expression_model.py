@@ -1,12 +1,11 @@
-import shutil
 from pathlib import Path
 
 import torch
 
 from stpath import logs
-from stpath.atomic import atomic_path
 from stpath.device import torch_device
 from stpath.training.data import load_spots, model_genes
+from stpath.training.loop import save_finished_run
 from stpath.training.models import fit
 
 logs.to_file(snakemake.log[0])
@@ -17,8 +16,4 @@ device = torch_device(cfg["accelerator"])
 data = load_spots(snakemake.params.samples, snakemake.input.patches, snakemake.input.expression, genes, pin=device.type == "cuda")
 workdir = Path(snakemake.params.workdir)
 history = fit(snakemake.wildcards.model, cfg, data, device, workdir)
-with atomic_path(snakemake.output.history) as tmp:
-    history.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-with atomic_path(snakemake.output.checkpoint) as tmp:
-    shutil.copyfile(workdir / "best.pt", tmp)
-shutil.rmtree(workdir)  # finished: a forced rerun trains from scratch
+save_finished_run(history, workdir, snakemake.output.history, snakemake.output.checkpoint)
