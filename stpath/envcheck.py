@@ -29,6 +29,8 @@ CONDA_NAME = {
 LOCK_NAME = {"pytorch": "torch"}
 # conda packages that are libraries without a pip twin in the lock
 NOT_IN_LOCK = {"python", "openslide", "pip"}
+# the only channels an env may use (no anaconda defaults: reproducible and licence-free)
+CHANNELS = {"conda-forge", "bioconda", "nodefaults"}
 
 
 @dataclass
@@ -132,9 +134,24 @@ def read_lock(lock: Path) -> dict[str, str]:
     return pins
 
 
+def check_env_file(env_file: Path) -> list[str]:
+    """Valid YAML, only conda-forge/bioconda channels (defaults excluded), every package pinned."""
+    try:
+        spec = yaml.safe_load(env_file.read_text())
+    except yaml.YAMLError as exc:
+        return [f"{env_file.name}: not valid YAML ({exc})"]
+    if not isinstance(spec, dict) or not spec.get("dependencies"):
+        return [f"{env_file.name}: no dependencies list"]
+    channels = spec.get("channels") or []
+    problems = [f"{env_file.name}: channel {c!r} is not conda-forge or bioconda" for c in channels if c not in CHANNELS]
+    if "conda-forge" not in channels or "nodefaults" not in channels:
+        problems.append(f"{env_file.name}: channels must include conda-forge and nodefaults (found {channels})")
+    return problems
+
+
 def check(repo: Path) -> list[str]:
     """All problems found, as readable lines; empty when every env is consistent."""
-    problems = []
+    problems = [p for env in sorted((repo / "envs").glob("*.yaml")) for p in check_env_file(env)]
     lock = read_lock(repo / "requirements.lock")
     for rule in parse_rules(repo / "workflow" / "rules"):
         where = f"rule {rule.name} ({rule.file.name})"

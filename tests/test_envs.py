@@ -21,7 +21,12 @@ def test_checker_catches_a_missing_package(tmp_path):
     env.write_text("\n".join(l for l in env.read_text().splitlines() if "scanpy" not in l) + "\n")
     lock = repo / "requirements.lock"
     lock.write_text(lock.read_text().replace("numpy==", "numpy==0.0.0+"))
+    demo = repo / "envs" / "demo.yaml"
+    demo.write_text(demo.read_text().replace("  - nodefaults", "  - defaults"))
+    (repo / "envs" / "broken.yaml").write_text("dependencies: [numpy\n")
     problems = envcheck.check(repo)
+    assert "demo.yaml: channel 'defaults' is not conda-forge or bioconda" in problems
+    assert any(p.startswith("broken.yaml: not valid YAML") for p in problems)
     assert any("imports 'scanpy' but ingest.yaml lacks scanpy" in p for p in problems)
     assert any("numpy=" in p and "requirements.lock" in p for p in problems)
 
