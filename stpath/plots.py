@@ -1,4 +1,4 @@
-"""QC figures."""
+"""QC figures, and the finishing steps shared by the grids of map panels."""
 
 from __future__ import annotations
 
@@ -33,6 +33,23 @@ def tissue_spots_figure(path, thumb, downsample, mask, spots_xy, kept, tiles_xy=
     ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
     ax.set_title(title, fontsize=10)
     ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def finish_panel(fig, ax, mappable, title: str) -> None:
+    """Colour bar, title, no axes: one map panel of a grid."""
+    fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02)
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
+
+
+def save_grid(fig, axes, n_used: int, title: str, path) -> None:
+    """Blank the unused panels, title the figure, save and close it."""
+    for ax in axes.ravel()[n_used:]:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -221,3 +221,30 @@ def test_whole_slide_inference_covers_every_tile_in_chunks(tmp_path):
     with h5py.File(tmp_path / "tiles.h5") as f:
         x = torch.nn.functional.interpolate(to_model_input(torch.from_numpy(f["img"][:])), size=(64, 64), mode="bilinear", antialias=True)
     assert np.allclose(out.X, model.predict(x).detach().numpy(), atol=1e-5)
+
+
+def test_prediction_files_are_evaluated_per_model_and_fold_against_labels_and_truth():
+    import anndata as ad
+
+    from stpath.abundance.colocalisation import compare_slides
+    from stpath.abundance.metrics import evaluate_predictions
+
+    rng = np.random.default_rng(0)
+    xy = np.stack(np.meshgrid(np.arange(6), np.arange(5)), -1).reshape(-1, 2).astype(float)
+    files = []
+    for model in ("cuca", "linear_probe"):
+        for fold, sample in ((0, "S1"), (1, "S2")):
+            label = rng.random((30, 3)).astype(np.float32)
+            a = ad.AnnData(X=label + (0 if model == "cuca" else rng.random((30, 3)).astype(np.float32)), obs=pd.DataFrame(index=[f"b{i}" for i in range(30)]), var=pd.DataFrame(index=list("ABC")))
+            a.layers["label"], a.obsm["spatial"] = label, xy
+            a.uns["prediction"] = {"model": model, "fold": fold, "sample": sample}
+            files.append(a)
+    truth = pd.concat([pd.DataFrame(f.layers["label"], index=[f"{f.uns['prediction']['sample']}:{b}" for b in f.obs_names], columns=list("ABC")) for f in files[:2]])
+    summary, per_type = evaluate_predictions(files, "cell2location_q05", truth)
+    pooled = summary[(summary.protocol == "pooled") & (summary.metric == "pearson_mean")].set_index(["model", "target", "fold"]).value
+    assert np.allclose(pooled.loc["cuca"], 1.0) and (pooled.loc["linear_probe"] < 0.99).all()
+    assert set(summary.target) == {"cell2location_q05", "truth"} and len(per_type) == 2 * 2 * 2 * 2 * 3
+    coloc, matrices = compare_slides(files, "cell2location_q05")
+    assert list(coloc.model) == ["cuca", "cuca", "linear_probe", "linear_probe"]
+    assert np.allclose(coloc.value.iloc[:2], 1.0)  # identical dominant types: identical enrichment
+    assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and not matrices.duplicated(["sample", "source", "type_a", "type_b"]).any()

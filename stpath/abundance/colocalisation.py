@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import squidpy as sq
 
+from ..expression_metrics import COLUMNS
+
 
 def enrichment(abundance: pd.DataFrame, xy: np.ndarray, n_neighs: int = 6, n_perms: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Neighbourhood-enrichment z-scores between the dominant cell types of the spots."""
@@ -35,3 +37,27 @@ def agreement(predicted: pd.DataFrame, labels: pd.DataFrame) -> float:
     if keep.sum() < 3 or a[keep].std() == 0 or b[keep].std() == 0:
         return float("nan")
     return float(np.corrcoef(a[keep], b[keep])[0, 1])
+
+
+
+def compare_slides(predictions, label_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per prediction AnnData (one model, one held-out slide): ``colocalisation_r`` summary rows,
+    and the long z-score matrices of the predictions and of the labels (once per slide)."""
+    summary, matrices, label_z = [], [], {}
+    for a in predictions:
+        meta = a.uns["prediction"]
+        sample = meta["sample"]
+        pred_z = enrichment(a.to_df(), a.obsm["spatial"])
+        if sample not in label_z:
+            labels = pd.DataFrame(a.layers["label"], index=a.obs_names, columns=a.var_names)
+            label_z[sample] = enrichment(labels, a.obsm["spatial"])
+            matrices.append(_long(label_z[sample], sample, "labels"))
+        matrices.append(_long(pred_z, sample, meta["model"]))
+        r = agreement(pred_z, label_z[sample])
+        summary.append((meta["model"], label_name, "cell_types", "per_slide", int(meta["fold"]), sample, "colocalisation_r", r))
+    return pd.DataFrame(summary, columns=COLUMNS), pd.concat(matrices, ignore_index=True)
+
+
+def _long(z: pd.DataFrame, sample: str, source: str) -> pd.DataFrame:
+    long = z.rename_axis(index="type_a", columns="type_b").stack().rename("z").reset_index()
+    return long.assign(sample=sample, source=source)

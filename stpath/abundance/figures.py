@@ -14,6 +14,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from ..plots import finish_panel, save_grid  # noqa: E402
+
 
 def major_types(abundance: pd.DataFrame, n: int) -> list[str]:
     return list(abundance.mean().sort_values(ascending=False).index[:n])
@@ -116,12 +118,5 @@ def wholeslide_maps(path, title: str, abundance: pd.DataFrame, centres, side: fl
         im = ax.imshow(grid, extent=extent, cmap="magma", vmin=0, vmax=vmax, alpha=0.75, interpolation="nearest")
         ax.set_xlim(0, thumbnail.shape[1])
         ax.set_ylim(thumbnail.shape[0], 0)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
-        ax.set_title(t, fontsize=9)
-        ax.set_axis_off()
-    for ax in axes.ravel()[len(types):]:
-        ax.set_axis_off()
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        finish_panel(fig, ax, im, t)
+    save_grid(fig, axes, len(types), title, path)

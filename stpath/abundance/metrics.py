@@ -10,6 +10,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import spearmanr
 
+from ..deconvolution.truth import spot_key
 from ..expression_metrics import COLUMNS, gene_pearson
 
 METRICS = ("pearson", "spearman", "jsd")
@@ -40,3 +41,28 @@ def evaluate(pred: pd.DataFrame, reference: pd.DataFrame, sample_of: pd.Series, 
             summary.append((model, target, "cell_types", protocol, fold, sample, f"{metric}_mean", float(np.nanmean(v))))
         table.append(pd.DataFrame({"model": model, "target": target, "protocol": protocol, "fold": fold, "test_sample": sample, "cell_type": types} | values))
     return pd.DataFrame(summary, columns=COLUMNS), pd.concat(table, ignore_index=True)
+
+
+def evaluate_predictions(predictions, label_name: str, truth: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Summary and per-type rows for prediction AnnDatas (``uns['prediction']`` with model, fold,
+    sample; labels in ``layers['label']``), per model and fold over its test slides; against the
+    labels and, when ``truth`` (spots keyed ``sample:spot``) is given, against the truth."""
+    groups: dict = {}
+    for a in predictions:
+        meta = a.uns["prediction"]
+        keys = [spot_key(meta["sample"], b) for b in a.obs_names]
+        frames = groups.setdefault((meta["model"], int(meta["fold"])), {"pred": [], "label": [], "sample": []})
+        frames["pred"].append(a.to_df().set_axis(keys))
+        frames["label"].append(pd.DataFrame(a.layers["label"], index=keys, columns=a.var_names))
+        frames["sample"].append(pd.Series(meta["sample"], index=keys))
+    summary, table = [], []
+    for (model, fold), frames in sorted(groups.items()):
+        pred, label, sample_of = (pd.concat(frames[k]) for k in ("pred", "label", "sample"))
+        references = [(label_name, label)]
+        if truth is not None:  # the demo: the true abundances the slides were drawn from
+            references.append(("truth", truth.loc[pred.index, [t for t in label.columns if t in truth.columns]]))
+        for target, reference in references:
+            rows, types = evaluate(pred, reference, sample_of, model, target, fold)
+            summary.append(rows)
+            table.append(types)
+    return pd.concat(summary, ignore_index=True), pd.concat(table, ignore_index=True)

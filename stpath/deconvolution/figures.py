@@ -13,6 +13,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from ..plots import finish_panel, save_grid  # noqa: E402
+
 
 def elbo_history(history: pd.Series, title: str, path) -> None:
     """ELBO loss per epoch, whole run and its last 80% (cell2location's plot_history convention)."""
@@ -80,15 +82,8 @@ def abundance_maps(abundance: pd.DataFrame, xy: np.ndarray, path, title: str, th
         if thumbnail is None:
             ax.invert_yaxis()
             ax.set_aspect("equal")
-        fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02)
-        ax.set_title(t, fontsize=9)
-        ax.set_axis_off()
-    for ax in axes.ravel()[len(types):]:
-        ax.set_axis_off()
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        finish_panel(fig, ax, sc, t)
+    save_grid(fig, axes, len(types), title, path)
 
 
 def per_type_bars(table: pd.DataFrame, value: str, title: str, ylabel: str, path, hue: str | None = None) -> None:
