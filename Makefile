@@ -34,6 +34,7 @@ test: install
 lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check .
 
 bench: install
 	$(BIN)/python -m stpath.bench.patch_extraction

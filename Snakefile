@@ -17,11 +17,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/ingest.smk"
-include: "workflow/rules/tiling.smk"
-include: "workflow/rules/expression.smk"
+include: "workflow/rules/slides.smk"
+include: "workflow/rules/genes.smk"
 include: "workflow/rules/deconvolution.smk"
 include: "workflow/rules/expression_models.smk"
 include: "workflow/rules/cell_type_models.smk"
+include: "workflow/rules/summary.smk"
 
 
 onstart:

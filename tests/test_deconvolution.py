@@ -7,14 +7,22 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared
 
-from stpath.deconvolution import evaluate, mapping
-from stpath.deconvolution.reference import GeneFilter, ReferenceSpec, RegressionParams, fit_signatures, load_reference, read_signatures
+from stpath.deconvolution import checks, mapping, output
+from stpath.deconvolution.reference import (
+    GeneFilter,
+    ReferenceSpec,
+    RegressionParams,
+    fit_signatures,
+    load_reference,
+    read_signatures,
+)
 from stpath.demo import synth
 from stpath.demo.celltypes import CELL_TYPES
 from stpath.errors import InputError
-from stpath.readers import read_counts_table
+from stpath.ingest.readers import read_counts_table
+
+from conftest import shared
 
 PARAMS = synth.DemoParams(n_genes=150, cells_per_type_reference=40)
 
@@ -143,22 +151,22 @@ def test_short_real_fit_recovers_abundances(demo):
     params = mapping.MappingParams(N_cells_per_location=12, max_epochs=400, lr=0.01, num_samples=20)
     model = mapping.fit(joint, sig, params, "cpu", 0)
     estimates = mapping.export(model, joint, params, "cpu")
-    assert set(estimates) == set(mapping.ESTIMATES)
+    assert set(estimates) == set(output.ESTIMATES)
     q05, q95 = estimates["q05"], estimates["q95"]
     assert (q05.to_numpy() <= q95.to_numpy() + 1e-6).all()
     truth = pd.concat([a.obsm["truth"].set_axis([f"{a.obs['sample'].iloc[0]}:{s}" for s in a.obs_names]) for a in samples])
-    r = [evaluate.pearson(estimates["mean"][t], truth[t]) for t in truth.columns]
+    r = [checks.pearson(estimates["mean"][t], truth[t]) for t in truth.columns]
     assert np.mean(r) > 0.5, r
 
-    obsm, table = mapping.sample_tables(estimates, "B", samples[1].obs_names)
+    obsm, table = output.sample_tables(estimates, "B", samples[1].obs_names)
     assert np.allclose(obsm["proportion_mean"].sum(axis=1), 1.0)
     assert list(obsm["abundance_q05"].index) == list(samples[1].obs_names)
-    assert set(table.estimate) == {f"{k}_{e}" for k in ("abundance", "proportion") for e in mapping.ESTIMATES}
+    assert set(table.estimate) == {f"{k}_{e}" for k in ("abundance", "proportion") for e in output.ESTIMATES}
 
 
 def test_marker_genes_are_the_planted_markers(demo):
     sig = demo["sig"].T  # genes x types
-    markers = evaluate.marker_genes(sig, sig.index, 5)
+    markers = checks.marker_genes(sig, sig.index, 5)
     for t in CELL_TYPES:
         assert len(markers[t.name]) == 5 and set(markers[t.name]) <= set(t.markers), t.name
 
@@ -167,7 +175,7 @@ def test_accuracy_is_one_for_the_truth_and_drops_with_noise():
     rng = np.random.default_rng(1)
     truth = pd.DataFrame(rng.poisson(3, size=(200, 4)), columns=list("abcd"), index=[f"x:{i}" for i in range(200)]).astype(float)
     sample_of = pd.Series(["x"] * 200, index=truth.index)
-    table = evaluate.accuracy({"mean": truth, "noisy": truth + rng.normal(0, 3, truth.shape)}, truth, sample_of)
+    table = checks.accuracy({"mean": truth, "noisy": truth + rng.normal(0, 3, truth.shape)}, truth, sample_of)
     mean = table[(table.cell_type == "mean") & (table["sample"] == "all")].set_index(["estimate", "measure"]).pearson_r
     assert mean["mean", "abundance"] == pytest.approx(1.0) and mean["mean", "proportion"] == pytest.approx(1.0)
     assert mean["noisy", "abundance"] < 0.8

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from stpath import genes
 from stpath.errors import InputError
-from stpath.folds import assign_folds, feasible_schemes
+from stpath.genes import selection as genes
+from stpath.ingest.folds import assign_folds, feasible_schemes
 
 
 def make(names, seed, n=40):

@@ -4,12 +4,14 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared
 
 from stpath.errors import InputError
-from stpath.ingest import QC, ingest
-from stpath.readers import read_legacy_st, read_visium
-from stpath.sample import Sample
+from stpath.ingest.ingest import QC, ingest
+from stpath.ingest.ingested import read_sample_info, write_ingested
+from stpath.ingest.readers import read_legacy_st, read_visium
+from stpath.ingest.sheet import Sample
+
+from conftest import shared
 
 
 def her2st_sample(section="C2", **kw):
@@ -33,13 +35,15 @@ def test_real_visium_folder():
     assert table.um_per_px_from_spots.value == pytest.approx(55 / 89.42751063343188)
 
 
-def test_real_legacy_st_ingest():
+def test_real_legacy_st_ingest(tmp_path):
     a = ingest(her2st_sample("C3"), QC(min_counts=100))
-    meta = a.uns["stpath"]
-    assert meta["um_per_px"] == pytest.approx(0.687, abs=0.01)
-    assert "spot pitch" in meta["um_per_px_source"]
-    assert meta["n_spots_unmatched"] == 2  # one counted spot without selection row and vice versa
-    assert meta["spot_diameter_px"] == pytest.approx(100 / meta["um_per_px"])
+    write_ingested(a, tmp_path / "C3.h5ad")
+    meta = read_sample_info(tmp_path / "C3.h5ad")
+    assert meta == read_sample_info(a) and meta.sample == "C3"
+    assert meta.um_per_px == pytest.approx(0.687, abs=0.01)
+    assert "spot pitch" in meta.um_per_px_source
+    assert meta.n_spots_unmatched == 2  # one counted spot without selection row and vice versa
+    assert meta.spot_diameter_px == pytest.approx(100 / meta.um_per_px)
     sel = pd.read_csv(shared("her2st", "spots", "C3_selection.tsv"), sep="\t")
     sel.index = [f"{x}x{y}" for x, y in zip(sel.x, sel.y)]
     assert np.allclose(a.obsm["spatial"], sel.loc[a.obs_names, ["pixel_x", "pixel_y"]].to_numpy())
@@ -49,13 +53,14 @@ def test_real_legacy_st_ingest():
 
 def test_override_beats_derived_pixel_size():
     a = ingest(her2st_sample("C2", um_per_px=0.7), QC())
-    assert a.uns["stpath"]["um_per_px"] == 0.7
+    assert read_sample_info(a).um_per_px == 0.7
 
 
 def test_demo_visium_ingest(demo_slide):
     s = Sample("T1", "P1", demo_slide["slide"], demo_slide["spaceranger"], "visium")
     a = ingest(s, QC())
-    assert a.uns["stpath"]["um_per_px_source"] == "slide metadata"
+    info = read_sample_info(a)
+    assert info.um_per_px_source == "slide metadata" and info.spot_diameter_px == pytest.approx(110.0)
     truth = demo_slide["data"]
     assert a.n_obs == len(truth.abundance)
     assert np.array_equal(a.X.toarray(), truth.counts.toarray())
@@ -79,7 +84,7 @@ def _hest(tmp_path, demo_slide, with_mpp=True):
 def test_hest_sample(tmp_path, demo_slide):
     a = ingest(_hest(tmp_path, demo_slide), QC())
     assert a.n_obs == len(demo_slide["data"].abundance)
-    assert a.uns["stpath"]["um_per_px"] == 0.5
+    assert read_sample_info(a).um_per_px == 0.5
 
 
 # --- bad input: each fails before compute, naming the file and the fix --------------------------

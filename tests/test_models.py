@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from stpath.models.blocks import FusionBlock, GeneTokens, MCFNCrossAttention, ProjectionHead, element_mask
 from stpath.models.cmrcnet import CMRCNet, CMRCNetConfig
 from stpath.models.direct import DirectRegression
 from stpath.models.encoders import EncoderConfig, TokenEncoder
+from stpath.models.layers import ContrastiveProjection, FusionBlock, GeneTokens, MCFNCrossAttention, element_mask
 from stpath.models.losses import bleep_contrastive, cmrcnet_total
 
 SMALL = EncoderConfig(embed_dim=64, depth=2, num_heads=4)
@@ -20,7 +20,7 @@ def test_default_encoder_is_cmrcnets_vit_b32():
 
 def test_blocks_shapes():
     torch.manual_seed(0)
-    assert ProjectionHead(300, 256)(torch.randn(5, 300)).shape == (5, 256)
+    assert ContrastiveProjection(300, 256)(torch.randn(5, 300)).shape == (5, 256)
     genes = GeneTokens(300, 8, 256)(torch.randn(5, 300))
     assert genes.shape == (5, 8, 256)
     x = torch.randn(5, 50, 256)

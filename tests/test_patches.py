@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
-from conftest import shared
 
-from stpath.patches import centred_windows, extract, inside, read_patches_h5, read_window, write_patches_h5
-from stpath.slide import open_slide
+from stpath.wsi.patches import read_patches_h5, write_patches_h5
+from stpath.wsi.slide import open_slide
+from stpath.wsi.windows import centred_windows, extract, inside, read_window
+
+from conftest import shared
 
 
 @pytest.mark.parametrize("target", [0.5, 1.0, 1.7])  # level 0 as is; level 1 exactly; level 1 + resize

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
-from conftest import shared
 from PIL import Image
 
 from stpath.errors import InputError
-from stpath.slide import UmPerPx, open_slide, resolve_um_per_px, slide_um_per_px
+from stpath.wsi.slide import UmPerPx, open_slide, resolve_um_per_px, slide_um_per_px
+
+from conftest import shared
 
 
 def test_real_svs_opens_with_pixel_size():

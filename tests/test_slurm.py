@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+
 from conftest import REPO, config_args, run_snakemake
 from slurm_cluster import OneNodeSlurm
 

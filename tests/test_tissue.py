@@ -1,22 +1,23 @@
 import numpy as np
 import pytest
-from conftest import shared
 
 from stpath.errors import InputError
-from stpath.slide import open_slide, thumbnail
-from stpath.tiling import TilingParams, tile_slide
-from stpath.tissue import TissueParams, tile_grid, tissue_mask
+from stpath.wsi.cut import TilingParams, tile_slide
+from stpath.wsi.slide import open_slide, thumbnail
+from stpath.wsi.tiles import iter_tile_images, read_thumbnail, read_tile_grid
+from stpath.wsi.tissue import TissueParams, tile_grid, tissue_mask
+
+from conftest import shared
 
 
 def test_real_svs_tissue_and_tiles(tmp_path):
     path = shared("slides", "CMU-1-Small-Region.svs")
     n = tile_slide(path, 0.499, TissueParams(), TilingParams(0.5, 224, 0.5), tmp_path / "tiles.h5")
-    import h5py
-
-    with h5py.File(tmp_path / "tiles.h5") as f:
-        assert f["img"].shape == (n, 224, 224, 3)
-        mask = f["tissue_mask"][:]
-        coords = f["coords"][:]
+    grid, thumb = read_tile_grid(tmp_path / "tiles.h5"), read_thumbnail(tmp_path / "tiles.h5")
+    chunks = list(iter_tile_images(tmp_path / "tiles.h5", 16))
+    assert sum(len(images) for _, images in chunks) == n == len(grid) and chunks[0][1].shape[1:] == (224, 224, 3)
+    mask, coords = thumb.tissue_mask, grid.coords
+    assert grid.side_level0 == 224 and np.array_equal(grid.centres, coords + 112)
     assert 0.2 < mask.mean() < 0.9  # the skin section covers part of the region
     assert n > 20
     # tile grid is on a 224 px pitch at level 0 (0.499 ~ 0.5 um/px) and inside the slide

@@ -5,18 +5,20 @@ import numpy as np
 import pytest
 import torch
 
-from stpath import expression_metrics as em
+from stpath.expression import metrics as em
+from stpath.expression.models import build, predict
+from stpath.expression.retrieval import retrieve
+from stpath.expression.settings import ExpressionSettings
+from stpath.metrics import COLUMNS, pearson_columns
+from stpath.models.cmrcnet import CMRCNetConfig
+from stpath.models.encoders import EncoderConfig
 from stpath.training.augment import IMAGENET_MEAN, IMAGENET_STD, to_model_input
 from stpath.training.data import SpotSet, split_validation
 from stpath.training.loop import TrainConfig, seed_everything, train
-from stpath.training.models import build, predict
-from stpath.training.retrieval import retrieve
 
-CFG = {
-    "encoder": {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 64, "patch_size": 16},
-    "cmrcnet": {"proj_dim": 16, "gene_tokens": 2, "first_cross_heads": 2, "fusion_heads": 2},
-    "train": {"epochs": 2, "batch_size": 8, "seed": 1},
-}
+ENCODER = EncoderConfig(embed_dim=32, depth=1, num_heads=2, img_size=64, patch_size=16)
+TRAIN = {"epochs": 2, "batch_size": 8, "seed": 1}
+CFG = ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2), train=TrainConfig(**TRAIN))
 
 
 def spot_set(n=40, genes=12, size=64, seed=0):
@@ -61,9 +63,9 @@ def test_training_runs_resumes_and_predicts(name, tmp_path):
     data = spot_set()
     seed_everything(1)
     model = build(name, 12, CFG)
-    once = train(model, data, TrainConfig(**{**CFG["train"], "epochs": 1}), torch.device("cpu"), tmp_path)
+    once = train(model, data, TrainConfig(**{**TRAIN, "epochs": 1}), torch.device("cpu"), tmp_path)
     seed_everything(1)
-    resumed = train(build(name, 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path)
+    resumed = train(build(name, 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path)
     assert len(once) == 1 and len(resumed) == 2
     assert resumed.iloc[0].equals(once.iloc[0])  # the first epoch comes from the checkpoint
     assert (tmp_path / "best.pt").exists() and resumed["val_loss"].notna().all()
@@ -76,12 +78,12 @@ def test_training_runs_resumes_and_predicts(name, tmp_path):
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     data = spot_set()
     seed_everything(1)
-    train(build("direct", 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path, fingerprint="a")
+    train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path, fingerprint="a")
     seed_everything(1)
-    again = train(build("direct", 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path, fingerprint="b")
+    again = train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path, fingerprint="b")
     assert len(again) == 2 and again.seconds.gt(0).all()  # both epochs trained anew, not returned from "a"
     seed_everything(1)
-    same = train(build("direct", 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path, fingerprint="b")
+    same = train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path, fingerprint="b")
     assert same.equals(again)  # same settings: nothing left to train
 
 
@@ -90,16 +92,16 @@ def test_two_seeded_runs_give_the_same_history(tmp_path):
     runs = []
     for i in range(2):
         seed_everything(1)
-        runs.append(train(build("cmrcnet", 12, CFG), data, TrainConfig(**CFG["train"]), torch.device("cpu"), tmp_path / str(i)))
+        runs.append(train(build("cmrcnet", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path / str(i)))
     cols = [c for c in runs[0].columns if c.startswith(("train_", "val_")) and c != "train_img_per_s"]
     assert np.allclose(runs[0][cols].to_numpy(), runs[1][cols].to_numpy())
 
 
-def test_gene_pearson_matches_numpy_and_constant_genes_give_zero():
+def test_pearson_columns_matches_numpy_and_constant_genes_give_zero():
     rng = np.random.default_rng(0)
     pred, true = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
     true[:, 4] = 1.0
-    r = em.gene_pearson(pred, true)
+    r = pearson_columns(pred, true)
     assert np.allclose(r[:4], [np.corrcoef(pred[:, j], true[:, j])[0, 1] for j in range(4)]) and r[4] == 0
 
 
@@ -110,10 +112,10 @@ def test_slide_metrics_and_hest_protocol():
     rows = em.per_slide("m", 0, "S", true, true, genes, ["G1", "G2", "G3", "absent"], n=50)
     assert set(rows.gene_set) == {"heg50", "hvg50", "markers"}
     assert np.allclose(rows.value, 1.0)  # a perfect prediction
-    assert list(em.top_expressed(true + np.arange(60) * 100, 3)) == [59, 58, 57]
+    assert list(em.heg_indices(true + np.arange(60) * 100, 3)) == [59, 58, 57]
     assert np.isnan(em.correlation_preservation(true[:, :2], true[:, :2]))
     noisy = true + rng.normal(0, 5, true.shape)
     assert em.per_slide("m", 0, "S", noisy, true, genes, [], n=50).value.max() < 0.9
     hest = em.hest("m", 0, [true[:50], true[50:]], [true[:50], true[50:]], true, n=50)
     assert hest.protocol.item() == "hest" and hest.value.item() == pytest.approx(1.0)
-    assert list(hest.columns) == em.COLUMNS
+    assert list(hest.columns) == COLUMNS

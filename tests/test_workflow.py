@@ -9,10 +9,15 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, SHARED, config_args, run_snakemake, shared
 
-from stpath.patches import Windows, read_window
-from stpath.slide import open_slide
+from stpath.ingest.ingested import read_sample_info
+from stpath.predictions import read_spot_prediction, read_tile_prediction
+from stpath.wsi.patches import read_patches_h5
+from stpath.wsi.slide import open_slide
+from stpath.wsi.tiles import read_tile_grid
+from stpath.wsi.windows import Windows, read_window
+
+from conftest import REPO, config_args, run_snakemake, shared
 
 pytestmark = pytest.mark.workflow
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
@@ -58,16 +63,14 @@ def check_patches(workdir, sample, dataset, target_um=0.5, n_check=5):
     """Patch count = spots after QC minus dropped; pixels equal a direct read; coords round-trip."""
     out = workdir / "results" / dataset
     a = ad.read_h5ad(out / "ingest" / f"{sample}.h5ad")
-    with h5py.File(out / "patches" / f"{sample}.h5") as f:
-        img, coords, barcodes = f["img"][:], f["coords"][:], f["barcode"][:, 0].astype(str)
-        attrs = dict(f["img"].attrs)
+    img, coords, barcodes, attrs = read_patches_h5(out / "patches" / f"{sample}.h5")
     assert img.shape[1:] == (224, 224, 3) and img.dtype == np.uint8
     assert len(img) == a.n_obs - attrs["n_dropped"]
     assert set(barcodes) <= set(a.obs_names)
-    meta = a.uns["stpath"]
-    slide = open_slide(workdir / meta["slide"])  # relative paths are relative to the run's directory
+    meta = read_sample_info(a)
+    slide = open_slide(workdir / meta.slide)  # relative paths are relative to the run's directory
     w = Windows(int(attrs["level"]), float(attrs["level_downsample"]), int(attrs["window_level_px"]), np.rint(coords / attrs["level_downsample"]).astype(np.int64))
-    assert w.size == round(224 * target_um / meta["um_per_px"] / w.downsample)
+    assert w.size == round(224 * target_um / meta.um_per_px / w.downsample)
     for i in np.linspace(0, len(img) - 1, n_check).astype(int):
         assert np.array_equal(img[i], read_window(slide, w, i, 224)), (sample, i)
     centres = a[barcodes].obsm["spatial"]
@@ -147,7 +150,7 @@ FLOOR_CMRCNET = 0.15
 def check_demo_expression_models(out, samples):
     """CMRCNet, BLEEP and direct regression per fold on the demo (small ViT, 15 epochs): every
     held-out slide predicted, the long summary table complete, and learning visible."""
-    from stpath.expression_metrics import COLUMNS
+    from stpath.metrics import COLUMNS
 
     summary = pd.read_csv(out / "metrics" / "summary.tsv", sep="\t")
     assert list(summary.columns) == COLUMNS
@@ -159,8 +162,8 @@ def check_demo_expression_models(out, samples):
     assert mean["cmrcnet"] > FLOOR_CMRCNET and mean["bleep"] > FLOOR_CMRCNET, mean
     for model in ("cmrcnet", "bleep", "direct"):
         for sample in samples:
-            a = ad.read_h5ad(out / "predictions" / model / f"{sample}.h5ad")
-            assert a.X.shape == a.layers["measured"].shape and np.isfinite(a.X).all()
+            p = read_spot_prediction(out / "predictions" / model / f"{sample}.h5ad")
+            assert p.target_name == "measured" and p.predicted.shape == p.target.shape and np.isfinite(p.predicted.to_numpy()).all()
         history = pd.read_csv(out / "models" / model / "fold0" / "history.tsv", sep="\t")
         assert len(history) == 15 and history.train_loss.iloc[-1] < history.train_loss.iloc[0]
     assert (out / "metrics" / "per_gene.tsv").exists()
@@ -193,14 +196,14 @@ def check_demo_cell_type_models(out, samples):
     assert set(per_slide.test_sample) == set(samples)
     for model in models:
         for sample in samples:
-            a = ad.read_h5ad(out / "predictions" / model / f"{sample}.h5ad")
-            assert a.X.shape == a.layers["label"].shape and a.X.shape[1] == 6 and np.isfinite(a.X).all()
+            p = read_spot_prediction(out / "predictions" / model / f"{sample}.h5ad")
+            assert p.target_name == "cell2location_q05" and p.predicted.shape == p.target.shape and p.predicted.shape[1] == 6
+            assert np.isfinite(p.predicted.to_numpy()).all()
     history = pd.read_csv(out / "models" / "cuca" / "fold0" / "history.tsv", sep="\t")
     assert len(history) == 30 and {"train_reconstruction", "val_pearson"} <= set(history.columns)
     for sample in samples:
-        tiles = ad.read_h5ad(out / "wholeslide" / "cuca" / f"{sample}.h5ad")
-        with h5py.File(out / "tiles" / f"{sample}.h5") as f:
-            assert tiles.n_obs == len(f["coords"]) and tiles.n_vars == 6
+        tiles = read_tile_prediction(out / "wholeslide" / "cuca" / f"{sample}.h5ad")
+        assert tiles.predicted.shape == (len(read_tile_grid(out / "tiles" / f"{sample}.h5")), 6)
         assert (out / "wholeslide" / "cuca" / f"{sample}.png").stat().st_size > 50_000
         assert (out / "metrics" / "cell_types" / "maps" / f"{sample}.png").stat().st_size > 50_000
     for name in ("pearson", "colocalisation"):
@@ -250,7 +253,7 @@ def test_her2st_two_real_sections(tmp_path):
     for sample in sheet["sample"]:
         n, dropped = check_patches(tmp_path, sample, "her2st")
         a = ad.read_h5ad(out / "ingest" / f"{sample}.h5ad")
-        assert 0.66 < a.uns["stpath"]["um_per_px"] < 0.72
+        assert 0.66 < read_sample_info(a).um_per_px < 0.72
         assert n + dropped == a.n_obs > 150
     genes = pd.read_csv(out / "expression" / "genes.tsv", sep="\t")
     assert len(genes) > 10_000 and genes.hvg_union.sum() >= 1000
@@ -359,3 +362,11 @@ def test_cell_type_encoder_and_tile_scale_are_checked_before_any_job(encoder, me
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode != 0 and message in r.stdout and "Fix" in r.stdout, r.stdout[-2000:]
+
+
+def test_patch_size_other_than_the_encoders_is_refused_before_any_job(tmp_path):
+    """patch_px 256 with 224 px encoders used to pass every check and die in training."""
+    r = run_snakemake(["-n", "--cores", "1", *demo_copy(tmp_path), "patches={'patch_px': 256}"], tmp_path)
+    assert r.returncode != 0, r.stdout[-2000:]
+    assert "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px" in r.stdout
+    assert "Fix: set patches.patch_px to 224" in r.stdout and not (tmp_path / "results").exists()

@@ -24,20 +24,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stpath.abundance.models import build, predict
-from stpath.training.augment import to_model_input
+from stpath.celltypes.models import build, predict
+from stpath.celltypes.settings import CellTypeSettings
+from stpath.models.cuca import CUCAConfig
+from stpath.models.encoders import EncoderConfig
 from stpath.training.data import SpotSet
 from stpath.training.loop import TrainConfig, frozen_prefix_output, seed_everything, train
 
 N_TYPES, N_GENES = 39, 250  # HER2ST's cell types, CUCA's gene input
 SIZES = {
-    "small": {"preset": "", "finetune": "full", "encoder": {"patch_size": 32, "embed_dim": 96, "depth": 2, "num_heads": 4}},
-    "virchow2": {"preset": "virchow2", "finetune": "lora", "encoder": {}},
+    "small": CUCAConfig(encoder=EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4)),
+    "virchow2": CUCAConfig(preset="virchow2", finetune="lora"),
 }
 
 
-def config(size: str) -> dict:
-    return {**SIZES[size], "cuca": {}, "train": {}, "probe_alphas": [1.0]}
+def config(size: str) -> CellTypeSettings:
+    return CellTypeSettings(cuca=SIZES[size], probe_alphas=(1.0,))
 
 
 def sync(device):

@@ -110,7 +110,7 @@ def main() -> None:
     for step in args.steps:
         cmd = [sys.executable, "-m", "stpath.bench.deconvolution", "--step", step, *passed]
         out = subprocess.run(cmd, capture_output=True, text=True)
-        line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+        line = [row for row in out.stdout.splitlines() if row.startswith("RESULT ")]
         if out.returncode or not line:
             sys.exit(f"{step} failed:\n{out.stderr[-3000:]}")
         rows.append(json.loads(line[-1][7:]))

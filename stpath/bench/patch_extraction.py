@@ -1,7 +1,7 @@
 """Spot-patch extraction throughput on a large synthetic pyramidal slide.
 
 Compares, on the same >= 20k Visium-like spots:
-  * the pipeline's band extractor (stpath.patches.extract),
+  * the pipeline's band extractor (stpath.wsi.windows.extract),
   * a naive loop of one read_region + resize per spot,
   * the decode bound: one sequential pass reading the whole level once, no cropping.
 Run: python -m stpath.bench.patch_extraction [--side 32768] [--pitch-um 55] [--out bench.tsv]
@@ -18,8 +18,8 @@ import numpy as np
 import openslide
 
 from stpath.demo.write import write_pyramid_tiff
-from stpath.patches import centred_windows, extract, inside, read_window
-from stpath.slide import read_rgb
+from stpath.wsi.slide import read_rgb
+from stpath.wsi.windows import centred_windows, extract, inside, read_window
 
 
 def make_slide(path: Path, side: int, seed: int = 0) -> None:

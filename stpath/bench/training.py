@@ -20,11 +20,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from stpath.expression.models import build
+from stpath.expression.settings import ExpressionSettings
+from stpath.models.cmrcnet import CMRCNetConfig
+from stpath.models.encoders import EncoderConfig
 from stpath.training.data import SpotSet
 from stpath.training.loop import TrainConfig, seed_everything, train
-from stpath.training.models import build
 
-SMALL = {"encoder": {"embed_dim": 96, "depth": 2, "num_heads": 4}, "cmrcnet": {"proj_dim": 64, "gene_tokens": 4, "fusion_heads": 4}}
+SMALL = ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=EncoderConfig(embed_dim=96, depth=2, num_heads=4), proj_dim=64, gene_tokens=4, fusion_heads=4))
 
 
 def model_step_rate(model, batch: int, genes: int, device: torch.device, steps: int) -> float:
@@ -59,7 +62,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    cfg = {"encoder": {}, "cmrcnet": {}} if not args.small else SMALL
+    cfg = SMALL if args.small else ExpressionSettings()
     seed_everything(0)
     model = build(args.model, args.genes, cfg).to(device)
     ceiling = model_step_rate(model, args.batch, args.genes, device, args.steps)

@@ -1,25 +1,23 @@
 """Spatial mapping: cell2location over all samples of a dataset jointly (``batch_key`` = sample),
-exported as posterior quantiles (``use_quantiles``) and means of the abundances ``w_sf``."""
+exported as posterior quantiles (``use_quantiles``) and means of the abundances ``w_sf``
+(written per sample by ``output``)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .output import QUANTILES
 from .progress import trainer_kwargs
 from .truth import spot_key
 
 log = logging.getLogger(__name__)
-
-QUANTILES = ("q05", "q50", "q95")
-ESTIMATES = QUANTILES + ("mean",)
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,10 @@ class MappingParams:
     batch_size: int | None = None  # None: full batch (all spots on the device)
     lr: float = 0.002
     num_samples: int = 1000  # posterior samples for the means
+
+    @classmethod
+    def from_config(cls, section: dict) -> "MappingParams":
+        return cls(**section)
 
 
 def spatial_input(samples: list[ad.AnnData], signatures: pd.DataFrame, min_shared: int, signatures_path) -> tuple[ad.AnnData, pd.DataFrame]:
@@ -124,39 +126,3 @@ def expected_counts(model, n_spots: int = 1000, seed: int = 0) -> tuple[np.ndarr
     x = model.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)[idx]
     x = x.toarray() if hasattr(x, "toarray") else np.asarray(x)
     return x, np.asarray(mu)
-
-
-def proportions(abundance: pd.DataFrame) -> pd.DataFrame:
-    total = abundance.sum(axis=1).replace(0, np.nan)
-    return abundance.div(total, axis=0).fillna(0.0)
-
-
-def sample_tables(estimates: dict[str, pd.DataFrame], sample: str, spot_ids) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """One sample's estimates re-indexed by its own spot ids: obsm frames (abundance_* and
-    proportion_*) and the long-by-estimate TSV table (spot, estimate, one column per type)."""
-    keys = [spot_key(sample, b) for b in spot_ids]
-    obsm, rows = {}, []
-    for name, frame in estimates.items():
-        part = frame.loc[keys].set_axis(list(spot_ids), axis=0)
-        obsm[f"abundance_{name}"] = part
-        obsm[f"proportion_{name}"] = proportions(part)
-        for kind in ("abundance", "proportion"):
-            table = obsm[f"{kind}_{name}"].copy()
-            table.insert(0, "estimate", f"{kind}_{name}")
-            rows.append(table)
-    table = pd.concat(rows)
-    table.index.name = "spot"
-    return obsm, table.reset_index()
-
-
-def save_sample(ingested: ad.AnnData, obsm: dict[str, pd.DataFrame], table: pd.DataFrame, h5ad_path: Path, tsv_path: Path) -> None:
-    from ..atomic import atomic_path
-
-    out = ingested.copy()
-    for key, frame in obsm.items():
-        out.obsm[key] = frame.loc[out.obs_names]
-    out.uns["cell_types"] = list(next(iter(obsm.values())).columns)
-    with atomic_path(h5ad_path) as tmp:
-        out.write_h5ad(tmp)
-    with atomic_path(tsv_path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False, float_format="%.5g")

@@ -1,5 +1,8 @@
 """The labelled single-cell reference and its per-cell-type expression signatures
-(cell2location's negative-binomial ``RegressionModel``), or a precomputed signature table."""
+(cell2location's negative-binomial ``RegressionModel``), or a precomputed signature table.
+
+Owner of ``deconvolution/reference/signatures.tsv`` (genes x cell types): ``write_signatures``
+writes it, ``read_signature_table`` reads it (``read_signatures`` checks a user's table)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ import numpy as np
 import pandas as pd
 import scanpy as sc
 
+from ..atomic import atomic_path
 from ..errors import InputError
-from ..tables import check_raw_counts, orient_counts, read_table
+from ..ingest.tables import check_raw_counts, orient_counts, read_table
 from .progress import trainer_kwargs
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,18 @@ class ReferenceSpec:
     batch_column: str = ""  # donor / batch covariate of the regression, "" for none
     layer: str = ""  # .h5ad layer holding raw counts, "" for X
 
+    @classmethod
+    def from_config(cls, section: dict, data_root) -> "ReferenceSpec":
+        """From deconvolution.reference; its paths are relative to ``data_root``."""
+        root = Path(data_root)
+        return cls(
+            path=root / section["path"],
+            labels=root / section["labels"] if section["labels"] else None,
+            label_column=section["label_column"],
+            batch_column=section["batch_column"],
+            layer=section["layer"],
+        )
+
 
 @dataclass(frozen=True)
 class GeneFilter:
@@ -42,6 +58,10 @@ class GeneFilter:
     cell_percentage_cutoff2: float = 0.03
     nonz_mean_cutoff: float = 1.12
 
+    @classmethod
+    def from_config(cls, section: dict) -> "GeneFilter":
+        return cls(**section)
+
 
 @dataclass(frozen=True)
 class RegressionParams:
@@ -49,6 +69,10 @@ class RegressionParams:
     batch_size: int = 2500
     lr: float = 0.002
     num_samples: int = 1000  # posterior samples for the exported signatures
+
+    @classmethod
+    def from_config(cls, section: dict) -> "RegressionParams":
+        return cls(**section)
 
 
 def load_reference(spec: ReferenceSpec) -> ad.AnnData:
@@ -196,3 +220,13 @@ def read_signatures(path: Path) -> pd.DataFrame:
     numeric.index = numeric.index.astype(str)
     numeric.index.name = "gene"
     return numeric
+
+
+def write_signatures(signatures: pd.DataFrame, path) -> None:
+    with atomic_path(path) as tmp:
+        signatures.to_csv(tmp, sep="\t", float_format="%.6g")
+
+
+def read_signature_table(path) -> pd.DataFrame:
+    """The workflow's own signature table (written by ``write_signatures``)."""
+    return pd.read_csv(path, sep="\t", index_col=0)

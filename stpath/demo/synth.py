@@ -37,6 +37,11 @@ class DemoParams:
     composition_sharpness: float = 2.5
     nb_dispersion: float = 8.0  # negative-binomial theta of spot and cell counts
 
+    @classmethod
+    def from_config(cls, section: dict) -> "DemoParams":
+        """From the demo section (its generate switch and seed are the workflow's)."""
+        return cls(size_px=section["size_px"], n_genes=section["n_genes"], cells_per_type_reference=section["cells_per_type_reference"])
+
 
 def rng_for(seed: int, *keys) -> np.random.Generator:
     """Independent, reproducible stream per (seed, keys): adding a slide never changes the others."""

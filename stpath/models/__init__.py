@@ -1,2 +1,4 @@
-"""Image-to-expression models: building blocks (``blocks``), image encoders (``encoders``),
-CMRCNet with its BLEEP ablation (``cmrcnet``), direct regression (``direct``) and losses."""
+"""The image models, timm-style: shared blocks (``layers``), image encoders with foundation-model
+presets and LoRA (``encoders``, ``presets``), one file per family (``cmrcnet`` with its BLEEP
+ablation, ``direct``, ``cuca`` with its image-only ablation and the linear probe), their losses,
+and the ``registry`` that names every model. Importing this package imports no torch."""

@@ -3,14 +3,14 @@ learning (BLEEP) plus cross-modal masked reconstruction. ``reconstruction=False`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import FusionBlock, GeneTokens, ProjectionHead, element_mask
 from .encoders import EncoderConfig, TokenEncoder
+from .layers import ContrastiveProjection, FusionBlock, GeneTokens, element_mask
 from .losses import bleep_contrastive, cmrcnet_total
 
 
@@ -26,6 +26,11 @@ class CMRCNetConfig:
     temperature: float = 1.0
     reconstruction: bool = True  # False: the BLEEP ablation
 
+    @classmethod
+    def from_config(cls, section: dict) -> "CMRCNetConfig":
+        """From the expression_models section: its encoder and cmrcnet keys."""
+        return cls(encoder=EncoderConfig(**section["encoder"]), **section["cmrcnet"])
+
 
 class CMRCNet(nn.Module):
     def __init__(self, n_genes: int, cfg: CMRCNetConfig):
@@ -34,8 +39,8 @@ class CMRCNet(nn.Module):
         d = cfg.proj_dim
         self.encoder = TokenEncoder(cfg.encoder)
         # contrastive heads (BLEEP)
-        self.image_head = ProjectionHead(self.encoder.dim, d)
-        self.expression_head = ProjectionHead(n_genes, d)
+        self.image_head = ContrastiveProjection(self.encoder.dim, d)
+        self.expression_head = ContrastiveProjection(n_genes, d)
         if cfg.reconstruction:
             # cross-modal masked reconstruction branch (training only)
             self.gene_tokens = GeneTokens(n_genes, cfg.gene_tokens, d)
@@ -67,3 +72,9 @@ class CMRCNet(nn.Module):
             return {"loss": con.mean(), "contrastive": con.mean().detach()}
         rec = F.mse_loss(self.reconstruct(tokens, expression), image)
         return {"loss": cmrcnet_total(con, rec), "contrastive": con.mean().detach(), "reconstruction": rec.detach()}
+
+
+def build(settings, n_genes: int, n_outputs: int, **variant) -> CMRCNet:
+    """Registry builder: CMRCNet on ``settings.cmrcnet`` with the variant's overrides (BLEEP turns
+    the reconstruction branch off)."""
+    return CMRCNet(n_genes, replace(settings.cmrcnet, **variant))

@@ -22,3 +22,8 @@ class DirectRegression(nn.Module):
     def forward(self, images: torch.Tensor, expression: torch.Tensor) -> dict[str, torch.Tensor]:
         loss = F.mse_loss(self.predict(images), expression)
         return {"loss": loss, "mse": loss.detach()}
+
+
+def build(settings, n_genes: int, n_outputs: int) -> DirectRegression:
+    """Registry builder: the same encoder as CMRCNet's (``settings.cmrcnet.encoder``)."""
+    return DirectRegression(n_genes, settings.cmrcnet.encoder)

@@ -1,14 +1,20 @@
-"""Image encoders that return all tokens [B, N, D]: CMRCNet's ViT-B/32 (8 blocks, 8 heads,
-trained from scratch) by default, or any timm backbone, optionally with a local weight file."""
+"""Image encoders. ``TokenEncoder`` returns all tokens [B, N, D]: CMRCNet's ViT-B/32 (8 blocks,
+8 heads, trained from scratch) by default, or any timm backbone, optionally with a local weight
+file. ``ViTEncoder`` is CUCA's: a ViT (a foundation-model preset or the config's sizes) pooled to
+concat(CLS, mean of patch tokens), fine-tuned fully, with LoRA on its last blocks, or frozen."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import timm
+import timm.layers
 import torch
+from peft import LoraConfig, inject_adapter_in_model
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
+
+from .presets import PRESETS
 
 
 @dataclass(frozen=True)
@@ -22,10 +28,29 @@ class EncoderConfig:
     num_heads: int = 8
 
 
-def create_backbone(cfg: EncoderConfig, name: str = "", **timm_kwargs) -> nn.Module:
-    """A headless timm model: ``name`` (or ``cfg.name``) with the local weight file, if any, and
-    extra architecture keywords; or, with no name, a ViT of the config's sizes (from scratch)."""
-    name = name or cfg.name
+@dataclass(frozen=True)
+class LoraSettings:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    blocks: int = 2  # LoRA on every Linear of the last `blocks` transformer blocks
+
+
+def preset_kwargs(preset: str) -> dict:
+    """A preset's timm keywords with its named layer classes resolved."""
+    kwargs = dict(PRESETS[preset])
+    if "mlp_layer" in kwargs:
+        kwargs["mlp_layer"] = getattr(timm.layers, kwargs["mlp_layer"])
+    if "act_layer" in kwargs:
+        kwargs["act_layer"] = getattr(nn, kwargs["act_layer"])
+    return kwargs
+
+
+def create_backbone(cfg: EncoderConfig, preset: str = "") -> nn.Module:
+    """A headless timm model: the ``preset``'s architecture, or ``cfg.name``, with the local weight
+    file, if any; or, with neither, a ViT of the config's sizes (from scratch)."""
+    timm_kwargs = preset_kwargs(preset) if preset else {}
+    name = timm_kwargs.pop("name", cfg.name)
     if name:
         overlay = {"file": cfg.weights} if cfg.weights else None
         return timm.create_model(name, pretrained=bool(cfg.weights), pretrained_cfg_overlay=overlay, num_classes=0, global_pool="", **timm_kwargs)
@@ -44,3 +69,56 @@ class TokenEncoder(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         tokens = self.net.forward_features(images)
         return tokens if tokens.ndim == 3 else tokens.flatten(2).transpose(1, 2)  # CNNs: [B, C, H, W]
+
+
+class ViTEncoder(nn.Module):
+    """A timm ViT split into a frozen prefix (patch embedding + first blocks) and a trainable suffix
+    (last blocks + final norm), pooled to concat(CLS, mean of patch tokens). With the prefix frozen
+    and no augmentation, the prefix output of each spot never changes: the trainer computes it once
+    (``prefix``) and trains on it (``forward`` accepts prefix tokens [B, N, D] as well as images)."""
+
+    def __init__(self, encoder: EncoderConfig, preset: str = "", finetune: str = "full", lora: LoraSettings = LoraSettings()):
+        super().__init__()
+        self.net = create_backbone(encoder, preset=preset)
+        if not hasattr(self.net, "blocks"):
+            raise ValueError(f"this model needs a ViT encoder with transformer blocks; {preset or encoder.name!r} has none")
+        depth = len(self.net.blocks)
+        if finetune == "lora":
+            self.split = depth - lora.blocks
+            targets = [n for n, m in self.net.named_modules() if isinstance(m, nn.Linear) and n.startswith(tuple(f"blocks.{i}." for i in range(self.split, depth)))]
+            adapters = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias="none", target_modules=targets)
+            self.net = inject_adapter_in_model(adapters, self.net)  # freezes everything but the adapters
+        elif finetune == "frozen":
+            self.split = depth
+            self.net.requires_grad_(False)
+        elif finetune == "full":
+            self.split = 0
+        else:
+            raise ValueError(f"finetune must be lora, frozen or full, not {finetune!r}")
+        self.prefix_frozen = self.split > 0
+        self.n_prefix_tokens = self.net.num_prefix_tokens
+        self.dim = self.net.num_features * (2 if self.net.cls_token is not None else 1)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.prefix_frozen:  # frozen layers stay in eval mode (dropout, norm statistics)
+            for m in (self.net.patch_embed, self.net.norm_pre, *self.net.blocks[: self.split]):
+                m.eval()
+        return self
+
+    def prefix(self, images: torch.Tensor) -> torch.Tensor:
+        net = self.net
+        x = net.norm_pre(net.patch_drop(net._pos_embed(net.patch_embed(images))))
+        for block in net.blocks[: self.split]:
+            x = block(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x if x.ndim == 3 else self.prefix(x)
+        for block in self.net.blocks[self.split :]:
+            tokens = block(tokens)
+        tokens = self.net.norm(tokens)
+        patches = tokens[:, self.n_prefix_tokens :].mean(dim=1)
+        if self.net.cls_token is None:
+            return patches
+        return torch.cat([tokens[:, 0], patches], dim=1)

@@ -1,4 +1,4 @@
-"""Losses of CMRCNet and BLEEP."""
+"""Losses of CMRCNet, BLEEP and CUCA."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ def bleep_contrastive(image: torch.Tensor, spot: torch.Tensor, temperature: floa
 def cmrcnet_total(contrastive: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
     """L = mean_i log(1 + l_con,i) + log(1 + l_rec)."""
     return torch.log1p(contrastive).mean() + torch.log1p(reconstruction)
+
+
+def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """CUCA's loss terms: sqrt of the mean squared error over the whole batch x dim tensor."""
+    return torch.sqrt(F.mse_loss(pred.float(), target.float()))

@@ -9,13 +9,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anndata as ad
-import h5py
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 
 from ..errors import InputError
+from ..wsi.patches import read_patch_barcodes, read_patch_images
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,7 @@ class SpotSet:
 
 def _patch_barcodes(name: str, patches: Path, adata: ad.AnnData) -> tuple[np.ndarray, np.ndarray]:
     """The patch barcodes, and the mask of those whose spot has expression after QC."""
-    with h5py.File(patches, "r") as f:
-        codes = f["barcode"][:, 0].astype(str)
+    codes = read_patch_barcodes(patches)
     keep = np.isin(codes, adata.obs_names)
     if not keep.all():
         log.info("%s: %d patches have no expression after QC and are skipped", name, int((~keep).sum()))
@@ -74,8 +72,7 @@ def load_spots(samples: list[str], patch_paths: list[Path], expression_paths: li
     for name, patches, expr in zip(samples, patch_paths, expression_paths):
         adata = ad.read_h5ad(expr)
         keep, codes = _patch_barcodes(name, patches, adata)
-        with h5py.File(patches, "r") as f:
-            images.append(f["img"][:][keep])
+        images.append(read_patch_images(patches, keep))
         expression.append(_expression_of(adata, codes[keep], genes, expr))
         sample_of.append(np.full(int(keep.sum()), name, dtype=object))
         barcodes.append(codes[keep])
@@ -85,12 +82,6 @@ def load_spots(samples: list[str], patch_paths: list[Path], expression_paths: li
     out = SpotSet(images_t, torch.from_numpy(np.concatenate(expression)), np.concatenate(sample_of), np.concatenate(barcodes), list(genes))
     log.info("%d spots from %d slides in memory: images %.0f MB, %d genes", len(out), len(samples), images_t.numel() / 2**20, len(genes))
     return out
-
-
-def model_genes(genes_tsv: Path, gene_set: str) -> list[str]:
-    """The genes the expression models learn: a boolean column of the gene-set table."""
-    table = pd.read_csv(genes_tsv, sep="\t")
-    return list(table.loc[table[gene_set].astype(bool), "gene"])
 
 
 def split_validation(sample_of: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_path
+from ..metrics import pearson_columns
 from .augment import to_model_input
 from .data import SpotSet, split_validation
 
@@ -43,6 +43,12 @@ class TrainConfig:
     div_factor: float = 10.0
     final_div_factor: float = 10.0
     select: str = "loss"  # or "pearson": mean over columns of r(prediction, last target)
+
+    @classmethod
+    def from_config(cls, section: dict, **method) -> "TrainConfig":
+        """From a ``train`` config section; ``method`` fixes what the method prescribes and the
+        config does not expose (optimizer, schedule, selection rule)."""
+        return cls(**section, **method)
 
 
 def seed_everything(seed: int) -> None:
@@ -83,13 +89,6 @@ def batch_input(inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, 
     if x.dtype == torch.uint8:  # image patches; otherwise precomputed prefix tokens
         return to_model_input(x, generator, augment)
     return x
-
-
-def column_pearson(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """Pearson r of every column across rows; constant columns give 0."""
-    p, t = pred - pred.mean(0), true - true.mean(0)
-    r = (p * t).sum(0) / torch.sqrt((p**2).sum(0) * (t**2).sum(0))
-    return torch.nan_to_num(r, nan=0.0)
 
 
 def _batches(n: int, size: int, generator: torch.Generator | None, drop_last: bool):
@@ -192,7 +191,7 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
         with torch.no_grad():
             val_terms, predicted = _run(model, inputs, targets, va, _batches(len(va), cfg.batch_size, None, False), device, autocast, collect=pearson)
         if pearson:
-            val_terms["pearson"] = float(column_pearson(predicted, targets[-1][va.to(device)].float()).mean())
+            val_terms["pearson"] = float(pearson_columns(predicted, targets[-1][va.to(device)].float()).mean())
         score = val_terms["pearson"] if pearson else -val_terms.get("loss", math.inf)
         seconds = time.perf_counter() - tick
         row = {"epoch": epoch + 1, "lr": lr, "seconds": seconds, "train_img_per_s": len(batches) * cfg.batch_size / train_seconds}
@@ -212,13 +211,3 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
         with atomic_path(last_path) as tmp:
             torch.save(state, tmp)
     return pd.DataFrame(history)
-
-
-def save_finished_run(history: pd.DataFrame, workdir: Path, history_path, checkpoint_path) -> None:
-    """Write the history and the selected checkpoint, then drop the work folder (a forced rerun
-    trains from scratch instead of resuming a finished run)."""
-    with atomic_path(history_path) as tmp:
-        history.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    with atomic_path(checkpoint_path) as tmp:
-        shutil.copyfile(workdir / "best.pt", tmp)
-    shutil.rmtree(workdir)

@@ -1,7 +1,3 @@
-wildcard_constraints:
-    cell_model="cuca|cuca_image_only|linear_probe",
-
-
 if CELL_TYPE_MODELS:
 
     rule train_cell_type_model:
@@ -31,7 +27,7 @@ if CELL_TYPE_MODELS:
 
     rule predict_cell_types:
         input:
-            checkpoint=cell_checkpoint_of,
+            checkpoint=checkpoint_of,
             genes=f"{OUT}/expression/genes.tsv",
             patches=f"{OUT}/patches/{{sample}}.h5",
             expression=f"{OUT}/expression/{{sample}}.h5ad",
@@ -56,7 +52,7 @@ if CELL_TYPE_MODELS:
 
     rule slide_cell_types:
         input:
-            checkpoint=cell_checkpoint_of,
+            checkpoint=checkpoint_of,
             genes=f"{OUT}/expression/genes.tsv",
             tiles=f"{OUT}/tiles/{{sample}}.h5",
             labels=f"{OUT}/deconvolution/{{sample}}.h5ad",
@@ -169,23 +165,3 @@ if CELL_TYPE_MODELS:
             map_types=CELL["map_types"],
         script:
             "../scripts/cell_type_maps.py"
-
-
-if EXPRESSION_MODELS or CELL_TYPE_MODELS:
-
-    rule metrics_summary:
-        input:
-            summary_parts(),
-        output:
-            f"{OUT}/metrics/summary.tsv",
-        log:
-            f"logs/{DATASET}/metrics_summary.log",
-        benchmark:
-            f"benchmarks/{DATASET}/metrics_summary.tsv"
-        conda:
-            "../../envs/models.yaml"
-        threads: 1
-        resources:
-            mem_mb=2000,
-        script:
-            "../scripts/metrics_summary.py"

@@ -1,6 +1,6 @@
 DECON_OUT = f"{OUT}/deconvolution"
 
-if DECONVOLUTION and SIGNATURES_GIVEN:
+if STAGES.deconvolution and SIGNATURES_GIVEN:
 
     rule signature_table:
         input:
@@ -19,7 +19,7 @@ if DECONVOLUTION and SIGNATURES_GIVEN:
         script:
             "../scripts/signature_table.py"
 
-elif DECONVOLUTION:
+elif STAGES.deconvolution:
 
     rule reference_signatures:
         input:
@@ -55,7 +55,7 @@ elif DECONVOLUTION:
             "../scripts/reference_signatures.py"
 
 
-if DECONVOLUTION:
+if STAGES.deconvolution:
 
     rule cell2location:
         input:
@@ -155,7 +155,7 @@ if DECONVOLUTION:
             "../scripts/marker_check.py"
 
 
-if DECONVOLUTION and DECON["truth"]:
+if STAGES.deconvolution and DECON["truth"]:
 
     rule deconvolution_accuracy:
         input:

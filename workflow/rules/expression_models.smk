@@ -1,8 +1,3 @@
-wildcard_constraints:
-    model="cmrcnet|bleep|direct",
-    fold=r"\d+",
-
-
 if EXPRESSION_MODELS:
 
     rule train_expression_model:
@@ -87,7 +82,7 @@ if EXPRESSION_MODELS:
             histories=expand(
                 f"{OUT}/models/{{model}}/fold{{fold}}/history.tsv",
                 model=EXPRESSION_MODELS,
-                fold=sorted(set(FOLD_TABLE["fold"])),
+                fold=FOLDS,
             ),
             summary=f"{OUT}/metrics/expression_summary.tsv",
             per_gene=f"{OUT}/metrics/per_gene.tsv",

@@ -17,3 +17,23 @@ rule ingest:
         qc=config["qc"],
     script:
         "../scripts/ingest.py"
+
+
+rule folds:
+    input:
+        config["samples"],
+    output:
+        f"{OUT}/splits/folds.tsv",
+    log:
+        f"logs/{DATASET}/folds.log",
+    benchmark:
+        f"benchmarks/{DATASET}/folds.tsv"
+    conda:
+        "../../envs/expression.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        folds=config["folds"],
+    script:
+        "../scripts/folds.py"

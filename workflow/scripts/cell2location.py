@@ -2,21 +2,22 @@ import logging
 from pathlib import Path
 
 import anndata as ad
-import pandas as pd
 import torch
 
 from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.deconvolution import figures, mapping
+from stpath.deconvolution.output import sample_tables, save_sample
+from stpath.deconvolution.reference import read_signature_table
 from stpath.device import log_peak_memory, pick_accelerator
 
 logs.to_file(snakemake.log[0])
 log = logging.getLogger("stpath.cell2location")
 torch.set_num_threads(snakemake.threads)
-params = mapping.MappingParams(**snakemake.params.mapping)
+params = mapping.MappingParams.from_config(snakemake.params.mapping)
 
 ingested = [ad.read_h5ad(p) for p in snakemake.input.ingested]
-signatures = pd.read_csv(snakemake.input.signatures, sep="\t", index_col=0)
+signatures = read_signature_table(snakemake.input.signatures)
 adata, signatures = mapping.spatial_input(ingested, signatures, snakemake.params.min_shared_genes, snakemake.params.signatures_source)
 accelerator = pick_accelerator(snakemake.params.accelerator)
 model = mapping.fit(adata, signatures, params, accelerator, snakemake.params.seed)
@@ -34,7 +35,7 @@ with atomic_path(snakemake.output.elbo) as tmp:
     figures.elbo_history(history, title, tmp)
 
 for name, sample, h5ad_path, tsv_path in zip(snakemake.params.samples, ingested, snakemake.output.h5ad, snakemake.output.tsv):
-    obsm, table = mapping.sample_tables(estimates, name, sample.obs_names)
-    mapping.save_sample(sample, obsm, table, Path(h5ad_path), Path(tsv_path))
+    obsm, table = sample_tables(estimates, name, sample.obs_names)
+    save_sample(sample, obsm, table, Path(h5ad_path), Path(tsv_path))
     log.info("%s: %d spots, mean total abundance (q05) %.1f", name, sample.n_obs, obsm["abundance_q05"].sum(axis=1).mean())
 log_peak_memory("cell2location")

@@ -2,12 +2,14 @@ import logging
 
 from stpath import logs
 from stpath.atomic import atomic_path
-from stpath.deconvolution import evaluate, figures
+from stpath.deconvolution import checks, figures
+from stpath.deconvolution.output import read_results
+from stpath.deconvolution.truth import read_truth
 
 logs.to_file(snakemake.log[0])
-results = evaluate.read_results(snakemake.input.adata)
-truth = evaluate.read_truth(snakemake.input.truth, results.sample_of.unique())
-table = evaluate.accuracy(results.estimates, truth, results.sample_of)
+results = read_results(snakemake.input.adata)
+truth = read_truth(snakemake.input.truth, results.sample_of.unique())
+table = checks.accuracy(results.estimates, truth, results.sample_of)
 pooled = table[(table["sample"] == "all") & (table.cell_type == "mean")]
 logging.getLogger("stpath.accuracy").info("mean Pearson r over cell types, all spots:\n%s", pooled.to_string(index=False))
 with atomic_path(snakemake.output.table) as tmp:

@@ -6,10 +6,10 @@ from stpath.atomic import atomic_path
 from stpath.demo import synth, write
 
 logs.to_file(snakemake.log[0])
-demo = snakemake.params.demo
-params = synth.DemoParams(size_px=demo["size_px"], n_genes=demo["n_genes"])
-sig = synth.signatures(demo["seed"], params.n_genes)
-slide = synth.slide(demo["seed"], snakemake.wildcards.sample, snakemake.params.patient, sig, params)
+params = synth.DemoParams.from_config(snakemake.params.demo)
+seed = snakemake.params.demo["seed"]
+sig = synth.signatures(seed, params.n_genes)
+slide = synth.slide(seed, snakemake.wildcards.sample, snakemake.params.patient, sig, params)
 logging.info("%s: %d in-tissue spots, %.1f cells/spot", snakemake.wildcards.sample, len(slide.abundance), slide.abundance.sum(1).mean())
 write.write_pyramid_tiff(snakemake.output.slide, slide.image, params.um_per_px)
 write.write_spaceranger(Path(snakemake.output.matrix).parent, slide.image, slide.spots, slide.counts, list(sig.columns), params.um_per_px)

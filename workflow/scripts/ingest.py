@@ -1,8 +1,6 @@
 from stpath import logs
-from stpath.atomic import atomic_path
-from stpath.ingest import QC, ingest
+from stpath.ingest.ingest import QC, ingest
+from stpath.ingest.ingested import write_ingested
 
 logs.to_file(snakemake.log[0])
-adata = ingest(snakemake.params.sample, QC(**snakemake.params.qc))
-with atomic_path(snakemake.output[0]) as tmp:
-    adata.write_h5ad(tmp)
+write_ingested(ingest(snakemake.params.sample, QC.from_config(snakemake.params.qc)), snakemake.output[0])

@@ -1,16 +1,16 @@
 import logging
 
-import pandas as pd
-
 from stpath import logs
 from stpath.atomic import atomic_path
-from stpath.deconvolution import evaluate, figures
+from stpath.deconvolution import checks, figures
+from stpath.deconvolution.output import read_results
+from stpath.deconvolution.reference import read_signature_table
 
 logs.to_file(snakemake.log[0])
 estimate = snakemake.params.estimate
-results = evaluate.read_results(snakemake.input.adata)
-signatures = pd.read_csv(snakemake.input.signatures, sep="\t", index_col=0)
-table = evaluate.marker_check(results.estimates[estimate], results.counts, signatures, snakemake.params.n_markers)
+results = read_results(snakemake.input.adata)
+signatures = read_signature_table(snakemake.input.signatures)
+table = checks.marker_check(results.estimates[estimate], results.counts, signatures, snakemake.params.n_markers)
 logging.getLogger("stpath.marker_check").info("mean r over types: %.3f\n%s", table.pearson_r.iloc[-1], table.to_string(index=False))
 with atomic_path(snakemake.output.table) as tmp:
     table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")

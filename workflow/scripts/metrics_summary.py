@@ -1,9 +1,5 @@
-import pandas as pd
-
 from stpath import logs
-from stpath.atomic import atomic_path
+from stpath.metrics import stack_summaries, write_table
 
 logs.to_file(snakemake.log[0])
-summary = pd.concat([pd.read_csv(p, sep="\t") for p in snakemake.input], ignore_index=True)
-with atomic_path(snakemake.output[0]) as tmp:
-    summary.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+write_table(stack_summaries(snakemake.input), snakemake.output[0])

@@ -1,5 +1,10 @@
+import anndata as ad
+
 from stpath import logs
-from stpath.spots import qc_figure
+from stpath.ingest.ingested import read_sample_info
+from stpath.wsi.figures import qc_figure
 
 logs.to_file(snakemake.log[0])
-qc_figure(snakemake.input.adata, snakemake.input.tiles, snakemake.input.patches, snakemake.output[0])
+adata = ad.read_h5ad(snakemake.input.adata)
+title = read_sample_info(adata).describe()
+qc_figure(snakemake.output[0], adata.obsm["spatial"], adata.obs_names, title, snakemake.input.tiles, snakemake.input.patches)

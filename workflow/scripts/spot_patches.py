@@ -1,8 +1,11 @@
 import anndata as ad
 
 from stpath import logs
-from stpath.spots import PatchParams, spot_patches
+from stpath.ingest.ingested import read_sample_info
+from stpath.wsi.cut import PatchParams, spot_patches
 
 logs.to_file(snakemake.log[0])
 adata = ad.read_h5ad(snakemake.input.adata)
-spot_patches(snakemake.input.slide, adata, PatchParams(**snakemake.params.patches), snakemake.output[0])
+info = read_sample_info(adata)
+params = PatchParams.from_config(snakemake.params.patches)
+spot_patches(snakemake.input.slide, adata.obsm["spatial"], adata.obs_names, info.um_per_px, info.sample, params, snakemake.output[0])

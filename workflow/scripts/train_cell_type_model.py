@@ -3,20 +3,22 @@ from pathlib import Path
 import torch
 
 from stpath import logs
-from stpath.abundance.labels import attach_labels
-from stpath.abundance.models import fit
+from stpath.celltypes.labels import attach_labels
+from stpath.celltypes.models import fit
+from stpath.celltypes.settings import CellTypeSettings
 from stpath.device import torch_device
-from stpath.training.data import load_spots, model_genes
-from stpath.training.loop import save_finished_run
+from stpath.genes.files import read_gene_set
+from stpath.training.checkpoint import save_finished_run
+from stpath.training.data import load_spots
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-cfg = snakemake.params.models
+settings = CellTypeSettings.from_config(snakemake.params.models)
 samples = snakemake.params.samples
-genes = model_genes(snakemake.input.genes, cfg["gene_set"])
-device = torch_device(cfg["accelerator"])
+genes = read_gene_set(snakemake.input.genes, settings.gene_set)
+device = torch_device(settings.accelerator)
 data = load_spots(samples, snakemake.input.patches, snakemake.input.expression, genes)
-data = attach_labels(data, dict(zip(samples, snakemake.input.labels)), **cfg["labels"])
+data = attach_labels(data, dict(zip(samples, snakemake.input.labels)), settings.labels)
 workdir = Path(snakemake.params.workdir)
-history = fit(snakemake.wildcards.cell_model, cfg, data, device, workdir)
+history = fit(snakemake.wildcards.cell_model, settings, data, device, workdir)
 save_finished_run(history, workdir, snakemake.output.history, snakemake.output.checkpoint)

@@ -1,0 +1,53 @@
+"""The cell_type_models config section as typed settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..models.cuca import CUCAConfig
+from ..training.loop import TrainConfig
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    estimate: str = "q05"  # cell2location estimate learnt: q05, q50, q95 or mean
+    kind: str = "abundance"  # cells per spot, or their proportions
+
+    @property
+    def name(self) -> str:
+        """The labels' name in the metric tables, e.g. cell2location_q05."""
+        return f"cell2location_{self.estimate}"
+
+
+def cuca_training(**section) -> TrainConfig:
+    """CUCA's released training: Adam with a one-cycle schedule, selection on validation r."""
+    return TrainConfig.from_config(section, optimizer="adam", schedule="onecycle", select="pearson")
+
+
+@dataclass(frozen=True)
+class CellTypeSettings:
+    """Defaults: the paper's settings (as the config schema's)."""
+
+    models: tuple[str, ...] = ("cuca", "cuca_image_only", "linear_probe")
+    labels: LabelSettings = field(default_factory=LabelSettings)
+    gene_set: str = "top_expressed"  # genes.tsv column of the molecule branch's input
+    accelerator: str = "auto"
+    cuca: CUCAConfig = field(default_factory=CUCAConfig)  # encoder, preset, fine-tuning, heads, loss weights
+    train: TrainConfig = field(default_factory=lambda: cuca_training(epochs=100, batch_size=128, lr=0.002, weight_decay=1e-4, seed=3407, augment=False))
+    probe_alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+    whole_slide: tuple[str, ...] = ("cuca",)
+    map_types: int = 6
+
+    @classmethod
+    def from_config(cls, section: dict) -> "CellTypeSettings":
+        return cls(
+            models=tuple(section["models"]),
+            labels=LabelSettings(**section["labels"]),
+            gene_set=section["gene_set"],
+            accelerator=section["accelerator"],
+            cuca=CUCAConfig.from_config(section),
+            train=cuca_training(**section["train"]),
+            probe_alphas=tuple(section["probe_alphas"]),
+            whole_slide=tuple(section["whole_slide"]),
+            map_types=section["map_types"],
+        )

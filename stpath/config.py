@@ -1,0 +1,168 @@
+"""Cross-checks of a whole config (after schema validation), run once before any job: what the
+schema cannot see because it spans keys, the sample sheet and files. Each failure names the keys
+or the file and the fix. Imports no torch: the workflow runs it when it parses the Snakefile.
+
+Also decides which stages a config runs (``Stages``), so that the workflow and these checks agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+from .ingest.folds import check_fold_scheme
+from .ingest.sheet import check_inputs_exist, read_sheet, to_sample
+from .models.presets import PRESETS
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What a config runs."""
+
+    samples_with_slide: list[str]
+    deconvolution: bool  # a reference or a signature table is given
+    expression_models: list[str]
+    cell_type_models: list[str]  # they learn the deconvolution labels: none without a reference
+    whole_slide_models: list[str]
+
+    @classmethod
+    def of(cls, config: dict, sheet: pd.DataFrame) -> "Stages":
+        with_slide = [s for s, slide in zip(sheet["sample"], sheet["slide"]) if slide]
+        reference = config["deconvolution"]["reference"]
+        deconvolution = bool(reference["signatures"] or reference["path"])
+        expression = list(config["expression_models"]["models"]) if with_slide else []
+        cells = config["cell_type_models"]
+        cell_types = list(cells["models"]) if with_slide and deconvolution else []
+        whole_slide = [m for m in cells["whole_slide"] if m in cell_types]
+        return cls(with_slide, deconvolution, expression, cell_types, whole_slide)
+
+
+def pending_downloads(config: dict) -> dict[str, str]:
+    """The ``downloads`` whose file is missing under data_root: only those get a download rule
+    (a rule never claims existing user data as its output)."""
+    root = Path(config["data_root"])
+    return {rel: url for rel, url in (config.get("downloads") or {}).items() if not (root / rel).exists()}
+
+
+def made_by_workflow(config: dict):
+    """A predicate: True for input paths that the demo generator or a download rule creates."""
+    root = Path(config["data_root"])
+    downloads = pending_downloads(config)
+
+    def made(path) -> bool:
+        path = Path(path)
+        if config["demo"]["generate"] and root in path.parents:
+            return True
+        try:
+            return str(path.relative_to(root)) in downloads
+        except ValueError:
+            return False
+
+    return made
+
+
+def check_config(config: dict, sheet: pd.DataFrame | None = None) -> None:
+    """Raise ``InputError`` on the first inconsistency of ``config`` (schema-validated, defaults
+    filled) with itself, its sample sheet (read from config["samples"] unless given) or the files."""
+    sheet = read_sheet(config["samples"]) if sheet is None else sheet
+    made = made_by_workflow(config)
+    check_inputs_exist([to_sample(row, config["data_root"]) for _, row in sheet.iterrows()], config["samples"], made)
+    stages = Stages.of(config, sheet)
+    if stages.samples_with_slide:  # folds only matter for the image models, which need slides
+        check_fold_scheme(sheet, config["folds"]["scheme"], config["samples"])
+    if stages.deconvolution:
+        check_deconvolution_inputs(config, made)
+    if stages.expression_models:
+        check_encoder_weights(config, "expression_models")
+        check_input_size(config, "expression_models")
+    if stages.cell_type_models:
+        check_finetuning(config)
+        check_encoder_weights(config, "cell_type_models")
+        check_input_size(config, "cell_type_models")
+    if stages.whole_slide_models:
+        check_whole_slide_scale(config)
+
+
+def check_deconvolution_inputs(config: dict, made) -> None:
+    reference = config["deconvolution"]["reference"]
+    given = [reference["signatures"]] if reference["signatures"] else [reference["path"], reference["labels"]]
+    for rel in filter(None, given):
+        path = Path(config["data_root"]) / rel
+        if not path.exists() and not made(path):
+            raise InputError(path, "deconvolution input not found", "correct deconvolution.reference in the config (paths are relative to data_root)")
+
+
+def check_finetuning(config: dict) -> None:
+    cells = config["cell_type_models"]
+    if cells["finetune"] != "full" and not cells["encoder"]["weights"]:
+        raise InputError(
+            None,
+            f"cell_type_models.finetune: {cells['finetune']} keeps the encoder frozen, but no pretrained weights are given",
+            "set cell_type_models.encoder.weights to the local weight file of the encoder (e.g. Virchow2's "
+            "pytorch_model.bin), or finetune: full to train it",
+        )
+
+
+def check_encoder_weights(config: dict, branch: str) -> None:
+    weights = config[branch]["encoder"]["weights"]
+    if weights and not Path(weights).exists():
+        raise InputError(
+            weights,
+            "encoder weight file not found",
+            f"download the encoder's weights once (e.g. huggingface paige-ai/Virchow2) and point {branch}.encoder.weights at the file",
+        )
+
+
+def encoder_input(section: dict) -> tuple[int | None, str]:
+    """The input size (px) the branch's image encoder takes, and the config key that sets it; None
+    when the encoder takes any size."""
+    preset = section.get("preset", "")
+    if preset:
+        return PRESETS[preset]["img_size"], f"preset {preset!r}"
+    encoder = section["encoder"]
+    if not encoder["name"]:
+        return encoder["img_size"], "encoder.img_size"
+    return timm_fixed_input(encoder["name"]), f"encoder.name {encoder['name']!r}"
+
+
+def timm_fixed_input(name: str) -> int | None:
+    """The input size of a timm architecture that accepts only one (ViTs without dynamic size),
+    from timm's pretrained config; None for any size, or when timm is not importable here."""
+    try:
+        import timm
+    except ImportError:
+        return None
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None or not getattr(cfg, "fixed_input_size", False):
+        return None
+    return int(cfg.input_size[-1])
+
+
+def check_input_size(config: dict, branch: str) -> None:
+    """The models learn from spot patches: a patch must be what the encoder takes."""
+    size, key = encoder_input(config[branch])
+    patch_px = config["patches"]["patch_px"]
+    if size is not None and size != patch_px:
+        raise InputError(
+            None,
+            f"patches.patch_px is {patch_px} px but the {branch} encoder ({branch}.{key}) takes {size} px inputs",
+            f"set patches.patch_px to {size} (and tiling.tile_px so that tiles cover the patches' field of view), "
+            f"or choose an encoder of {patch_px} px",
+        )
+
+
+def check_whole_slide_scale(config: dict) -> None:
+    """Whole-slide inference feeds tiles to a model trained on spot patches: same field of view."""
+    tiles, patches = config["tiling"], config["patches"]
+    tile_um = tiles["tile_px"] * tiles["target_um_per_px"]
+    patch_um = patches["patch_px"] * patches["target_um_per_px"]
+    if abs(tile_um - patch_um) > 1e-6 * patch_um:
+        raise InputError(
+            None,
+            f"cell_type_models.whole_slide: tiles cover {tile_um:g} um but the spot patches the models learn from cover {patch_um:g} um",
+            "set tiling.tile_px x tiling.target_um_per_px equal to patches.patch_px x patches.target_um_per_px "
+            "in the config (or whole_slide: [])",
+        )
+

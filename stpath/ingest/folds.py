@@ -1,0 +1,73 @@
+"""Cross-validation folds: patient-level (default) and leave-one-slide-out, seeded; the folds.tsv
+table (write + read)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..atomic import atomic_path
+from ..errors import InputError
+
+SCHEMES = ("patient", "leave_one_slide_out")
+
+
+def assign_folds(samples: pd.DataFrame, scheme: str, n_folds: int | None, seed: int) -> pd.DataFrame:
+    """Long table (scheme, fold, sample, patient, role) with role 'test' or 'train'.
+
+    patient: patients are shuffled with ``seed`` and dealt into ``n_folds`` groups (default: one
+    fold per patient); every slide of a patient lands in the same fold. leave_one_slide_out: one
+    fold per slide.
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown fold scheme {scheme!r}; use one of {SCHEMES}")
+    unit = "patient" if scheme == "patient" else "sample"
+    units = sorted(samples[unit].astype(str).unique())
+    if len(units) < 2:
+        raise ValueError(f"{scheme} folds need at least 2 {unit}s, the sample sheet has {len(units)}")
+    k = len(units) if not n_folds or scheme != "patient" else min(n_folds, len(units))
+    order = np.random.default_rng(seed).permutation(len(units))
+    fold_of = {units[j]: i % k for i, j in enumerate(order)}
+    rows = []
+    for fold in range(k):
+        for _, s in samples.iterrows():
+            role = "test" if fold_of[str(s[unit])] == fold else "train"
+            rows.append((scheme, fold, s["sample"], s["patient"], role))
+    return pd.DataFrame(rows, columns=["scheme", "fold", "sample", "patient", "role"])
+
+
+def feasible_schemes(samples: pd.DataFrame) -> list[str]:
+    out = []
+    if samples["patient"].nunique() >= 2:
+        out.append("patient")
+    if samples["sample"].nunique() >= 2:
+        out.append("leave_one_slide_out")
+    return out
+
+
+def check_fold_scheme(sheet: pd.DataFrame, scheme: str, sheet_path) -> None:
+    if scheme not in feasible_schemes(sheet):
+        raise InputError(
+            sheet_path,
+            f"fold scheme {scheme!r} is impossible with {sheet['patient'].nunique()} patient(s) and {len(sheet)} sample(s)",
+            "set folds.scheme to 'leave_one_slide_out' in the config, or add samples from other patients",
+        )
+
+
+def fold_table(sheet: pd.DataFrame, scheme: str, n_folds: int, seed: int) -> pd.DataFrame:
+    """Every feasible scheme's folds, ``selected`` marking the configured one (the folds.tsv table)."""
+    tables = [assign_folds(sheet, s, n_folds, seed) for s in feasible_schemes(sheet)]
+    folds = pd.concat(tables, ignore_index=True)
+    folds["selected"] = folds["scheme"] == scheme
+    return folds
+
+
+def write_folds(folds: pd.DataFrame, path) -> None:
+    with atomic_path(path) as tmp:
+        folds.to_csv(tmp, sep="\t", index=False)
+
+
+def read_folds(path) -> pd.DataFrame:
+    """The selected scheme's rows of a folds.tsv."""
+    folds = pd.read_csv(path, sep="\t", dtype={"sample": str, "patient": str})
+    return folds[folds["selected"]].drop(columns="selected").reset_index(drop=True)

@@ -1,0 +1,61 @@
+"""The ingested sample (``ingest/{sample}.h5ad``): raw counts, spot centres in level-0 slide
+pixels (``obsm["spatial"]``) and what ingest learnt (``uns["stpath"]``, a ``SampleInfo``), which
+every later per-sample AnnData carries on (normalised expression, deconvolution output).
+
+Owner of that layout: ``write_ingested`` writes it; ``read_sample_info`` and ``read_spatial`` read
+it from any of those files. Light: anndata and numpy only."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import anndata as ad
+import numpy as np
+
+from ..atomic import atomic_path
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    """What ingest learnt about a sample (``uns["stpath"]``)."""
+
+    sample: str
+    patient: str
+    format: str
+    slide: str  # "" without a slide
+    slide_width: int
+    slide_height: int
+    um_per_px: float
+    um_per_px_source: str
+    spot_diameter_px: float | None  # full-resolution pixels, when the format stores it
+    n_spots_input: int
+    n_spots_unmatched: int
+    n_spots_after_qc: int
+
+    def describe(self) -> str:
+        return f"{self.sample} (patient {self.patient}): {self.um_per_px:.3f} um/px from {self.um_per_px_source}"
+
+    def to_uns(self) -> dict:
+        # h5ad has no None: an unknown diameter is stored as NaN
+        return asdict(self) | {"spot_diameter_px": self.spot_diameter_px or float("nan")}
+
+
+def read_sample_info(source: str | ad.AnnData) -> SampleInfo:
+    """The ingest metadata of an ingested, normalised or deconvolved sample (path or AnnData)."""
+    uns = (ad.read_h5ad(source, backed="r") if not isinstance(source, ad.AnnData) else source).uns["stpath"]
+    info = {k: (v.item() if hasattr(v, "item") else v) for k, v in uns.items()}
+    diameter = info.get("spot_diameter_px")
+    info["spot_diameter_px"] = float(diameter) if diameter is not None and math.isfinite(diameter) and diameter > 0 else None
+    return SampleInfo(**info)
+
+
+def write_ingested(adata: ad.AnnData, path) -> None:
+    with atomic_path(path) as tmp:
+        adata.write_h5ad(tmp)
+
+
+def read_spatial(path, barcodes) -> np.ndarray:
+    """Spot centres (level-0 slide pixels) of ``barcodes`` from any per-sample AnnData of the
+    pipeline (ingested, normalised, deconvolved)."""
+    return np.asarray(ad.read_h5ad(path)[list(barcodes)].obsm["spatial"])

@@ -1,0 +1,96 @@
+"""The sample sheet: read and check it, one ``Sample`` per row with its paths resolved, and the
+input files each sample's ingest reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class Sample:
+    sample: str
+    patient: str
+    slide: Path | None
+    expression: Path
+    format: str
+    spots: Path | None = None
+    um_per_px: float | None = None
+
+
+COLUMNS = ("sample", "patient", "slide", "expression", "spots", "format", "um_per_px")
+
+
+def read_sheet(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "sample sheet not found", "set 'samples' in the config to an existing TSV file")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    unknown = [c for c in sheet.columns if c not in COLUMNS]
+    if unknown:
+        raise InputError(path, f"unknown column(s) {unknown}", f"use only the columns {list(COLUMNS)}")
+    for col in ("spots", "um_per_px"):
+        if col not in sheet:
+            sheet[col] = ""
+    dup = sheet["sample"][sheet["sample"].duplicated()].tolist()
+    if dup:
+        raise InputError(path, f"duplicate sample id(s) {dup}", "give every row a unique 'sample'")
+    if sheet.empty:
+        raise InputError(path, "the sample sheet has no rows", "add one row per slide")
+    for row in sheet.itertuples():
+        if row.um_per_px:
+            try:
+                value = float(row.um_per_px)
+            except ValueError:
+                value = -1.0
+            if not value > 0:
+                raise InputError(path, f"sample {row.sample}: um_per_px {row.um_per_px!r} is not a positive number", "write the pixel size in um/px, e.g. 0.5, or leave it empty")
+        if row.format in ("legacy_st", "counts_table") and not row.spots:
+            raise InputError(path, f"sample {row.sample}: {row.format} needs a 'spots' file (spot coordinates)", "fill the 'spots' column")
+    return sheet.set_index("sample", drop=False)
+
+
+def to_sample(row: pd.Series, data_root: str | Path) -> Sample:
+    root = Path(data_root)
+    return Sample(
+        sample=row["sample"],
+        patient=row["patient"],
+        slide=root / row["slide"] if row["slide"] else None,
+        expression=root / row["expression"],
+        format=row["format"],
+        spots=root / row["spots"] if row["spots"] else None,
+        um_per_px=float(row["um_per_px"]) if row["um_per_px"] else None,
+    )
+
+
+def input_files(sample: Sample) -> list[Path]:
+    """Every file the ingest step reads for this sample."""
+    files = [sample.slide] if sample.slide else []
+    if sample.format == "visium":
+        spatial = sample.expression / "spatial"
+        positions = spatial / "tissue_positions.csv"
+        if not positions.exists() and (spatial / "tissue_positions_list.csv").exists():
+            positions = spatial / "tissue_positions_list.csv"
+        files += [sample.expression / "filtered_feature_bc_matrix.h5", positions, spatial / "scalefactors_json.json"]
+    else:
+        files.append(sample.expression)
+    if sample.spots:
+        files.append(sample.spots)
+    return files
+
+
+def check_inputs_exist(samples: list[Sample], sheet_path: str | Path, will_be_made) -> None:
+    """Every input must exist or be produced by the workflow (demo generator, download rule)."""
+    for s in samples:
+        for f in input_files(s):
+            if not f.exists() and not will_be_made(f):
+                raise InputError(
+                    f,
+                    f"input of sample {s.sample} does not exist",
+                    f"correct the path in {sheet_path} (paths are relative to data_root), set data_root in the "
+                    "config, or list the file's URL under 'downloads'",
+                )

@@ -1,0 +1,72 @@
+"""Count tables from text and matrix files: reading, orientation and the checks every count
+matrix gets (raw integers, unique ids). No slide or spatial-format dependencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import InputError
+
+SHEET_FIX = "point the sample sheet at the raw count matrix (e.g. filtered_feature_bc_matrix.h5)"
+
+
+def check_raw_counts(X, path: str | Path, fix: str = SHEET_FIX) -> sp.csr_matrix:
+    """Return counts as int32 CSR; refuse negative, non-integer or non-finite values."""
+    X = sp.csr_matrix(X)
+    data = X.data
+    if data.size and not np.all(np.isfinite(data)):
+        raise InputError(path, "counts contain NaN or infinite values", "give the raw UMI count matrix")
+    if data.size and (data.min() < 0 or not np.all(np.equal(np.mod(data, 1), 0))):
+        bad = data[(data < 0) | (np.mod(data, 1) != 0)][:3]
+        raise InputError(
+            path,
+            f"counts are not raw non-negative integers (e.g. {bad.tolist()}); normalised or log values "
+            "were given where raw counts are required",
+            fix,
+        )
+    return sp.csr_matrix(X, dtype=np.int32)
+
+
+def check_unique(names, path: str | Path, what: str) -> None:
+    names = np.asarray(names).astype(str)
+    uniq, counts = np.unique(names, return_counts=True)
+    dup = uniq[counts > 1]
+    if dup.size:
+        raise InputError(
+            path,
+            f"{dup.size} duplicate {what}(s), e.g. {dup[:3].tolist()}",
+            f"make every {what} unique in this file (one row per spot)",
+        )
+
+
+def require_file(path: Path, what: str, fix: str) -> Path:
+    if not path.is_file():
+        raise InputError(path, f"{what} not found", fix)
+    return path
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """CSV or TSV (optionally gzipped) with row names in the first column."""
+    sep = "\t" if ".tsv" in path.suffixes or ".txt" in path.suffixes else ","
+    try:
+        return pd.read_csv(path, sep=sep, index_col=0)
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise InputError(path, f"cannot be read as a {'TSV' if sep == chr(9) else 'CSV'} table ({exc})", "give a plain-text table with row names in the first column") from None
+
+
+def orient_counts(table: pd.DataFrame, ids: pd.Index, path: Path, what: str) -> pd.DataFrame:
+    """Return ``table`` as ids x genes, transposing a genes x ids table; the ids decide."""
+    ids = ids.astype(str)
+    in_rows = table.index.astype(str).isin(ids).sum()
+    in_cols = table.columns.astype(str).isin(ids).sum()
+    if max(in_rows, in_cols) == 0:
+        raise InputError(
+            path,
+            f"none of its row or column names matches a {what} id of the paired table (e.g. {list(ids[:2])})",
+            f"pair the counts with the {what} table of the same data set",
+        )
+    return table.T if in_cols > in_rows else table

@@ -1,0 +1,37 @@
+"""What both method branches report: Pearson r per column, and the long metric table.
+
+Owner of the metric tables (``metrics/**/summary.tsv`` in ``COLUMNS``, and the per-gene and
+per-type tables): ``write_table`` writes them, ``read_table`` reads them, ``stack_summaries``
+joins the branches' summaries into ``metrics/summary.tsv``."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .atomic import atomic_path
+
+# one row per (model, reference, gene set or "cell_types", protocol, fold, test slide, metric)
+COLUMNS = ["model", "target", "gene_set", "protocol", "fold", "test_sample", "metric", "value"]
+
+
+def pearson_columns(pred, true):
+    """Pearson r of every column across rows, for numpy arrays and torch tensors alike (no copy
+    between devices); a constant column gives 0."""
+    p = pred - pred.mean(0)
+    t = true - true.mean(0)
+    denom = ((p**2).sum(0) * (t**2).sum(0)) ** 0.5
+    constant = denom == 0
+    return (p * t).sum(0) / (denom + constant) * ~constant
+
+
+def write_table(table: pd.DataFrame, path, float_format: str = "%.6g") -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format=float_format)
+
+
+def read_table(path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+def stack_summaries(paths) -> pd.DataFrame:
+    return pd.concat([read_table(p) for p in paths], ignore_index=True)

@@ -1,0 +1,51 @@
+"""Every model stpath trains, by name: the single source of model names (the config schema's
+enums and the workflow's wildcard constraints are checked against it), what each predicts, how it
+predicts and which builder assembles it. Importing it imports no torch: builders are named as
+``module:function`` under ``stpath.models`` and imported when a model is built."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+EXPRESSION = "expression"  # normalised expression per spot (CMRCNet's task)
+CELL_TYPES = "cell_types"  # cell-type abundance per spot (CUCA's task)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str  # EXPRESSION or CELL_TYPES
+    builder: str  # "module:function" under stpath.models, called as (settings, n_genes, n_outputs, **variant)
+    variant: dict = field(default_factory=dict)  # settings this model fixes (its ablation)
+    retrieval: bool = False  # predicts by retrieving the training spots' expression (needs keys)
+    closed_form: bool = False  # fitted by ridge on frozen features, not by the training loop
+
+    def build(self, settings, n_genes: int, n_outputs: int):
+        module, function = self.builder.split(":")
+        build = getattr(importlib.import_module(f"stpath.models.{module}"), function)
+        return build(settings, n_genes, n_outputs, **self.variant)
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("cmrcnet", EXPRESSION, "cmrcnet:build", retrieval=True),
+        ModelSpec("bleep", EXPRESSION, "cmrcnet:build", {"reconstruction": False}, retrieval=True),
+        ModelSpec("direct", EXPRESSION, "direct:build"),
+        ModelSpec("cuca", CELL_TYPES, "cuca:build"),
+        ModelSpec("cuca_image_only", CELL_TYPES, "cuca:build", {"w_rec": 0.0, "w_align": 0.0}),
+        ModelSpec("linear_probe", CELL_TYPES, "cuca:build_probe", closed_form=True),
+    )
+}
+
+
+def names(task: str) -> list[str]:
+    return [name for name, spec in MODELS.items() if spec.task == task]
+
+
+def get(name: str, task: str | None = None) -> ModelSpec:
+    spec = MODELS.get(name)
+    if spec is None or (task is not None and spec.task != task):
+        raise ValueError(f"unknown {task or ''} model {name!r}; use one of {names(task) if task else list(MODELS)}".replace("  ", " "))
+    return spec

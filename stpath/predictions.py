@@ -1,0 +1,80 @@
+"""Predictions of the image models, in one layout for both branches.
+
+Owner of ``predictions/{model}/{sample}.h5ad`` (held-out spots: the prediction next to what it is
+scored against) and ``wholeslide/{model}/{sample}.h5ad`` (every tissue tile of a slide):
+``write_spot_prediction``/``read_spot_prediction`` and ``write_tile_prediction``/
+``read_tile_prediction``. In the AnnData: ``X`` the prediction (spots or tiles x genes or cell
+types), ``obsm["spatial"]`` centres in level-0 slide pixels, ``layers["target"]`` the reference,
+``uns["prediction"]`` who predicted what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path
+
+
+@dataclass
+class SpotPrediction:
+    model: str
+    fold: int  # the fold whose model held this slide out
+    sample: str
+    predicted: pd.DataFrame  # spots x genes or cell types
+    target: pd.DataFrame  # the same spots x columns: measured expression, or the labels
+    target_name: str  # "measured", or the labels' name (e.g. cell2location_q05)
+    spatial: np.ndarray  # (spots, 2) centres in level-0 slide pixels
+    details: dict = field(default_factory=dict)  # e.g. training slides, label settings
+
+
+@dataclass
+class TilePrediction:
+    model: str
+    fold: int
+    sample: str
+    predicted: pd.DataFrame  # tiles x genes or cell types
+    centres: np.ndarray  # (tiles, 2) level-0 slide pixels
+    side_level0: float  # tile side in level-0 pixels
+    tiles_per_s: float
+    grid: dict = field(default_factory=dict)  # the tile file's geometry attributes
+
+
+def _meta(p) -> dict:
+    return {"model": p.model, "fold": int(p.fold), "sample": p.sample}
+
+
+def write_spot_prediction(p: SpotPrediction, path) -> None:
+    out = ad.AnnData(X=p.predicted.to_numpy(np.float32), obs=pd.DataFrame(index=p.predicted.index.astype(str)), var=pd.DataFrame(index=p.predicted.columns.astype(str)))
+    out.layers["target"] = p.target.loc[p.predicted.index, p.predicted.columns].to_numpy(np.float32)
+    out.obsm["spatial"] = np.asarray(p.spatial, np.float64)
+    out.uns["prediction"] = _meta(p) | {"target": p.target_name, **p.details}
+    with atomic_path(path) as tmp:
+        out.write_h5ad(tmp)
+
+
+def read_spot_prediction(path) -> SpotPrediction:
+    a = ad.read_h5ad(path)
+    meta = dict(a.uns["prediction"])
+    model, fold, sample, target_name = (meta.pop(k) for k in ("model", "fold", "sample", "target"))
+    target = pd.DataFrame(a.layers["target"], index=a.obs_names, columns=a.var_names)
+    return SpotPrediction(model, int(fold), sample, a.to_df(), target, target_name, np.asarray(a.obsm["spatial"]), meta)
+
+
+def write_tile_prediction(p: TilePrediction, path) -> None:
+    out = ad.AnnData(X=p.predicted.to_numpy(np.float32), obs=pd.DataFrame(index=p.predicted.index.astype(str)), var=pd.DataFrame(index=p.predicted.columns.astype(str)))
+    out.obsm["spatial"] = np.asarray(p.centres, np.float64)
+    out.uns["tiles"] = {"tile_side_level0": float(p.side_level0), "tiles_per_s": float(p.tiles_per_s), **p.grid}
+    out.uns["prediction"] = _meta(p)
+    with atomic_path(path) as tmp:
+        out.write_h5ad(tmp)
+
+
+def read_tile_prediction(path) -> TilePrediction:
+    a = ad.read_h5ad(path)
+    grid = dict(a.uns["tiles"])
+    side, rate = float(grid.pop("tile_side_level0")), float(grid.pop("tiles_per_s"))
+    meta = a.uns["prediction"]
+    return TilePrediction(meta["model"], int(meta["fold"]), meta["sample"], a.to_df(), np.asarray(a.obsm["spatial"]), side, rate, grid)

@@ -1,0 +1,111 @@
+"""Cut a slide once into the two files the models read: every tissue tile of the whole-slide
+grid (``tile_slide`` -> tiles.h5) and one patch per spot, centred on it (``spot_patches`` ->
+patches.h5), both at a target pixel size."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .patches import write_patches_h5
+from .slide import open_slide, thumbnail
+from .tiles import write_tiles
+from .tissue import TissueParams, tile_grid, tissue_mask
+from .windows import centred_windows, extract, inside
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TilingParams:
+    target_um_per_px: float = 0.5
+    tile_px: int = 224
+    min_tile_tissue: float = 0.5  # a tile is kept when this fraction of it is tissue
+
+    @classmethod
+    def from_config(cls, section: dict) -> "TilingParams":
+        return cls(**section)
+
+
+@dataclass(frozen=True)
+class PatchParams:
+    target_um_per_px: float = 0.5
+    patch_px: int = 224
+
+    @classmethod
+    def from_config(cls, section: dict) -> "PatchParams":
+        return cls(**section)
+
+
+def tile_slide(slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, out_path) -> int:
+    """Detect tissue and write every tissue tile to the tile file ``out_path``; returns the
+    number of tiles."""
+    slide = open_slide(slide_path)
+    thumb, down = thumbnail(slide, tissue.thumbnail_px)
+    mask = tissue_mask(thumb, um_per_px * down, tissue)
+    if not mask.any():
+        raise InputError(
+            slide_path,
+            "no tissue detected on the slide thumbnail (the image looks empty or unstained)",
+            "check that this is the H&E slide of the sample; for faint stains lower tissue.min_region_um2",
+        )
+    windows, fraction = tile_grid(
+        slide, mask, um_per_px, tiling.target_um_per_px, tiling.tile_px, tiling.min_tile_tissue, slide_path
+    )
+    n = len(windows.xy)
+    log.info("%s: tissue covers %.1f%% of the slide; %d tiles of %d px at %.3f um/px (level %d, %d px)",
+             Path(slide_path).name, 100 * mask.mean(), n, tiling.tile_px, tiling.target_um_per_px, windows.level, windows.size)
+    attrs = {
+        "slide": str(slide_path),
+        "um_per_px": um_per_px,
+        "target_um_per_px": tiling.target_um_per_px,
+        "tile_px": tiling.tile_px,
+        "level": windows.level,
+        "level_downsample": windows.downsample,
+        "window_level_px": windows.size,
+        "thumbnail_downsample": down,
+        "slide_width": slide.dimensions[0],
+        "slide_height": slide.dimensions[1],
+    }
+    start = time.perf_counter()
+    with write_tiles(out_path, windows.coords_level0, tiling.tile_px, fraction, thumb, mask, attrs) as sink:
+        extract(slide, windows, tiling.tile_px, sink=sink)
+    elapsed = time.perf_counter() - start
+    log.info("wrote %d tiles in %.1f s (%.0f tiles/s)", n, elapsed, n / max(elapsed, 1e-9))
+    slide.close()
+    return n
+
+
+def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sample: str, params: PatchParams, out_path) -> tuple[int, int]:
+    """Write a patch per spot (``centres`` in level-0 pixels) to ``out_path``; spots whose window
+    leaves the slide are dropped. Returns (kept, dropped)."""
+    slide = open_slide(slide_path)
+    windows = centred_windows(slide, centres, um_per_px, params.target_um_per_px, params.patch_px)
+    ok = inside(slide, windows)
+    dropped = int((~ok).sum())
+    if dropped:
+        log.warning("%s: %d of %d spots dropped: their %d px window leaves the slide", sample, dropped, len(ok), params.patch_px)
+    kept = windows.subset(ok)
+    start = time.perf_counter()
+    images = extract(slide, kept, params.patch_px)
+    elapsed = time.perf_counter() - start
+    log.info("%s: %d patches (level %d, window %d px) in %.2f s (%.0f patches/s)", sample, len(images),
+             kept.level, kept.size, elapsed, len(images) / max(elapsed, 1e-9))
+    attrs = {
+        "patch_size": params.patch_px,
+        "pixel_size": params.target_um_per_px,
+        "slide_um_per_px": um_per_px,
+        "level": kept.level,
+        "level_downsample": kept.downsample,
+        "window_level_px": kept.size,
+        "n_dropped": dropped,
+        "sample": sample,
+    }
+    write_patches_h5(out_path, images, kept.coords_level0, np.asarray(barcodes)[ok], attrs)
+    slide.close()
+    return int(ok.sum()), dropped

@@ -1,0 +1,98 @@
+"""Open whole-slide images (SVS, NDPI, MRXS, pyramidal TIFF, ...) and plain JPEG/PNG through one
+interface: OpenSlide for slide formats, OpenSlide's ImageSlide for ordinary images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openslide
+from PIL import Image
+
+from ..errors import InputError
+
+# Legacy-ST and HER2ST images are ~92 Mpx JPEGs; PIL's bomb guard would warn or refuse.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass(frozen=True)
+class UmPerPx:
+    """A pixel size with where it came from (slide metadata, sample sheet, spot pitch, ...)."""
+
+    value: float
+    source: str
+
+
+def open_slide(path: str | Path) -> openslide.AbstractSlide:
+    """Open a slide and decode its smallest level, so a truncated or corrupt file fails here."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "slide file not found", "correct the 'slide' column of the sample sheet")
+    try:
+        slide = openslide.open_slide(str(path))
+        level = slide.level_count - 1
+        w, h = slide.level_dimensions[level]
+        slide.read_region((0, 0), level, (w, h)).load()
+        # A tiled TIFF truncated near its end loses its last tiles: probe the far corner at level 0.
+        W, H = slide.dimensions
+        slide.read_region((max(W - 64, 0), max(H - 64, 0)), 0, (min(64, W), min(64, H))).load()
+    except (openslide.OpenSlideError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(
+            path,
+            f"slide cannot be decoded ({type(exc).__name__}: {exc}); the file is truncated or corrupt",
+            "re-download or re-export the slide and check its size and checksum",
+        ) from exc
+    return slide
+
+
+def slide_um_per_px(slide: openslide.AbstractSlide) -> float | None:
+    """Pixel size stored in the slide (OpenSlide's normalised mpp properties), if any."""
+    props = slide.properties
+    mpp_x = props.get(openslide.PROPERTY_NAME_MPP_X)
+    mpp_y = props.get(openslide.PROPERTY_NAME_MPP_Y)
+    if mpp_x is None:
+        return None
+    x = float(mpp_x)
+    y = float(mpp_y) if mpp_y is not None else x
+    if not (x > 0 and np.isfinite(x)):
+        return None
+    return (x + y) / 2.0
+
+
+def resolve_um_per_px(
+    slide_path: str | Path | None,
+    slide_value: float | None,
+    override: float | None,
+    from_spots: UmPerPx | None,
+) -> UmPerPx:
+    """Pick the pixel size: sample-sheet override, else slide metadata, else spot geometry."""
+    if override is not None and np.isfinite(override):
+        return UmPerPx(float(override), "sample sheet um_per_px")
+    if slide_value is not None:
+        return UmPerPx(slide_value, "slide metadata")
+    if from_spots is not None:
+        return from_spots
+    raise InputError(
+        slide_path,
+        "the pixel size (um/px) is unknown: the slide stores none and the format gives no spot pitch",
+        "add the pixel size in um/px to the 'um_per_px' column of the sample sheet",
+    )
+
+
+def read_rgb(slide: openslide.AbstractSlide, xy_level0: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+    """read_region as an RGB array; transparent pixels (outside the scanned area) become white."""
+    rgba = slide.read_region((int(xy_level0[0]), int(xy_level0[1])), level, (int(size[0]), int(size[1])))
+    arr = np.asarray(rgba)
+    if arr[..., 3].min() == 255:  # fully opaque: the common case inside a scan, no compositing needed
+        return np.ascontiguousarray(arr[..., :3])
+    canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    canvas.alpha_composite(rgba)
+    return np.asarray(canvas.convert("RGB"))
+
+
+def thumbnail(slide: openslide.AbstractSlide, max_px: int) -> tuple[np.ndarray, float]:
+    """RGB thumbnail whose longer side is at most ``max_px``; returns it with its downsample factor."""
+    W, H = slide.dimensions
+    thumb = np.asarray(slide.get_thumbnail((max_px, max_px)).convert("RGB"))
+    return thumb, W / thumb.shape[1]

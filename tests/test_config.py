@@ -1,0 +1,99 @@
+"""Cross-checks of a whole config (``stpath.config.check_config``), before any job runs: each
+refusal names the keys or the file and the fix."""
+
+import copy
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from stpath.config import Stages, check_config, encoder_input, pending_downloads
+from stpath.errors import InputError
+from stpath.ingest.sheet import read_sheet
+
+from conftest import REPO
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load(name="config.yaml", **changes) -> dict:
+    """A config file with absolute sample-sheet paths, schema defaults filled (as the workflow does)."""
+    config = yaml.safe_load((REPO / "config" / name).read_text())
+    config["samples"] = str(REPO / config["samples"])
+    if not config["data_root"].startswith("resources/"):
+        config["data_root"] = str((REPO / config["data_root"]).resolve())
+    for key, value in changes.items():
+        section, _, leaf = key.partition(".")
+        if leaf:
+            config.setdefault(section, {})[leaf] = value
+        else:
+            config[section] = value
+    validate(config, SCHEMA)
+    return config
+
+
+def refusal(config) -> str:
+    with pytest.raises(InputError) as err:
+        check_config(config)
+    return str(err.value)
+
+
+def test_the_shipped_configs_pass():
+    check_config(load())
+    check_config(load("spacexr_hippocampus.yaml"))
+
+
+def test_stages_follow_slides_and_reference():
+    config = load()
+    stages = Stages.of(config, read_sheet(config["samples"]))
+    assert stages.deconvolution and stages.expression_models == ["cmrcnet", "bleep", "direct"]
+    assert stages.cell_type_models == ["cuca", "cuca_image_only", "linear_probe"] and stages.whole_slide_models == ["cuca"]
+    no_reference = copy.deepcopy(config)
+    no_reference["deconvolution"]["reference"].update(path="", signatures="")
+    assert Stages.of(no_reference, read_sheet(config["samples"])).cell_type_models == []  # no labels to learn
+
+
+def test_patch_size_must_be_the_encoders_input_size():
+    message = refusal(load(**{"patches.patch_px": 256}))
+    assert "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px" in message
+    assert "Fix: set patches.patch_px to 224" in message
+    config = load(**{"patches.patch_px": 256})
+    config["expression_models"]["encoder"]["img_size"] = 256
+    assert "cell_type_models.encoder.img_size) takes 224 px" in refusal(config)
+
+
+def test_encoder_input_of_presets_and_timm_models():
+    assert encoder_input({"preset": "virchow2", "encoder": {}}) == (224, "preset 'virchow2'")
+    assert encoder_input({"preset": "", "encoder": {"name": "vit_small_patch16_384"}})[0] == 384
+    assert encoder_input({"preset": "", "encoder": {"name": "resnet50"}})[0] is None  # a CNN takes any size
+
+
+def test_frozen_encoder_needs_weights_that_exist(tmp_path):
+    cells = load()["cell_type_models"]
+    assert "no pretrained weights are given" in refusal(load(cell_type_models=dict(cells, finetune="lora")))
+    missing = dict(cells, finetune="lora", encoder=dict(cells["encoder"], weights=str(tmp_path / "virchow2.bin")))
+    assert "virchow2.bin: encoder weight file not found" in refusal(load(cell_type_models=missing))
+
+
+def test_tiles_and_patches_must_cover_the_same_field_of_view():
+    message = refusal(load(**{"tiling.target_um_per_px": 1.0}))
+    assert "tiles cover 224 um but the spot patches the models learn from cover 112 um" in message
+    config = load(**{"tiling.target_um_per_px": 1.0})
+    config["cell_type_models"]["whole_slide"] = []
+    check_config(config)  # no whole-slide inference: nothing to compare
+
+
+def test_fold_scheme_must_be_possible_with_the_samples(tmp_path):
+    sheet = (REPO / "config" / "samples_demo.tsv").read_text().splitlines()
+    one_patient = [sheet[0]] + [line.replace("\tP2\t", "\tP1\t") for line in sheet[1:]]
+    (tmp_path / "samples.tsv").write_text("\n".join(one_patient) + "\n")
+    assert "fold scheme 'patient' is impossible with 1 patient(s)" in refusal(load(samples=str(tmp_path / "samples.tsv")))
+
+
+def test_deconvolution_inputs_must_exist_or_be_downloaded(tmp_path):
+    config = load("spacexr_hippocampus.yaml")
+    config["deconvolution"]["reference"]["path"] = "reference/missing.h5ad"
+    assert "missing.h5ad: deconvolution input not found" in refusal(config)
+    config["downloads"] = {"reference/missing.h5ad": "http://127.0.0.1/missing.h5ad"}
+    assert pending_downloads(config) == config["downloads"]
+    check_config(config)  # a download rule will fetch it

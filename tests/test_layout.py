@@ -1,0 +1,112 @@
+"""The package layout's rules, checked on the code itself: the two method branches never import
+each other, the library never imports Snakemake, the registry is the only source of model names,
+the workflow's parse-time modules import no torch, and ruff is clean."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stpath.models import registry
+
+from conftest import REPO
+
+PACKAGE = REPO / "stpath"
+
+
+def imported_modules(path: Path, root: Path = REPO) -> set[str]:
+    """Absolute names of the modules (and imported members) a file under ``root`` imports."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = parts[: len(parts) - node.level] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.add(module)
+            found |= {f"{module}.{a.name}" for a in node.names}
+    return found
+
+
+def branch_violations(root: Path) -> list[str]:
+    """Files of one method branch that import the other branch."""
+    other = {"expression": "stpath.celltypes", "celltypes": "stpath.expression"}
+    problems = []
+    for branch, forbidden in other.items():
+        for path in sorted((root / "stpath" / branch).rglob("*.py")):
+            bad = sorted(m for m in imported_modules(path, root) if m == forbidden or m.startswith(forbidden + "."))
+            problems += [f"{path.relative_to(root)} imports {m}" for m in bad]
+    return problems
+
+
+def test_method_branches_never_import_each_other():
+    assert branch_violations(REPO) == []
+
+
+def test_branch_check_catches_a_cross_import(tmp_path):
+    for branch in ("expression", "celltypes"):
+        (tmp_path / "stpath" / branch).mkdir(parents=True)
+    (tmp_path / "stpath" / "celltypes" / "figures.py").write_text("from ..expression.metrics import per_slide\n")
+    (tmp_path / "stpath" / "expression" / "models.py").write_text("import stpath.celltypes.labels\n")
+    assert sorted(branch_violations(tmp_path)) == [
+        "stpath/celltypes/figures.py imports stpath.expression.metrics",
+        "stpath/celltypes/figures.py imports stpath.expression.metrics.per_slide",
+        "stpath/expression/models.py imports stpath.celltypes.labels",
+    ]
+
+
+def test_library_never_imports_snakemake():
+    offenders = [str(p.relative_to(REPO)) for p in PACKAGE.rglob("*.py") if any(m.split(".")[0] == "snakemake" for m in imported_modules(p))]
+    assert offenders == []
+
+
+def schema_enum(*keys):
+    node = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    for key in keys:
+        node = node["properties"][key]
+    return node["items"]["enum"]
+
+
+def test_schema_model_names_come_from_the_registry():
+    assert schema_enum("expression_models", "models") == registry.names(registry.EXPRESSION)
+    assert schema_enum("cell_type_models", "models") == registry.names(registry.CELL_TYPES)
+    assert schema_enum("cell_type_models", "whole_slide") == registry.names(registry.CELL_TYPES)
+    common = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    assert 'model="|".join(registry.names(registry.EXPRESSION))' in common  # wildcards from the registry
+    assert 'cell_model="|".join(registry.names(registry.CELL_TYPES))' in common
+    with pytest.raises(ValueError, match="unknown cell_types model 'cmrcnet'"):
+        registry.get("cmrcnet", registry.CELL_TYPES)
+
+
+def test_every_registered_model_builds():
+    from stpath.celltypes.settings import CellTypeSettings
+    from stpath.expression.settings import ExpressionSettings
+    from stpath.models.cmrcnet import CMRCNetConfig
+    from stpath.models.cuca import CUCAConfig
+    from stpath.models.encoders import EncoderConfig
+
+    small = EncoderConfig(embed_dim=32, depth=2, num_heads=2, img_size=64, patch_size=16)
+    settings = {
+        registry.EXPRESSION: ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=small, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2)),
+        registry.CELL_TYPES: CellTypeSettings(cuca=CUCAConfig(encoder=small, hidden_dim=16, proj_dim=16, molecule_dims=(16,))),
+    }
+    built = {name: spec.build(settings[spec.task], 12, 5) for name, spec in registry.MODELS.items()}
+    assert built["cmrcnet"].cfg.reconstruction and not built["bleep"].cfg.reconstruction
+    assert hasattr(built["cuca"], "molecule") and not hasattr(built["cuca_image_only"], "molecule")
+    assert built["linear_probe"].head.out_features == 5 and built["direct"].head.out_features == 12
+
+
+def test_workflow_parse_time_modules_import_no_torch():
+    """common.smk runs in Snakemake's own environment, which need not have torch (--use-conda)."""
+    code = "import sys; sys.modules['torch'] = None; sys.modules['timm'] = None; import stpath.config, stpath.models.registry, stpath.ingest.sheet, stpath.ingest.folds"
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_ruff_is_clean():
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]

@@ -1,0 +1,19 @@
+rule gene_sets:
+    input:
+        expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES),
+    output:
+        genes=f"{OUT}/expression/genes.tsv",
+        normalised=expand(f"{OUT}/expression/{{sample}}.h5ad", sample=SAMPLES),
+    log:
+        f"logs/{DATASET}/gene_sets.log",
+    benchmark:
+        f"benchmarks/{DATASET}/gene_sets.tsv"
+    conda:
+        "../../envs/expression.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        genes=config["genes"],
+    script:
+        "../scripts/gene_sets.py"
