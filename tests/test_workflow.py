@@ -366,7 +366,13 @@ def test_cell_type_encoder_and_tile_scale_are_checked_before_any_job(encoder, me
 
 def test_patch_size_other_than_the_encoders_is_refused_before_any_job(tmp_path):
     """patch_px 256 with 224 px encoders used to pass every check and die in training."""
-    r = run_snakemake(["-n", "--cores", "1", *demo_copy(tmp_path), "patches={'patch_px': 256}"], tmp_path)
+    import yaml
+
+    config = yaml_of("config.yaml")
+    config["samples"] = str(REPO / config["samples"])
+    config["patches"]["patch_px"] = 256
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode != 0, r.stdout[-2000:]
     assert "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px" in r.stdout
     assert "Fix: set patches.patch_px to 224" in r.stdout and not (tmp_path / "results").exists()
