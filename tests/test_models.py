@@ -1,5 +1,7 @@
 """Model building blocks and losses of CMRCNet / BLEEP / direct regression, at small sizes."""
 
+import math
+
 import pytest
 import torch
 
@@ -67,3 +69,55 @@ def test_direct_regression_predicts_every_gene():
 def test_mask_extremes(keep):
     x = torch.ones(2, 3, 4)
     assert element_mask(x, keep).sum() == x.sum() * keep
+
+
+def test_contrastive_loss_equals_the_hand_computed_value():
+    image = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    spot = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
+    # logits = S I^T = [[1, 2], [0, 2]]; I I^T = [[1, 0], [0, 4]], S S^T = [[2, 1], [1, 1]]
+    # targets = softmax(((I I^T + S S^T) / 2) rows) = softmax([[1.5, 0.5], [0.5, 2.5]])
+    def softmax(row):
+        e = [math.exp(v) for v in row]
+        return [v / sum(e) for v in e]
+
+    def log_softmax(row):
+        lse = math.log(sum(math.exp(v) for v in row))
+        return [v - lse for v in row]
+
+    logits, targets = [[1, 2], [0, 2]], [softmax([1.5, 0.5]), softmax([0.5, 2.5])]
+    logits_t, targets_t = [[1, 0], [2, 2]], [[targets[0][0], targets[1][0]], [targets[0][1], targets[1][1]]]
+    spot_loss = [-sum(t * lp for t, lp in zip(targets[i], log_softmax(logits[i]))) for i in range(2)]
+    image_loss = [-sum(t * lp for t, lp in zip(targets_t[i], log_softmax(logits_t[i]))) for i in range(2)]
+    expected = [(s + i) / 2 for s, i in zip(spot_loss, image_loss)]
+    assert bleep_contrastive(image, spot).tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_contrastive_loss_is_fp32_under_bf16_autocast():
+    """At temperature 1 the logits of 256-d embeddings reach a few hundred; bf16 rounds them in
+    steps of 1-2 and the loss by 1-2 % (the released code: fp16 with a scaler, ~0.1 %)."""
+    g = torch.Generator().manual_seed(0)
+    image, spot = torch.randn(64, 256, generator=g), torch.randn(64, 256, generator=g)
+    spot = 0.7 * image + 0.3 * spot  # aligned pairs: logits up to ~250
+    exact = bleep_contrastive(image.double(), spot.double())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = bleep_contrastive(image, spot)
+    assert (spot @ image.T).abs().max() > 200
+    assert autocast.dtype == torch.float32
+    assert torch.allclose(autocast.double(), exact, rtol=1e-5, atol=1e-4)
+
+
+def test_released_initialisation_of_the_from_scratch_encoder():
+    torch.manual_seed(0)
+    released = TokenEncoder(EncoderConfig(embed_dim=384, depth=2, num_heads=6), released_init=True).net
+    timm_start = TokenEncoder(EncoderConfig(embed_dim=384, depth=2, num_heads=6)).net
+    linear = torch.cat([m.weight.flatten() for m in released.modules() if isinstance(m, torch.nn.Linear)])
+    assert linear.std().item() == pytest.approx(0.01, rel=0.05)  # trunc-normal within 2 (std), so ~0.01
+    conv = released.patch_embed.proj.weight  # Kaiming fan-out: std sqrt(2 / (out channels x 32 x 32))
+    assert conv.std().item() == pytest.approx(math.sqrt(2 / (384 * 32 * 32)), rel=0.05)
+    assert all(m.bias.abs().sum() == 0 for m in released.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)))
+    assert released.cls_token.std().item() == pytest.approx(0.02, rel=0.2)
+    timm_linear = torch.cat([m.weight.flatten() for m in timm_start.modules() if isinstance(m, torch.nn.Linear)])
+    assert timm_linear.std() > 1.5 * linear.std() and timm_start.patch_embed.proj.weight.std() > 4 * conv.std()
+    cmrcnet = CMRCNet(40, CMRCNetConfig(encoder=SMALL, proj_dim=32))
+    assert cmrcnet.encoder.net.patch_embed.proj.weight.std().item() == pytest.approx(math.sqrt(2 / (64 * 32 * 32)), rel=0.05)
+    assert cmrcnet.fusion.block.norm1.eps == 1e-5 and cmrcnet.encoder.net.norm.eps == 1e-6

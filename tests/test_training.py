@@ -1,7 +1,15 @@
 """Training path of the image models: in-memory spots, device-side augmentation, the seeded
 validation split, the resumable loop, retrieval and the expression metrics."""
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -12,10 +20,12 @@ from stpath.expression.settings import ExpressionSettings
 from stpath.metrics import COLUMNS, pearson_columns
 from stpath.models.cmrcnet import CMRCNetConfig
 from stpath.models.encoders import EncoderConfig
+from stpath.training import checkpoint
 from stpath.training.augment import IMAGENET_MEAN, IMAGENET_STD, to_model_input
 from stpath.training.data import SpotSet, split_validation
 from stpath.training.loop import TrainConfig, seed_everything, train
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENCODER = EncoderConfig(embed_dim=32, depth=1, num_heads=2, img_size=64, patch_size=16)
 TRAIN = {"epochs": 2, "batch_size": 8, "seed": 1}
 CFG = ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2), train=TrainConfig(**TRAIN))
@@ -59,16 +69,11 @@ def test_retrieval_returns_the_mean_of_the_nearest_keys():
 
 
 @pytest.mark.parametrize("name", ["cmrcnet", "bleep", "direct"])
-def test_training_runs_resumes_and_predicts(name, tmp_path):
+def test_training_runs_and_predicts(name, tmp_path):
     data = spot_set()
     seed_everything(1)
-    model = build(name, 12, CFG)
-    once = train(model, data, TrainConfig(**{**TRAIN, "epochs": 1}), torch.device("cpu"), tmp_path)
-    seed_everything(1)
-    resumed = train(build(name, 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path)
-    assert len(once) == 1 and len(resumed) == 2
-    assert resumed.iloc[0].equals(once.iloc[0])  # the first epoch comes from the checkpoint
-    assert (tmp_path / "best.pt").exists() and resumed["val_loss"].notna().all()
+    history = train(build(name, 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path)
+    assert len(history) == 2 and history["val_loss"].notna().all()
     model = build(name, 12, CFG)
     model.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))
     pred = predict(name, model.eval(), data.expression[:20], data.images[20:], 5, torch.device("cpu"))
@@ -81,10 +86,123 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path, fingerprint="a")
     seed_everything(1)
     again = train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path, fingerprint="b")
-    assert len(again) == 2 and again.seconds.gt(0).all()  # both epochs trained anew, not returned from "a"
+    assert len(again) == 2 and again.compute_seconds.gt(0).all()  # both epochs trained anew, not returned from "a"
     seed_everything(1)
     same = train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path, fingerprint="b")
-    assert same.equals(again)  # same settings: nothing left to train
+    # same settings: nothing left to train (the wall time of the last epoch is stored before its
+    # resume point's write takes it further)
+    assert same.drop(columns="wall_seconds").equals(again.drop(columns="wall_seconds"))
+
+
+def test_resume_points_follow_the_policy_and_best_weights_are_the_best_epochs(tmp_path):
+    data = spot_set()
+    cfg = TrainConfig(**{**TRAIN, "epochs": 4})
+    seed_everything(1)
+    hourly = train(build("direct", 12, CFG), data, cfg, torch.device("cpu"), tmp_path / "hourly", checkpoint_minutes=60)
+    assert hourly.resume_point.tolist() == [0, 0, 0, 1]  # only after the last epoch
+    seed_everything(1)
+    every = train(build("direct", 12, CFG), data, cfg, torch.device("cpu"), tmp_path / "every", checkpoint_minutes=0)
+    assert every.resume_point.tolist() == [1, 1, 1, 1]
+    assert (every.wall_seconds >= every.compute_seconds).all()
+    metrics = [c for c in every.columns if c.startswith(("train_", "val_")) and c != "train_img_per_s"]
+    assert hourly[metrics].equals(every[metrics])  # writing resume points changes nothing
+    best_epoch = int(hourly.val_loss.idxmin())
+    state = checkpoint.read_resume_point(tmp_path / "hourly", "")
+    assert state["epoch"] == 4 and state["best"] == pytest.approx(-hourly.val_loss[best_epoch])
+    best = torch.load(tmp_path / "hourly" / "best.pt", weights_only=True)
+    assert all(torch.equal(best[k], v) for k, v in state["best_weights"].items())
+    if best_epoch < 3:  # the best weights are not the last epoch's
+        assert not all(torch.equal(best[k], v) for k, v in state["model"].items())
+
+
+def test_resume_point_is_read_onto_the_cpu_whatever_device_trains(tmp_path, monkeypatch):
+    """On a GPU, a resume point read with map_location=<the GPU> puts the saved CPU generator state
+    on the GPU, and torch.set_rng_state refuses it ("RNG state must be a torch.ByteTensor").
+    Without a GPU: "cpu:0" trains in its place, and what torch.load maps to it is put where a CUDA
+    tensor would be for a CPU generator, on another device (meta) for the generator states."""
+    data = spot_set()
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first(workdir, state):
+        write_resume_point(workdir, state)
+        raise Killed
+
+    write_resume_point = checkpoint.write_resume_point
+    monkeypatch.setattr("stpath.training.loop.write_resume_point", kill_after_first)
+    seed_everything(1)
+    with pytest.raises(Killed):
+        train(build("cmrcnet", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path, checkpoint_minutes=0)
+    monkeypatch.undo()
+
+    real_load = torch.load
+
+    def load_as_on_a_gpu(f, map_location=None, **kwargs):
+        state = real_load(f, map_location="cpu", **kwargs)
+        if map_location is not None and str(map_location) != "cpu":  # mapped to the accelerator
+            state = _map_generator_states(state, "meta")
+        return state
+
+    monkeypatch.setattr(torch, "load", load_as_on_a_gpu)
+    seed_everything(1)
+    resumed = train(build("cmrcnet", 12, CFG), data, CFG.train, torch.device("cpu", 0), tmp_path)
+    assert len(resumed) == 2 and resumed.resume_point.tolist() == [1, 1]
+
+
+def _map_generator_states(obj, device):
+    if isinstance(obj, dict):
+        return {k: _map_generator_states(v, device) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_map_generator_states(v, device) for v in obj]
+    if torch.is_tensor(obj) and obj.dtype == torch.uint8:
+        return obj.to(device)
+    return obj
+
+
+KILLABLE_RUN = """
+import sys
+import numpy as np, torch
+sys.path.insert(0, {repo!r})
+from stpath import logs
+from stpath.expression.models import build
+from stpath.training.data import SpotSet
+from stpath.training.loop import TrainConfig, seed_everything, train
+from tests.test_training import CFG, spot_set
+torch.set_num_threads(1)
+logs.to_file({log!r})
+seed_everything(1)
+history = train(build("cmrcnet", 12, CFG), spot_set(n=48), TrainConfig(epochs=8, batch_size=8, seed=1), torch.device("cpu"), __import__("pathlib").Path({workdir!r}), checkpoint_minutes=0)
+history.to_csv({history!r}, sep="\t", index=False)
+"""
+
+
+def _training_process(tmp_path, name):
+    paths = {"repo": str(REPO), "log": str(tmp_path / f"{name}.log"), "workdir": str(tmp_path / name), "history": str(tmp_path / f"{name}.tsv")}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLABLE_RUN.format(**paths))], cwd=REPO), paths
+
+
+def test_kill_9_during_training_resumes_and_ends_as_an_uninterrupted_run(tmp_path):
+    whole, whole_paths = _training_process(tmp_path, "whole")
+    assert whole.wait(timeout=600) == 0
+    killed, paths = _training_process(tmp_path, "killed")
+    deadline = time.time() + 600
+    while "epoch 5/8" not in (open(paths["log"]).read() if os.path.exists(paths["log"]) else ""):
+        assert killed.poll() is None and time.time() < deadline, "the training process ended before it could be killed"
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGKILL)  # during epoch 6 at the latest; epoch 4's resume point is on disk
+    killed.wait()
+    assert not os.path.exists(paths["history"])
+    rerun, paths = _training_process(tmp_path, "killed")
+    assert rerun.wait(timeout=600) == 0
+    resumed_at = [line for line in open(paths["log"]) if "resumed from" in line]
+    assert len(resumed_at) == 1 and int(resumed_at[0].split("at epoch")[1]) >= 4
+    a, b = pd.read_csv(whole_paths["history"], sep="\t"), pd.read_csv(paths["history"], sep="\t")
+    metrics = [c for c in a.columns if c.startswith(("train_", "val_")) and c != "train_img_per_s"]
+    assert a[metrics].equals(b[metrics])
+    best_a = torch.load(tmp_path / "whole" / "best.pt", weights_only=True)
+    best_b = torch.load(tmp_path / "killed" / "best.pt", weights_only=True)
+    assert best_a.keys() == best_b.keys() and all(torch.equal(best_a[k], best_b[k]) for k in best_a)
 
 
 def test_two_seeded_runs_give_the_same_history(tmp_path):

@@ -26,13 +26,13 @@ def build(name: str, n_genes: int, settings: ExpressionSettings) -> nn.Module:
     return registry.get(name, registry.EXPRESSION).build(settings, n_genes, n_genes)
 
 
-def fit(name: str, settings: ExpressionSettings, data: SpotSet, device: torch.device, workdir: Path) -> pd.DataFrame:
+def fit(name: str, settings: ExpressionSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0) -> pd.DataFrame:
     """Train one model on ``data``; ``workdir/best.pt`` holds the selected weights afterwards.
     Returns the per-epoch history."""
     seed_everything(settings.train.seed)
     model = build(name, len(data.genes), settings)
     log.info("%s: %.1f M parameters", name, sum(p.numel() for p in model.parameters()) / 1e6)
-    return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data))
+    return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data), checkpoint_minutes)
 
 
 def load(name: str, settings: ExpressionSettings, n_genes: int, checkpoint: Path, device: torch.device) -> nn.Module:

@@ -25,6 +25,7 @@ class CMRCNetConfig:
     fusion_passes: int = 2  # the same fusion block applied this many times
     temperature: float = 1.0
     reconstruction: bool = True  # False: the BLEEP ablation
+    released_init: bool = True  # the released code's start for the from-scratch encoder
 
     @classmethod
     def from_config(cls, section: dict) -> "CMRCNetConfig":
@@ -37,7 +38,7 @@ class CMRCNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.proj_dim
-        self.encoder = TokenEncoder(cfg.encoder)
+        self.encoder = TokenEncoder(cfg.encoder, cfg.released_init)
         # contrastive heads (BLEEP)
         self.image_head = ContrastiveProjection(self.encoder.dim, d)
         self.expression_head = ContrastiveProjection(n_genes, d)

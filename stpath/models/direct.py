@@ -11,9 +11,9 @@ from .encoders import EncoderConfig, TokenEncoder
 
 
 class DirectRegression(nn.Module):
-    def __init__(self, n_genes: int, encoder: EncoderConfig):
+    def __init__(self, n_genes: int, encoder: EncoderConfig, released_init: bool = False):
         super().__init__()
-        self.encoder = TokenEncoder(encoder)
+        self.encoder = TokenEncoder(encoder, released_init)
         self.head = nn.Linear(self.encoder.dim, n_genes)
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
@@ -25,5 +25,5 @@ class DirectRegression(nn.Module):
 
 
 def build(settings, n_genes: int, n_outputs: int) -> DirectRegression:
-    """Registry builder: the same encoder as CMRCNet's (``settings.cmrcnet.encoder``)."""
-    return DirectRegression(n_genes, settings.cmrcnet.encoder)
+    """Registry builder: the same encoder as CMRCNet's (``settings.cmrcnet.encoder``), started alike."""
+    return DirectRegression(n_genes, settings.cmrcnet.encoder, settings.cmrcnet.released_init)

@@ -60,10 +60,34 @@ def create_backbone(cfg: EncoderConfig, preset: str = "") -> nn.Module:
     )
 
 
+def released_vit_init(vit: VisionTransformer) -> None:
+    """The released CMRCNet ViT's initialisation: trunc-normal std 0.02 for the position embedding
+    and the class token, trunc-normal std 0.01 for every Linear, Kaiming-normal fan-out for the
+    patch embedding, zero biases, LayerNorms at weight 1 and bias 0 (timm's Linear and patch
+    embedding starts are about 2x and 6x larger)."""
+    nn.init.trunc_normal_(vit.pos_embed, std=0.02)
+    if vit.cls_token is not None:
+        nn.init.trunc_normal_(vit.cls_token, std=0.02)
+    for m in vit.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.01)
+        elif isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.LayerNorm)) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
 class TokenEncoder(nn.Module):
-    def __init__(self, cfg: EncoderConfig):
+    """All tokens of an image; ``released_init`` starts a from-scratch ViT as the released CMRCNet
+    does (a timm model or a weight file keeps its own start)."""
+
+    def __init__(self, cfg: EncoderConfig, released_init: bool = False):
         super().__init__()
         self.net = create_backbone(cfg)
+        if released_init and not cfg.name:
+            released_vit_init(self.net)
         self.dim = self.net.num_features
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

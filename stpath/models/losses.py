@@ -8,7 +8,14 @@ import torch.nn.functional as F
 
 def bleep_contrastive(image: torch.Tensor, spot: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """BLEEP's symmetric soft-target contrastive loss, one value per sample (embeddings are not
-    normalised): logits = S I^T / t, targets = softmax((I I^T + S S^T) / 2 * t)."""
+    normalised): logits = S I^T / t, targets = softmax((I I^T + S S^T) / 2 * t). Computed in fp32
+    under any autocast: at t = 1 the logits reach a few hundred, which bf16 rounds in steps of 1-2."""
+    dtype = torch.promote_types(image.dtype, torch.float32)
+    with torch.autocast(image.device.type, enabled=False):
+        return _bleep_contrastive(image.to(dtype), spot.to(dtype), temperature)
+
+
+def _bleep_contrastive(image: torch.Tensor, spot: torch.Tensor, temperature: float) -> torch.Tensor:
     logits = spot @ image.T / temperature
     targets = F.softmax((image @ image.T + spot @ spot.T) / 2 * temperature, dim=-1)
     spot_loss = -(targets * F.log_softmax(logits, dim=-1)).sum(-1)

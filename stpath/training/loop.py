@@ -1,8 +1,9 @@
 """The training loop shared by the image models: seeded 80/20 validation split inside the
 training slides, AdamW + cosine (CMRCNet) or Adam + one-cycle (CUCA) schedules stepped per epoch,
-device-side augmentation, bf16 autocast on GPU, the checkpoint with the best validation score kept
-(lowest loss, or highest mean per-column Pearson r of the predictions), and a resumable last
-checkpoint every epoch. A model whose first layers are frozen (``prefix_frozen``) and that trains
+device-side augmentation, bf16 autocast on GPU, the weights with the best validation score kept
+(lowest loss, or highest mean per-column Pearson r of the predictions), and resume points written
+every few minutes, not every epoch (a checkpoint of a large model takes longer to write than an
+epoch on a few hundred spots takes to train). A model whose first layers are frozen (``prefix_frozen``) and that trains
 without augmentation gets their output computed once, not every epoch."""
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..atomic import atomic_path
 from ..metrics import pearson_columns
 from .augment import to_model_input
+from .checkpoint import (
+    RESUME_POINT,
+    generator_states,
+    read_resume_point,
+    restore_generators,
+    write_best_weights,
+    write_resume_point,
+)
 from .data import SpotSet, split_validation
 
 log = logging.getLogger(__name__)
@@ -138,31 +146,36 @@ def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig):
     return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min), True
 
 
-def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.device, workdir: Path, fingerprint: str = "") -> pd.DataFrame:
+def train(
+    model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.device, workdir: Path, fingerprint: str = "",
+    checkpoint_minutes: float = 5.0,
+) -> pd.DataFrame:
     """Train ``model`` (seeded before construction by the caller) and return the per-epoch history.
     ``model(x, *targets)`` returns a dict of scalar loss terms (``loss`` is optimised) and, for
     ``select="pearson"``, a ``prediction`` of the last target. The targets are the spots'
-    expression, then their labels when the data has labels. ``workdir`` keeps ``last.pt`` (resume
-    point) and ``best.pt`` (best validation score) across a kill; a run resumes only from a
-    checkpoint of the same ``fingerprint`` (settings and data)."""
+    expression, then their labels when the data has labels.
+
+    The weights of the best validation score are kept in memory. A resume point (``last.pt`` in
+    ``workdir``, with those weights) is written at most every ``checkpoint_minutes`` (0: every
+    epoch) and after the last epoch, when ``best.pt`` is written too; a killed run resumes from it
+    when its ``fingerprint`` (settings and data) matches, and ends as an uninterrupted run would.
+    The history has each epoch's ``compute_seconds`` (training and validation passes) and
+    ``wall_seconds`` (the whole epoch, logging and resume point included)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    last_path, best_path = workdir / "last.pt", workdir / "best.pt"
     train_idx, val_idx = split_validation(data.sample, cfg.val_fraction, cfg.seed)
     log.info("%d training and %d validation spots (seeded %.0f/%.0f split per slide)", len(train_idx), len(val_idx), 100 * (1 - cfg.val_fraction), 100 * cfg.val_fraction)
     model.to(device)
     optimizer, scheduler, step_at_start = _optimizer_and_schedule(model, cfg)
-    start, best, history = 0, -math.inf, []
-    state = torch.load(last_path, map_location=device, weights_only=False) if last_path.exists() else None
-    if state is not None and state.get("fingerprint") != fingerprint:
-        log.info("%s was written with other settings or data; training from scratch", last_path)
-        state = None
+    start, best, best_weights, history = 0, -math.inf, None, []
+    state = read_resume_point(workdir, fingerprint)
     if state is not None:  # resume a killed job
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start, best, history = state["epoch"], state["best"], state["history"]
-        torch.set_rng_state(state["rng"])
-        log.info("resumed from %s at epoch %d", last_path, start)
+        start, best, best_weights, history = state["epoch"], state["best"], state["best_weights"], state["history"]
+        restore_generators(state["generators"], device)
+        log.info("resumed from %s at epoch %d", workdir / RESUME_POINT, start)
+    del state
 
     frozen_prefix = getattr(model, "prefix_frozen", False) and not cfg.augment
     inputs = resident(frozen_prefix_output(model, data.images, device) if frozen_prefix else data.images, device)
@@ -170,6 +183,7 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
     tr, va = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
     autocast = device.type == "cuda"
     pearson = cfg.select == "pearson"
+    last_written = time.monotonic()
     for epoch in range(start, cfg.epochs):
         tick = time.perf_counter()
         if step_at_start:
@@ -193,21 +207,34 @@ def train(model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.devic
         if pearson:
             val_terms["pearson"] = float(pearson_columns(predicted, targets[-1][va.to(device)].float()).mean())
         score = val_terms["pearson"] if pearson else -val_terms.get("loss", math.inf)
-        seconds = time.perf_counter() - tick
-        row = {"epoch": epoch + 1, "lr": lr, "seconds": seconds, "train_img_per_s": len(batches) * cfg.batch_size / train_seconds}
-        row |= {f"train_{k}": v for k, v in train_terms.items()} | {f"val_{k}": v for k, v in val_terms.items()}
-        history.append(row)
         improved = score > best
         if improved:
-            best = score
-            with atomic_path(best_path) as tmp:
-                torch.save(model.state_dict(), tmp)
+            best, best_weights = score, _copy_weights(model)
+        compute_seconds = time.perf_counter() - tick
+        last_epoch = epoch + 1 == cfg.epochs
+        resume_point = last_epoch or time.monotonic() - last_written >= 60 * checkpoint_minutes
+        row = {"epoch": epoch + 1, "lr": lr, "compute_seconds": compute_seconds, "wall_seconds": compute_seconds, "resume_point": int(resume_point)}
+        row |= {"train_img_per_s": len(batches) * cfg.batch_size / train_seconds}
+        row |= {f"train_{k}": v for k, v in train_terms.items()} | {f"val_{k}": v for k, v in val_terms.items()}
+        history.append(row)
         log.info(
             "epoch %d/%d  train %s  val %s  %.1f s%s", epoch + 1, cfg.epochs,
             " ".join(f"{k} {v:.4f}" for k, v in train_terms.items()), " ".join(f"{k} {v:.4f}" for k, v in val_terms.items()),
-            seconds, "  (best)" if improved else "",
+            compute_seconds, "  (best)" if improved else "",
         )
-        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best": best, "history": history, "rng": torch.get_rng_state(), "fingerprint": fingerprint}
-        with atomic_path(last_path) as tmp:
-            torch.save(state, tmp)
+        if resume_point:
+            row["wall_seconds"] = time.perf_counter() - tick  # what is known of it when it is written
+            write_resume_point(workdir, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1, "best": best, "best_weights": best_weights, "history": history,
+                "generators": generator_states(device), "fingerprint": fingerprint,
+            })
+            last_written = time.monotonic()
+        row["wall_seconds"] = time.perf_counter() - tick
+    write_best_weights(workdir, best_weights)
     return pd.DataFrame(history)
+
+
+def _copy_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the weights on their own device (the best so far, kept until a resume point)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
