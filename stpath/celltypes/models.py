@@ -5,6 +5,7 @@ model is which."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,15 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..ingest.folds import samples_in
+from ..ingest.ingested import read_spatial
 from ..models import registry
+from ..predictions import SpotPrediction
 from ..training.checkpoint import fingerprint, load_weights, write_best_weights
-from ..training.data import SpotSet, split_validation
+from ..training.data import SpotSet, load_spots, split_validation
 from ..training.infer import embed_images
 from ..training.loop import seed_everything, train
+from .labels import attach_labels
 from .probe import fit_probe, set_head
 from .settings import CellTypeSettings
 
@@ -53,3 +58,26 @@ def load(name: str, settings: CellTypeSettings, n_types: int, n_genes: int, chec
 def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 256) -> np.ndarray:
     """Abundances of every patch (uint8 [N, H, W, 3]) from the image alone."""
     return embed_images(model.predict, images, device, batch).cpu().numpy()
+
+
+def predict_held_out(
+    name: str, settings: CellTypeSettings, genes: list[str], folds: pd.DataFrame, checkpoints: dict[int, Path],
+    patches: dict[str, Path], expression: dict[str, Path], labels: dict[str, Path], device: torch.device,
+) -> Iterator[SpotPrediction]:
+    """The abundances of every slide a fold holds out, predicted from the image by that fold's
+    model (``checkpoints``, loaded once per fold), next to the slide's labels. ``patches``,
+    ``expression`` and ``labels`` map every sample to its files."""
+    for fold, checkpoint in checkpoints.items():
+        test = samples_in(folds, fold, "test")
+        spots = load_spots(test, [patches[s] for s in test], [expression[s] for s in test], genes)
+        spots = attach_labels(spots, {s: labels[s] for s in test}, settings.labels)
+        model = load(name, settings, len(spots.label_names), len(genes), checkpoint, device)
+        predicted = predict(model, spots.images, device)
+        for sample in test:
+            rows = spots.sample == sample
+            barcodes = spots.barcode[rows]
+            yield SpotPrediction(
+                name, int(fold), sample, pd.DataFrame(predicted[rows], index=barcodes, columns=spots.label_names),
+                pd.DataFrame(spots.labels[torch.from_numpy(rows)].numpy(), index=barcodes, columns=spots.label_names),
+                settings.labels.name, read_spatial(labels[sample], barcodes), {"labels": vars(settings.labels)},
+            )

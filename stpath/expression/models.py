@@ -4,6 +4,7 @@ all on the same encoder settings; the registry says which model is which."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..ingest.folds import samples_in
+from ..ingest.ingested import read_spatial
 from ..models import registry
+from ..predictions import SpotPrediction
 from ..training.checkpoint import fingerprint, load_weights
-from ..training.data import SpotSet
+from ..training.data import SpotSet, load_expression, load_spots
 from ..training.infer import embed_images
 from ..training.loop import seed_everything, train
 from .retrieval import retrieve
@@ -49,3 +53,28 @@ def predict(name: str, model: nn.Module, train_expression: torch.Tensor | None, 
         query = embed_images(model.embed_images, test_images, device)
         return retrieve(query, keys, train_expression, k).cpu().numpy()
     return embed_images(model.predict, test_images, device).cpu().numpy()
+
+
+def predict_held_out(
+    name: str, settings: ExpressionSettings, genes: list[str], folds: pd.DataFrame, checkpoints: dict[int, Path],
+    patches: dict[str, Path], expression: dict[str, Path], device: torch.device,
+) -> Iterator[SpotPrediction]:
+    """The prediction of every slide a fold holds out, by that fold's model (``checkpoints``), next
+    to its measured expression; each model is loaded, and its training spots' expression embedded,
+    once per fold. ``patches`` and ``expression`` map every sample to its files."""
+    for fold, checkpoint in checkpoints.items():
+        train, test = samples_in(folds, fold, "train"), samples_in(folds, fold, "test")
+        keys = None
+        if registry.get(name).retrieval:  # the training spots' expression (no images needed)
+            keys, _ = load_expression(train, [patches[s] for s in train], [expression[s] for s in train], genes)
+        spots = load_spots(test, [patches[s] for s in test], [expression[s] for s in test], genes)
+        model = load(name, settings, len(genes), checkpoint, device)
+        predicted = predict(name, model, keys, spots.images, settings.retrieval_k, device)
+        for sample in test:
+            rows = spots.sample == sample
+            barcodes = spots.barcode[rows]
+            yield SpotPrediction(
+                name, int(fold), sample, pd.DataFrame(predicted[rows], index=barcodes, columns=genes),
+                pd.DataFrame(spots.expression[torch.from_numpy(rows)].numpy(), index=barcodes, columns=genes), "measured",
+                read_spatial(expression[sample], barcodes), {"train_samples": train},
+            )

@@ -62,6 +62,11 @@ def fold_table(sheet: pd.DataFrame, scheme: str, n_folds: int, seed: int) -> pd.
     return folds
 
 
+def samples_in(folds: pd.DataFrame, fold: int, role: str) -> list[str]:
+    """The samples a fold trains on (``role="train"``) or holds out (``"test"``)."""
+    return list(folds.loc[(folds["fold"] == int(fold)) & (folds["role"] == role), "sample"])
+
+
 def write_folds(folds: pd.DataFrame, path) -> None:
     with atomic_path(path) as tmp:
         folds.to_csv(tmp, sep="\t", index=False)

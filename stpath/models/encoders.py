@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import timm
 import timm.layers
 import torch
-from peft import LoraConfig, inject_adapter_in_model
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
@@ -108,6 +107,8 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"this model needs a ViT encoder with transformer blocks; {preset or encoder.name!r} has none")
         depth = len(self.net.blocks)
         if finetune == "lora":
+            from peft import LoraConfig, inject_adapter_in_model  # ~1.5 s to import; only LoRA needs it
+
             self.split = depth - lora.blocks
             targets = [n for n, m in self.net.named_modules() if isinstance(m, nn.Linear) and n.startswith(tuple(f"blocks.{i}." for i in range(self.split, depth)))]
             adapters = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias="none", target_modules=targets)

@@ -25,19 +25,23 @@ if CELL_TYPE_MODELS:
         script:
             "../scripts/train_cell_type_model.py"
 
+    # One job per model for the held-out spots, and one for the whole slides: each fold's model is
+    # loaded once for all the slides the fold holds out; the outputs stay one file per slide.
     rule predict_cell_types:
         input:
-            checkpoint=checkpoint_of,
+            unpack(held_out_inputs),
+            checkpoints=fold_checkpoints,
             genes=f"{OUT}/expression/genes.tsv",
-            patches=f"{OUT}/patches/{{sample}}.h5",
-            expression=f"{OUT}/expression/{{sample}}.h5ad",
-            labels=f"{OUT}/deconvolution/{{sample}}.h5ad",
+            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
         output:
-            f"{OUT}/predictions/{{cell_model}}/{{sample}}.h5ad",
+            expand(
+                f"{OUT}/predictions/{{{{cell_model}}}}/{{sample}}.h5ad",
+                sample=SAMPLES_WITH_SLIDE,
+            ),
         log:
-            f"logs/{DATASET}/predict_cell_types/{{cell_model}}_{{sample}}.log",
+            f"logs/{DATASET}/predict_cell_types/{{cell_model}}.log",
         benchmark:
-            f"benchmarks/{DATASET}/predict_cell_types/{{cell_model}}_{{sample}}.tsv"
+            f"benchmarks/{DATASET}/predict_cell_types/{{cell_model}}.tsv"
         conda:
             "../../envs/models.yaml"
         threads: 2
@@ -45,29 +49,37 @@ if CELL_TYPE_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            fold=lambda wc: test_fold(wc.sample),
+            samples=SAMPLES_WITH_SLIDE,
+            folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
+            fold_ids=FOLDS,
             models=CELL,
         script:
             "../scripts/predict_cell_types.py"
 
     rule slide_cell_types:
         input:
-            checkpoint=checkpoint_of,
+            checkpoints=fold_checkpoints,
             genes=f"{OUT}/expression/genes.tsv",
-            tiles=f"{OUT}/tiles/{{sample}}.h5",
-            labels=f"{OUT}/deconvolution/{{sample}}.h5ad",
+            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=SAMPLES_WITH_SLIDE),
+            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
         output:
-            adata=f"{OUT}/wholeslide/{{cell_model}}/{{sample}}.h5ad",
-            png=report(
-                f"{OUT}/wholeslide/{{cell_model}}/{{sample}}.png",
-                caption="../report/wholeslide_maps.rst",
-                category="4. Cell-type models",
-                labels={"model": "{cell_model}", "sample": "{sample}"},
+            adata=expand(
+                f"{OUT}/wholeslide/{{{{cell_model}}}}/{{sample}}.h5ad",
+                sample=SAMPLES_WITH_SLIDE,
             ),
+            png=[
+                report(
+                    f"{OUT}/wholeslide/{{cell_model}}/{sample}.png",
+                    caption="../report/wholeslide_maps.rst",
+                    category="4. Cell-type models",
+                    labels={"model": "{cell_model}", "sample": sample},
+                )
+                for sample in SAMPLES_WITH_SLIDE
+            ],
         log:
-            f"logs/{DATASET}/slide_cell_types/{{cell_model}}_{{sample}}.log",
+            f"logs/{DATASET}/slide_cell_types/{{cell_model}}.log",
         benchmark:
-            f"benchmarks/{DATASET}/slide_cell_types/{{cell_model}}_{{sample}}.tsv"
+            f"benchmarks/{DATASET}/slide_cell_types/{{cell_model}}.tsv"
         conda:
             "../../envs/models.yaml"
         threads: 2
@@ -75,7 +87,9 @@ if CELL_TYPE_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            fold=lambda wc: test_fold(wc.sample),
+            samples=SAMPLES_WITH_SLIDE,
+            folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
+            fold_ids=FOLDS,
             input_px=config["patches"]["patch_px"],
             models=CELL,
         script:

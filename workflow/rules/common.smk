@@ -17,7 +17,7 @@ os.environ.update(
 sys.path.insert(0, str(REPO))
 
 from stpath.config import Stages, check_config, pending_downloads
-from stpath.ingest.folds import assign_folds
+from stpath.ingest.folds import assign_folds, samples_in
 from stpath.ingest.sheet import input_files, read_sheet, to_sample
 from stpath.models import registry
 
@@ -74,15 +74,7 @@ FOLDS = sorted(FOLD_TABLE["fold"].unique()) if FOLD_TABLE is not None else []
 
 
 def fold_samples(fold, role):
-    table = FOLD_TABLE[(FOLD_TABLE["fold"] == int(fold)) & (FOLD_TABLE["role"] == role)]
-    return list(table["sample"])
-
-
-def test_fold(sample):
-    table = FOLD_TABLE[
-        (FOLD_TABLE["sample"] == sample) & (FOLD_TABLE["role"] == "test")
-    ]
-    return int(table["fold"].iloc[0])
+    return samples_in(FOLD_TABLE, fold, role)
 
 
 # ---- wildcard constraints ------------------------------------------------------------------------
@@ -137,9 +129,18 @@ def fold_training_inputs(wildcards):
     return training_files(wildcards.fold)
 
 
-def sample_training_inputs(wildcards):
-    """The same for the fold in which {sample} is held out."""
-    return training_files(test_fold(wildcards.sample))
+def held_out_inputs(wildcards):
+    """Patches and expression of every slide some fold holds out (which is every slide)."""
+    return {
+        "patches": expand(f"{OUT}/patches/{{s}}.h5", s=SAMPLES_WITH_SLIDE),
+        "expression": expand(f"{OUT}/expression/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
+    }
+
+
+def fold_checkpoints(wildcards):
+    """The checkpoint of each fold of {model} or {cell_model}, in FOLDS order."""
+    model = getattr(wildcards, "model", None) or wildcards.cell_model
+    return expand(f"{OUT}/models/{model}/fold{{fold}}/best.pt", fold=FOLDS)
 
 
 def fold_label_inputs(wildcards):
@@ -147,12 +148,6 @@ def fold_label_inputs(wildcards):
     return expand(
         f"{OUT}/deconvolution/{{s}}.h5ad", s=fold_samples(wildcards.fold, "train")
     )
-
-
-def checkpoint_of(wildcards):
-    """The model of the fold that held {sample} out ({model} or {cell_model})."""
-    model = getattr(wildcards, "model", None) or wildcards.cell_model
-    return f"{OUT}/models/{model}/fold{test_fold(wildcards.sample)}/best.pt"
 
 
 def cell_type_truth_files(wildcards, samples=None):

@@ -24,19 +24,22 @@ if EXPRESSION_MODELS:
         script:
             "../scripts/train_expression_model.py"
 
+    # One job per model: each fold's model is loaded and its retrieval keys embedded once for all
+    # the slides the fold holds out; the predictions stay one file per slide.
     rule predict_expression:
         input:
-            unpack(sample_training_inputs),
-            checkpoint=checkpoint_of,
+            unpack(held_out_inputs),
+            checkpoints=fold_checkpoints,
             genes=f"{OUT}/expression/genes.tsv",
-            test_patches=f"{OUT}/patches/{{sample}}.h5",
-            test_expression=f"{OUT}/expression/{{sample}}.h5ad",
         output:
-            f"{OUT}/predictions/{{model}}/{{sample}}.h5ad",
+            expand(
+                f"{OUT}/predictions/{{{{model}}}}/{{sample}}.h5ad",
+                sample=SAMPLES_WITH_SLIDE,
+            ),
         log:
-            f"logs/{DATASET}/predict_expression/{{model}}_{{sample}}.log",
+            f"logs/{DATASET}/predict_expression/{{model}}.log",
         benchmark:
-            f"benchmarks/{DATASET}/predict_expression/{{model}}_{{sample}}.tsv"
+            f"benchmarks/{DATASET}/predict_expression/{{model}}.tsv"
         conda:
             "../../envs/models.yaml"
         threads: 2
@@ -44,8 +47,9 @@ if EXPRESSION_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            train_samples=lambda wc: fold_samples(test_fold(wc.sample), "train"),
-            fold=lambda wc: test_fold(wc.sample),
+            samples=SAMPLES_WITH_SLIDE,
+            folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
+            fold_ids=FOLDS,
             models=EXPR,
         script:
             "../scripts/predict_expression.py"
