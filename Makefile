@@ -23,7 +23,7 @@ $(STAMP): requirements.in requirements.lock
 install: $(STAMP)
 
 demo: install
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --workflow-profile workflow/profiles/demo --cores $(CORES)
 	@if [ ! -f results/report.html ] || [ -n "$$(find results/demo -newer results/report.html -print -quit)" ]; then \
 		$(BIN)/snakemake --report results/report.html; \
 	else echo "results/report.html is up to date"; fi

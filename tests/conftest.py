@@ -57,7 +57,7 @@ def demo_run(tmp_path_factory):
     """The whole demo workflow, run locally once per session: (working directory, result).
     About 85 jobs: 13-20 min on 2 cores depending on the machine's load, hence the longer limit."""
     workdir = tmp_path_factory.mktemp("demo_local")
-    return workdir, run_snakemake(["--cores", "2", *config_args("config.yaml")], workdir, timeout=2700)
+    return workdir, run_snakemake(["--cores", "2", "--workflow-profile", str(REPO / "workflow" / "profiles" / "demo"), *config_args("config.yaml")], workdir, timeout=2700)
 
 
 def write_tsv(path: Path, rows: list[dict]) -> Path:

@@ -16,7 +16,7 @@ from stpath.models.losses import rmse
 from stpath.predictions import SpotPrediction
 from stpath.training.augment import to_model_input
 from stpath.training.data import SpotSet
-from stpath.training.loop import frozen_prefix_output
+from stpath.training.loop import TIMING_COLUMNS, frozen_prefix_output
 
 ENCODER = EncoderConfig(embed_dim=32, depth=3, num_heads=2, img_size=64, patch_size=16)
 
@@ -118,7 +118,7 @@ def test_two_seeded_cuca_runs_give_the_same_history(tmp_path):
     data = labelled_set()
     a = am.fit("cuca", CFG, data, torch.device("cpu"), tmp_path / "a")
     b = am.fit("cuca", CFG, data, torch.device("cpu"), tmp_path / "b")
-    cols = [c for c in a.columns if c not in ("seconds", "train_img_per_s")]
+    cols = [c for c in a.columns if c not in TIMING_COLUMNS]
     pd.testing.assert_frame_equal(a[cols], b[cols])
 
 

@@ -15,8 +15,8 @@ from stpath.deconvolution.reference import (
     RegressionParams,
     fit_signatures,
     load_reference,
-    read_signatures,
 )
+from stpath.deconvolution.signatures import read_signatures
 from stpath.demo import synth
 from stpath.demo.celltypes import CELL_TYPES
 from stpath.errors import InputError

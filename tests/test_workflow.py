@@ -113,6 +113,26 @@ def test_demo_workflow_end_to_end(demo_run):
     assert len(report) > 100_000 and "2. Deconvolution" in report
 
 
+def test_training_benchmark_reruns_one_real_job(demo_run, tmp_path):
+    """python -m stpath.bench.run on the demo run's results: only the training job reruns, with a
+    resume point after every epoch, and the report splits the job's time. (It runs after the end to
+    end test, which expects the demo run to be complete and up to date.)"""
+    workdir, r = demo_run
+    assert r.returncode == 0, r.stdout[-3000:]
+    args = config_args("config.yaml")
+    cmd = [
+        sys.executable, "-m", "stpath.bench.run", "--directory", str(workdir), "--model", "direct", "--fold", "1",
+        "--checkpoint-minutes", "0", "--configfile", args[1], "--config", *args[3:], "--out", str(tmp_path / "bench.tsv"),
+    ]
+    done = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:]
+    row = pd.read_csv(tmp_path / "bench.tsv", sep="\t").iloc[0]
+    assert row.epochs == 15 and row.resume_points == 15 and row.wall_over_compute >= 1
+    assert row.job_s > row.epochs_s > 0 and row.outside_epochs_s > 0
+    history = pd.read_csv(workdir / "results" / "demo" / "models" / "direct" / "fold1" / "history.tsv", sep="\t")
+    assert history.resume_point.tolist() == [1] * 15
+
+
 def check_demo_deconvolution(out, samples):
     """cell2location on the demo: outputs complete, and accurate against the true cell counts.
     Measured at the demo profile (800 epochs, lr 0.01): mean r 0.93 (q05 abundances) and 0.97
@@ -166,6 +186,7 @@ def check_demo_expression_models(out, samples):
             assert p.target_name == "measured" and p.predicted.shape == p.target.shape and np.isfinite(p.predicted.to_numpy()).all()
         history = pd.read_csv(out / "models" / model / "fold0" / "history.tsv", sep="\t")
         assert len(history) == 15 and history.train_loss.iloc[-1] < history.train_loss.iloc[0]
+        assert (history.wall_seconds >= history.compute_seconds).all() and history.resume_point.iloc[-1] == 1
     assert (out / "metrics" / "per_gene.tsv").exists()
     for name in ("training_curves", "per_gene_pcc", "summary"):
         assert (out / "metrics" / f"{name}.png").stat().st_size > 10_000, name

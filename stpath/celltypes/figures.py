@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
-from ..plots import finish_panel, save_grid  # noqa: E402
+from ..plots import finish_panel, panel_thumbnail, save_grid  # noqa: E402
 
 
 def major_types(abundance: pd.DataFrame, n: int) -> list[str]:
@@ -39,6 +39,8 @@ def _spots(ax, values, pts, radius, vmax, thumbnail):
 def prediction_maps(path, title: str, panels: dict[str, pd.DataFrame], types: list[str], xy, thumbnail=None, downsample: float = 1.0, spot_px: float = 20.0) -> None:
     """Rows: cell types; columns: the label maps then each model's prediction, one colour scale
     per row (the 99th percentile of the first column)."""
+    if thumbnail is not None:
+        thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 2.8 * 100)
     pts = np.asarray(xy, float) / downsample
     names = list(panels)
     fig, axes = plt.subplots(len(types), len(names), figsize=(2.8 * len(names), 2.8 * len(types) + 0.6), dpi=100, squeeze=False)
@@ -100,6 +102,7 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
 
 def wholeslide_maps(path, title: str, abundance: pd.DataFrame, centres, side: float, thumbnail, downsample: float, types: list[str]) -> None:
     """Tile abundances painted as a raster over the thumbnail, one panel per major cell type."""
+    thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 3.6 * 110)
     ncol = min(3, len(types))
     nrow = math.ceil(len(types) / ncol)
     aspect = thumbnail.shape[0] / thumbnail.shape[1]

@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
-from ..plots import finish_panel, save_grid  # noqa: E402
+from ..plots import finish_panel, panel_thumbnail, save_grid  # noqa: E402
 
 
 def elbo_history(history: pd.Series, title: str, path) -> None:
@@ -58,6 +58,8 @@ def abundance_maps(abundance: pd.DataFrame, xy: np.ndarray, path, title: str, th
     types = list(abundance.columns)
     ncol = min(4, len(types))
     nrow = math.ceil(len(types) / ncol)
+    if thumbnail is not None:
+        thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 3.2 * 110)
     pts = np.asarray(xy, float) / downsample
     if thumbnail is not None:
         aspect = thumbnail.shape[0] / thumbnail.shape[1]

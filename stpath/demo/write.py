@@ -84,6 +84,6 @@ def write_spaceranger(folder: str | Path, image: np.ndarray, spots: pd.DataFrame
         factors[f"tissue_{name}_scalef"] = scale
         small = Image.fromarray(image).resize((round(image.shape[1] * scale), round(image.shape[0] * scale)), Image.Resampling.LANCZOS)
         with atomic_path(spatial / f"tissue_{name}_image.png") as tmp:
-            small.save(tmp, format="PNG")
+            small.save(tmp, format="PNG", compress_level=1)  # the default level takes seconds
     with atomic_path(spatial / "scalefactors_json.json") as tmp:
         tmp.write_text(json.dumps(factors, indent=2))

@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..metrics import pearson_columns  # noqa: E402
+from ..plots import panel_thumbnail  # noqa: E402
 from ..predictions import SpotPrediction  # noqa: E402
 
 
@@ -75,6 +76,7 @@ def gene_maps(predictions: dict[str, SpotPrediction], reference_model: str, thum
     order = np.argsort(-r)
     rows = [("best", order[0]), ("median", order[len(order) // 2])]
     models = list(predictions)
+    thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 3.0 * 110)
     fig, axes = plt.subplots(len(rows), len(models) + 1, figsize=(3.0 * (len(models) + 1), 3.1 * len(rows)), dpi=110, squeeze=False)
     xy = np.asarray(ref.spatial, float) / downsample
     for (label, g), row in zip(rows, axes):

@@ -34,6 +34,8 @@ from .data import SpotSet, split_validation
 
 log = logging.getLogger(__name__)
 
+TIMING_COLUMNS = ("compute_seconds", "wall_seconds", "train_img_per_s")  # history columns that vary run to run
+
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -8,7 +8,7 @@ from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.deconvolution import figures, mapping
 from stpath.deconvolution.output import sample_tables, save_sample
-from stpath.deconvolution.reference import read_signature_table
+from stpath.deconvolution.signatures import read_signature_table
 from stpath.device import log_peak_memory, pick_accelerator
 
 logs.to_file(snakemake.log[0])

@@ -4,7 +4,7 @@ from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.deconvolution import checks, figures
 from stpath.deconvolution.output import read_results
-from stpath.deconvolution.reference import read_signature_table
+from stpath.deconvolution.signatures import read_signature_table
 
 logs.to_file(snakemake.log[0])
 estimate = snakemake.params.estimate

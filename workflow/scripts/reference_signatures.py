@@ -9,8 +9,8 @@ from stpath.deconvolution.reference import (
     RegressionParams,
     fit_signatures,
     load_reference,
-    write_signatures,
 )
+from stpath.deconvolution.signatures import write_signatures
 from stpath.device import log_peak_memory, pick_accelerator
 
 logs.to_file(snakemake.log[0])
