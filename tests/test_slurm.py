@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO, config_args, run_snakemake
 from slurm_cluster import OneNodeSlurm
@@ -26,6 +27,13 @@ TARGETS = [
 
 
 GPU_RULES = ["cell2location", "reference_signatures", "train_expression_model", "predict_expression", "train_cell_type_model", "predict_cell_types", "slide_cell_types"]
+
+
+def demo_threads() -> list[str]:
+    """The demo profile's threads per rule (the local run's), so that both runs do the same
+    floating-point sums."""
+    profile = yaml.safe_load((REPO / "workflow" / "profiles" / "demo" / "config.yaml").read_text())
+    return [f"{rule}={n}" for rule, n in profile["set-threads"].items()]
 
 
 def slurm_args(partition: str = "main", mem_mb: int = 4000, max_threads: int | None = 2) -> list[str]:
@@ -57,7 +65,7 @@ def run_on_cluster(cluster, args, workdir, timeout=1500, **profile):
 def test_demo_jobs_run_as_slurm_jobs_and_match_the_local_run(cluster, demo_run, tmp_path):
     local, local_result = demo_run
     assert local_result.returncode == 0, local_result.stdout[-3000:]
-    r = run_on_cluster(cluster, [*TARGETS, *config_args("config.yaml")], tmp_path)  # --config takes what follows
+    r = run_on_cluster(cluster, [*TARGETS, "--set-threads", *demo_threads(), *config_args("config.yaml")], tmp_path)  # --config takes what follows
     assert r.returncode == 0, r.stdout[-5000:]
     job_ids = set(re.findall(r"has been submitted with SLURM jobid (\d+)", r.stdout))
     assert len(job_ids) >= 10, r.stdout[-3000:]

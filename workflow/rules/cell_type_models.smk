@@ -14,6 +14,7 @@ if CELL_TYPE_MODELS:
             f"benchmarks/{DATASET}/train_cell_type_model/{{cell_model}}_fold{{fold}}.tsv"
         conda:
             "../../envs/models.yaml"
+        priority: 2
         threads: 4
         resources:
             mem_mb=16000,
@@ -44,6 +45,7 @@ if CELL_TYPE_MODELS:
             f"benchmarks/{DATASET}/predict_cell_types/{{cell_model}}.tsv"
         conda:
             "../../envs/models.yaml"
+        priority: 1
         threads: 2
         resources:
             mem_mb=8000,

@@ -40,6 +40,7 @@ elif STAGES.deconvolution:
         cache: True
         conda:
             "../../envs/deconvolution.yaml"
+        priority: 3
         threads: 4
         resources:
             mem_mb=16000,
@@ -83,6 +84,7 @@ if STAGES.deconvolution:
             f"benchmarks/{DATASET}/cell2location.tsv"
         conda:
             "../../envs/deconvolution.yaml"
+        priority: 3
         threads: 4
         resources:
             mem_mb=16000,

@@ -10,6 +10,7 @@ if config["demo"]["generate"]:
             f"benchmarks/{DATASET}/demo_reference.tsv"
         conda:
             "../../envs/demo.yaml"
+        priority: 3
         threads: 1
         resources:
             mem_mb=3000,
@@ -33,6 +34,7 @@ if config["demo"]["generate"]:
             f"benchmarks/{DATASET}/demo_slide/{{sample}}.tsv"
         conda:
             "../../envs/demo.yaml"
+        priority: 2
         threads: 1
         resources:
             mem_mb=3000,

@@ -13,6 +13,7 @@ if EXPRESSION_MODELS:
             f"benchmarks/{DATASET}/train_expression_model/{{model}}_fold{{fold}}.tsv"
         conda:
             "../../envs/models.yaml"
+        priority: 2
         threads: 4
         resources:
             mem_mb=16000,
@@ -42,6 +43,7 @@ if EXPRESSION_MODELS:
             f"benchmarks/{DATASET}/predict_expression/{{model}}.tsv"
         conda:
             "../../envs/models.yaml"
+        priority: 1
         threads: 2
         resources:
             mem_mb=8000,

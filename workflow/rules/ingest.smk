@@ -9,6 +9,7 @@ rule ingest:
         f"benchmarks/{DATASET}/ingest/{{sample}}.tsv"
     conda:
         "../../envs/ingest.yaml"
+    priority: 2
     threads: 1
     resources:
         mem_mb=4000,
