@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from stpath.ingest.ingested import read_sample_info
 from stpath.predictions import read_spot_prediction, read_tile_prediction
@@ -113,6 +114,10 @@ def test_demo_workflow_end_to_end(demo_run):
     assert len(report) > 100_000 and "2. Deconvolution" in report
 
 
+def demo_epochs(section: str) -> int:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())[section]["train"]["epochs"]
+
+
 def test_training_benchmark_reruns_one_real_job(demo_run, tmp_path):
     """python -m stpath.bench.run on the demo run's results: only the training job reruns, with a
     resume point after every epoch, and the report splits the job's time. (It runs after the end to
@@ -127,10 +132,11 @@ def test_training_benchmark_reruns_one_real_job(demo_run, tmp_path):
     done = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:]
     row = pd.read_csv(tmp_path / "bench.tsv", sep="\t").iloc[0]
-    assert row.epochs == 15 and row.resume_points == 15 and row.wall_over_compute >= 1
+    epochs = demo_epochs("expression_models")
+    assert row.epochs == epochs and row.resume_points == epochs and row.wall_over_compute >= 1
     assert row.job_s > row.epochs_s > 0 and row.outside_epochs_s > 0
     history = pd.read_csv(workdir / "results" / "demo" / "models" / "direct" / "fold1" / "history.tsv", sep="\t")
-    assert history.resume_point.tolist() == [1] * 15
+    assert history.resume_point.tolist() == [1] * epochs
 
 
 def check_demo_deconvolution(out, samples):
@@ -188,7 +194,7 @@ def check_demo_expression_models(out, samples):
             p = read_spot_prediction(out / "predictions" / model / f"{sample}.h5ad")
             assert p.target_name == "measured" and p.predicted.shape == p.target.shape and np.isfinite(p.predicted.to_numpy()).all()
         history = pd.read_csv(out / "models" / model / "fold0" / "history.tsv", sep="\t")
-        assert len(history) == 15 and history.train_loss.iloc[-1] < history.train_loss.iloc[0]
+        assert len(history) == demo_epochs("expression_models") and history.train_loss.iloc[-1] < history.train_loss.iloc[0]
         assert (history.wall_seconds >= history.compute_seconds).all() and history.resume_point.iloc[-1] == 1
     assert (out / "metrics" / "per_gene.tsv").exists()
     for name in ("training_curves", "per_gene_pcc", "summary"):
@@ -227,7 +233,7 @@ def check_demo_cell_type_models(out, samples):
             assert p.target_name == "cell2location_q05" and p.predicted.shape == p.target.shape and p.predicted.shape[1] == 6
             assert np.isfinite(p.predicted.to_numpy()).all()
     history = pd.read_csv(out / "models" / "cuca" / "fold0" / "history.tsv", sep="\t")
-    assert len(history) == 30 and {"train_reconstruction", "val_pearson"} <= set(history.columns)
+    assert len(history) == demo_epochs("cell_type_models") and {"train_reconstruction", "val_pearson"} <= set(history.columns)
     for sample in samples:
         tiles = read_tile_prediction(out / "wholeslide" / "cuca" / f"{sample}.h5ad")
         assert tiles.predicted.shape == (len(read_tile_grid(out / "tiles" / f"{sample}.h5")), 6)
