@@ -54,8 +54,9 @@ def config_args(name, **overrides):
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """The whole demo workflow, run locally once per session: (working directory, result).
-    About 85 jobs: 13-20 min on 2 cores depending on the machine's load, hence the longer limit."""
+    """The whole demo workflow with the demo profile, run locally once per session: (working
+    directory, result). 63 jobs: about 7 min on 2 cores alone, longer while other tests share
+    them, hence the long limit."""
     workdir = tmp_path_factory.mktemp("demo_local")
     return workdir, run_snakemake(["--cores", "2", "--workflow-profile", str(REPO / "workflow" / "profiles" / "demo"), *config_args("config.yaml")], workdir, timeout=2700)
 
