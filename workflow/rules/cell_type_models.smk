@@ -12,9 +12,9 @@ if CELL_TYPE_MODELS:
             f"logs/{DATASET}/train_cell_type_model/{{cell_model}}_fold{{fold}}.log",
         benchmark:
             f"benchmarks/{DATASET}/train_cell_type_model/{{cell_model}}_fold{{fold}}.tsv"
+        priority: 2
         conda:
             "../../envs/models.yaml"
-        priority: 2
         threads: 4
         resources:
             mem_mb=16000,
@@ -43,9 +43,9 @@ if CELL_TYPE_MODELS:
             f"logs/{DATASET}/predict_cell_types/{{cell_model}}.log",
         benchmark:
             f"benchmarks/{DATASET}/predict_cell_types/{{cell_model}}.tsv"
+        priority: 1
         conda:
             "../../envs/models.yaml"
-        priority: 1
         threads: 2
         resources:
             mem_mb=8000,

@@ -38,9 +38,9 @@ elif STAGES.deconvolution:
         # Cached across runs and datasets (snakemake --cache): Snakemake forbids a benchmark file
         # on a cached rule, so wall time and epochs/s go to the log and to `make bench`.
         cache: True
+        priority: 3
         conda:
             "../../envs/deconvolution.yaml"
-        priority: 3
         threads: 4
         resources:
             mem_mb=16000,
@@ -82,9 +82,9 @@ if STAGES.deconvolution:
             f"logs/{DATASET}/cell2location.log",
         benchmark:
             f"benchmarks/{DATASET}/cell2location.tsv"
+        priority: 3
         conda:
             "../../envs/deconvolution.yaml"
-        priority: 3
         threads: 4
         resources:
             mem_mb=16000,

@@ -8,9 +8,9 @@ if config["demo"]["generate"]:
             f"logs/{DATASET}/demo_reference.log",
         benchmark:
             f"benchmarks/{DATASET}/demo_reference.tsv"
+        priority: 3
         conda:
             "../../envs/demo.yaml"
-        priority: 3
         threads: 1
         resources:
             mem_mb=3000,
@@ -32,9 +32,9 @@ if config["demo"]["generate"]:
             f"logs/{DATASET}/demo_slide/{{sample}}.log",
         benchmark:
             f"benchmarks/{DATASET}/demo_slide/{{sample}}.tsv"
+        priority: 2
         conda:
             "../../envs/demo.yaml"
-        priority: 2
         threads: 1
         resources:
             mem_mb=3000,

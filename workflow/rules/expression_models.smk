@@ -11,9 +11,9 @@ if EXPRESSION_MODELS:
             f"logs/{DATASET}/train_expression_model/{{model}}_fold{{fold}}.log",
         benchmark:
             f"benchmarks/{DATASET}/train_expression_model/{{model}}_fold{{fold}}.tsv"
+        priority: 2
         conda:
             "../../envs/models.yaml"
-        priority: 2
         threads: 4
         resources:
             mem_mb=16000,
@@ -41,9 +41,9 @@ if EXPRESSION_MODELS:
             f"logs/{DATASET}/predict_expression/{{model}}.log",
         benchmark:
             f"benchmarks/{DATASET}/predict_expression/{{model}}.tsv"
+        priority: 1
         conda:
             "../../envs/models.yaml"
-        priority: 1
         threads: 2
         resources:
             mem_mb=8000,

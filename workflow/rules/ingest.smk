@@ -7,9 +7,9 @@ rule ingest:
         f"logs/{DATASET}/ingest/{{sample}}.log",
     benchmark:
         f"benchmarks/{DATASET}/ingest/{{sample}}.tsv"
+    priority: 2
     conda:
         "../../envs/ingest.yaml"
-    priority: 2
     threads: 1
     resources:
         mem_mb=4000,
