@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from stpath.bench import show
 from stpath.celltypes.models import build, predict
 from stpath.celltypes.settings import CellTypeSettings
 from stpath.models.cuca import CUCAConfig
@@ -140,9 +141,7 @@ def main() -> None:
     sizes = args.sizes or (["small", "virchow2"] if device.type == "cuda" else ["small"])
     rows = [r for size in sizes for r in bench(size, args.spots, args.batch, args.epochs, args.steps, device)]
     table = pd.DataFrame(rows)
-    print(table.to_string(index=False))
-    if args.out:
-        table.to_csv(args.out, sep="\t", index=False)
+    show(table, args.out)
 
 
 if __name__ == "__main__":

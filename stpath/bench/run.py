@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from stpath.bench import show
 from stpath.models import registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,9 +85,7 @@ def main() -> None:
     job_seconds = float(pd.read_csv(args.directory / paths["benchmark"], sep="\t")["s"].iloc[0])
     row = {"config": configfile.name, "model": args.model, "fold": args.fold} | report(history, job_seconds)
     table = pd.DataFrame([row])
-    print(table.to_string(index=False))
-    if args.out:
-        table.to_csv(args.out, sep="\t", index=False)
+    show(table, args.out)
 
 
 if __name__ == "__main__":

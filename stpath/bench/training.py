@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from stpath.bench import show
 from stpath.expression.models import build
 from stpath.expression.settings import ExpressionSettings
 from stpath.models.cmrcnet import CMRCNetConfig
@@ -88,9 +89,7 @@ def main() -> None:
         "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else float("nan"),
     }
     table = pd.DataFrame([row])
-    print(table.to_string(index=False))
-    if args.out:
-        table.to_csv(args.out, sep="\t", index=False)
+    show(table, args.out)
 
 
 if __name__ == "__main__":
