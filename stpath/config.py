@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
+import yaml
 
 from .errors import InputError
 from .ingest.folds import check_fold_scheme
+from .ingest.preflight import check_samples
 from .ingest.sheet import check_inputs_exist, read_sheet, to_sample
 from .models.presets import PRESETS
 
@@ -39,6 +42,34 @@ class Stages:
         return cls(with_slide, deconvolution, expression, cell_types, whole_slide)
 
 
+def check_schema(data: dict, schema_path: str | Path, file: str | Path, what: str = "config key") -> None:
+    """Validate ``data`` against a JSON schema; on failure, one short message that names the key,
+    what is wrong and the fix (the schema's own dump would bury them under hundreds of lines)."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is None:
+        return
+    path = list(error.absolute_path)
+    key = ".".join(str(p) for p in path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        name = ".".join(str(p) for p in [*path, unknown[0]]) if unknown else key
+        problem = f"unknown {what} {name!r}"
+        fix = f"remove it or correct its spelling; the keys allowed {'under ' + key if path else 'at the top level'} are {allowed}"
+    else:
+        problem = f"{what} {key!r}: {error.message}"
+        described = error.schema.get("description") or (error.parent.schema.get("description") if error.parent else None)
+        fix = f"correct {key} ({described})" if described else f"correct {key}"
+    raise InputError(file, problem, f"{fix}; every key, its type and default are in {schema_path}")
+
+
+def check_sheet_schema(sheet: pd.DataFrame, schema_path: str | Path, sheet_path: str | Path) -> None:
+    for _, row in sheet.iterrows():
+        check_schema(row.to_dict(), schema_path, sheet_path, f"sample {row['sample']!r}: column")
+
+
 def pending_downloads(config: dict) -> dict[str, str]:
     """The ``downloads`` whose file is missing under data_root: only those get a download rule
     (a rule never claims existing user data as its output)."""
@@ -63,15 +94,20 @@ def made_by_workflow(config: dict):
     return made
 
 
-def check_config(config: dict, sheet: pd.DataFrame | None = None) -> None:
+def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs: bool = True) -> None:
     """Raise ``InputError`` on the first inconsistency of ``config`` (schema-validated, defaults
-    filled) with itself, its sample sheet (read from config["samples"] unless given) or the files."""
+    filled) with itself, its sample sheet (read from config["samples"] unless given) or the files.
+    ``inspect_inputs`` runs every sample's pre-flight (files open, headers, coordinates, pixel
+    size); a job re-reading the workflow on a cluster node skips it, its ingest job did it."""
     sheet = read_sheet(config["samples"]) if sheet is None else sheet
     made = made_by_workflow(config)
-    check_inputs_exist([to_sample(row, config["data_root"]) for _, row in sheet.iterrows()], config["samples"], made)
+    samples = [to_sample(row, config["data_root"]) for _, row in sheet.iterrows()]
+    check_inputs_exist(samples, config["samples"], made)
+    if inspect_inputs:
+        check_samples(samples, made, config["qc"]["pixel_size_tolerance"])
     stages = Stages.of(config, sheet)
-    if stages.samples_with_slide:  # folds only matter for the image models, which need slides
-        check_fold_scheme(sheet, config["folds"]["scheme"], config["samples"])
+    if stages.expression_models or stages.cell_type_models:  # only the image models need folds
+        check_fold_scheme(sheet.loc[stages.samples_with_slide], config["folds"]["scheme"], config["samples"])
     if stages.deconvolution:
         check_deconvolution_inputs(config, made)
     if stages.expression_models:

@@ -40,6 +40,7 @@ class TilePrediction:
     side_level0: float  # tile side in level-0 pixels
     tiles_per_s: float
     grid: dict = field(default_factory=dict)  # the tile file's geometry attributes
+    details: dict = field(default_factory=dict)  # e.g. what was clipped
 
 
 def _meta(p) -> dict:
@@ -67,7 +68,7 @@ def write_tile_prediction(p: TilePrediction, path) -> None:
     out = ad.AnnData(X=p.predicted.to_numpy(np.float32), obs=pd.DataFrame(index=p.predicted.index.astype(str)), var=pd.DataFrame(index=p.predicted.columns.astype(str)))
     out.obsm["spatial"] = np.asarray(p.centres, np.float64)
     out.uns["tiles"] = {"tile_side_level0": float(p.side_level0), "tiles_per_s": float(p.tiles_per_s), **p.grid}
-    out.uns["prediction"] = _meta(p)
+    out.uns["prediction"] = _meta(p) | p.details
     with atomic_path(path) as tmp:
         out.write_h5ad(tmp)
 
@@ -76,5 +77,6 @@ def read_tile_prediction(path) -> TilePrediction:
     a = ad.read_h5ad(path)
     grid = dict(a.uns["tiles"])
     side, rate = float(grid.pop("tile_side_level0")), float(grid.pop("tiles_per_s"))
-    meta = a.uns["prediction"]
-    return TilePrediction(meta["model"], int(meta["fold"]), meta["sample"], a.to_df(), np.asarray(a.obsm["spatial"]), side, rate, grid)
+    meta = dict(a.uns["prediction"])
+    model, fold, sample = (meta.pop(k) for k in ("model", "fold", "sample"))
+    return TilePrediction(model, int(fold), sample, a.to_df(), np.asarray(a.obsm["spatial"]), side, rate, grid, meta)

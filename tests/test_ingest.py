@@ -31,8 +31,11 @@ def test_real_visium_folder():
     pos = pd.read_csv(shared("visium_tiny", "spatial", "tissue_positions_list.csv"), header=None, index_col=0)
     # Space Ranger columns: in_tissue, array_row, array_col, pxl_row, pxl_col -> obsm is (x=col, y=row)
     assert np.array_equal(a.obsm["spatial"], pos.loc[a.obs_names, [5, 4]].to_numpy(float))
-    assert table.spot_diameter_px == pytest.approx(89.4275, rel=1e-4)
-    assert table.um_per_px_from_spots.value == pytest.approx(55 / 89.42751063343188)
+    assert table.positions.spot_diameter_px == pytest.approx(89.4275, rel=1e-4)
+    # Space Ranger's diameter is a 65 um spot: it and the 100 um pitch (137 px) give the same pixel size
+    diameter, pitch = table.positions.pixel_sizes
+    assert diameter.value == pytest.approx(65 / 89.42751063343188)
+    assert pitch.value == pytest.approx(100 / 137.0) and diameter.value == pytest.approx(pitch.value, rel=0.01)
 
 
 def test_real_legacy_st_ingest(tmp_path):
@@ -60,7 +63,7 @@ def test_demo_visium_ingest(demo_slide):
     s = Sample("T1", "P1", demo_slide["slide"], demo_slide["spaceranger"], "visium")
     a = ingest(s, QC())
     info = read_sample_info(a)
-    assert info.um_per_px_source == "slide metadata" and info.spot_diameter_px == pytest.approx(110.0)
+    assert info.um_per_px_source == "slide metadata" and info.spot_diameter_px == pytest.approx(130.0)
     truth = demo_slide["data"]
     assert a.n_obs == len(truth.abundance)
     assert np.array_equal(a.X.toarray(), truth.counts.toarray())
@@ -89,7 +92,7 @@ def test_hest_sample(tmp_path, demo_slide):
 
 # --- bad input: each fails before compute, naming the file and the fix --------------------------
 def test_slide_without_pixel_size_is_refused(tmp_path, demo_slide):
-    with pytest.raises(InputError, match=r"TENX0.png: the pixel size \(um/px\) is unknown.*Fix: add .*um_per_px"):
+    with pytest.raises(InputError, match=r"TENX0.png: sample TENX0: the pixel size \(um/px\) is unknown.*Fix: add .*um_per_px"):
         ingest(_hest(tmp_path, demo_slide, with_mpp=False), QC())
 
 
@@ -105,7 +108,7 @@ def test_counts_and_spots_do_not_match(tmp_path):
     sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
     sel["x"] += 100
     sel.to_csv(tmp_path / "sel.tsv", sep="\t", index=False)
-    with pytest.raises(InputError, match="C2.tsv.gz: no spot id of the counts.*Fix: pair each counts file"):
+    with pytest.raises(InputError, match=r"C2.tsv.gz: only 0 of the 187 counted spots have a position in .*sel.tsv.*Fix: pair each counts file"):
         read_legacy_st(shared("her2st", "counts", "C2.tsv.gz"), tmp_path / "sel.tsv")
 
 
@@ -115,7 +118,7 @@ def test_visium_barcodes_not_in_positions(tmp_path):
     pos = folder / "spatial" / "tissue_positions_list.csv"
     lines = pos.read_text().splitlines()
     pos.write_text("\n".join("X" + line for line in lines) + "\n")
-    with pytest.raises(InputError, match="filtered_feature_bc_matrix.h5: none of the 100 barcodes"):
+    with pytest.raises(InputError, match=r"filtered_feature_bc_matrix.h5: only 0 of the 100 counted spots have a position"):
         read_visium(folder)
 
 

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from stpath.errors import InputError
-from stpath.wsi.slide import UmPerPx, open_slide, resolve_um_per_px, slide_um_per_px
+from stpath.wsi.slide import open_slide, slide_um_per_px
 
 from conftest import shared
 
@@ -57,12 +57,3 @@ def test_garbage_file_is_refused(tmp_path):
     bad.write_bytes(b"not a slide at all" * 100)
     with pytest.raises(InputError, match="slide.svs"):
         open_slide(bad)
-
-
-def test_pixel_size_precedence_and_refusal():
-    spots = UmPerPx(0.69, "spot pitch")
-    assert resolve_um_per_px("s", 0.25, 0.5, spots) == UmPerPx(0.5, "sample sheet um_per_px")
-    assert resolve_um_per_px("s", 0.25, None, spots).source == "slide metadata"
-    assert resolve_um_per_px("s", None, None, spots) is spots
-    with pytest.raises(InputError, match="um_per_px"):
-        resolve_um_per_px("slide.png", None, None, None)

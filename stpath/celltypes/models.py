@@ -54,6 +54,18 @@ def load(name: str, settings: CellTypeSettings, n_types: int, n_genes: int, chec
     return load_weights(build(name, n_types, n_genes, settings), checkpoint, device)
 
 
+def clip_abundances(values: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Abundances are cell counts: a regression head can undershoot zero, the saved prediction
+    cannot. Returns the clipped values and what was clipped (for ``uns``)."""
+    below = values < 0
+    clipped = {
+        "clipped_below_zero": int(below.sum()),
+        "clipped_share": float(below.mean()) if values.size else 0.0,
+        "min_before_clipping": float(values.min()) if values.size else 0.0,
+    }
+    return np.maximum(values, 0), clipped
+
+
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 256) -> np.ndarray:
     """Abundances of every patch (uint8 [N, H, W, 3]) from the image alone."""
@@ -76,8 +88,9 @@ def predict_held_out(
         for sample in test:
             rows = spots.sample == sample
             barcodes = spots.barcode[rows]
+            values, clipped = clip_abundances(predicted[rows])
             yield SpotPrediction(
-                name, int(fold), sample, pd.DataFrame(predicted[rows], index=barcodes, columns=spots.label_names),
+                name, int(fold), sample, pd.DataFrame(values, index=barcodes, columns=spots.label_names),
                 pd.DataFrame(spots.labels[torch.from_numpy(rows)].numpy(), index=barcodes, columns=spots.label_names),
-                settings.labels.name, read_spatial(labels[sample], barcodes), {"labels": vars(settings.labels)},
+                settings.labels.name, read_spatial(labels[sample], barcodes), {"labels": vars(settings.labels), **clipped},
             )

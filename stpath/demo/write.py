@@ -78,7 +78,8 @@ def write_spaceranger(folder: str | Path, image: np.ndarray, spots: pd.DataFrame
     with atomic_path(spatial / "tissue_positions.csv") as tmp:
         spots[["in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]].to_csv(tmp)
     side = max(image.shape[:2])
-    factors = {"spot_diameter_fullres": 55.0 / um_per_px, "fiducial_diameter_fullres": 89.5 / um_per_px}
+    # Space Ranger's spot_diameter_fullres spans a theoretical 65 um spot (the physical spot is 55 um)
+    factors = {"spot_diameter_fullres": 65.0 / um_per_px, "fiducial_diameter_fullres": 89.5 / um_per_px}
     for name, target in (("hires", 2000), ("lowres", 600)):
         scale = min(1.0, target / side)
         factors[f"tissue_{name}_scalef"] = scale

@@ -46,12 +46,23 @@ def feasible_schemes(samples: pd.DataFrame) -> list[str]:
 
 
 def check_fold_scheme(sheet: pd.DataFrame, scheme: str, sheet_path) -> None:
-    if scheme not in feasible_schemes(sheet):
-        raise InputError(
-            sheet_path,
-            f"fold scheme {scheme!r} is impossible with {sheet['patient'].nunique()} patient(s) and {len(sheet)} sample(s)",
-            "set folds.scheme to 'leave_one_slide_out' in the config, or add samples from other patients",
+    """The image models train on some slides and test on others: ``sheet`` (the samples with a
+    slide) must allow ``scheme``."""
+    feasible = feasible_schemes(sheet)
+    if scheme in feasible:
+        return
+    problem = (
+        f"the image models need folds, and fold scheme {scheme!r} is impossible with {sheet['patient'].nunique()} "
+        f"patient(s) and {len(sheet)} sample(s) with a slide"
+    )
+    if feasible:
+        fix = f"set folds.scheme to {feasible[0]!r} in the config, or add samples from other patients"
+    else:
+        fix = (
+            "add a second sample with a slide, or turn the image models off (expression_models.models: [] and "
+            "cell_type_models.models: [] in the config) to run ingest, tiling and deconvolution of this sample alone"
         )
+    raise InputError(sheet_path, problem, fix)
 
 
 def fold_table(sheet: pd.DataFrame, scheme: str, n_folds: int, seed: int) -> pd.DataFrame:

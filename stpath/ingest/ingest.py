@@ -12,9 +12,11 @@ import numpy as np
 import scanpy as sc
 
 from ..errors import InputError
-from ..wsi.slide import UmPerPx, open_slide, resolve_um_per_px, slide_um_per_px
+from ..wsi.slide import open_slide
+from .geometry import UmPerPx
 from .ingested import SampleInfo
-from .readers import READERS
+from .preflight import PIXEL_SIZE_TOLERANCE, check_sample
+from .readers import FORMATS, MIN_MATCHED_SPOTS, match_spots
 from .sheet import Sample
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,8 @@ class QC:
     min_counts: int = 0  # spots with fewer total counts are removed
     min_genes: int = 0  # spots with fewer detected genes are removed
     min_spots: int = 0  # genes detected in fewer spots are removed
+    min_matched_spots: float = MIN_MATCHED_SPOTS  # share of counted spots that must have a position
+    pixel_size_tolerance: float = PIXEL_SIZE_TOLERANCE  # relative disagreement allowed between pixel-size sources
 
     @classmethod
     def from_config(cls, section: dict) -> "QC":
@@ -32,59 +36,37 @@ class QC:
 
 
 def ingest(sample: Sample, qc: QC) -> ad.AnnData:
-    if sample.format not in READERS:
-        raise InputError(None, f"sample {sample.sample}: unknown format {sample.format!r}", f"use one of {sorted(READERS)}")
-    table = READERS[sample.format](sample.expression, sample.spots)
+    checked = check_sample(sample, qc.pixel_size_tolerance)
+    positions = checked.positions
+    counts = FORMATS[sample.format].counts(sample.expression, positions)
+    counts_path = sample.expression if sample.format != "visium" else sample.expression / "filtered_feature_bc_matrix.h5"
+    table = match_spots(counts, positions, counts_path, qc.min_matched_spots)
     adata = table.adata
     n_input = adata.n_obs
-
-    slide_dims = None
     if sample.slide is not None:
-        slide = open_slide(sample.slide)
-        slide_dims = slide.dimensions
-        um = resolve_um_per_px(sample.slide, slide_um_per_px(slide), sample.um_per_px, table.um_per_px_from_spots)
-        _check_spots_inside(adata, slide_dims, sample)
-        slide.close()
-    else:
-        um = resolve_um_per_px(sample.expression, None, sample.um_per_px, table.um_per_px_from_spots) if (
-            sample.um_per_px or table.um_per_px_from_spots
-        ) else UmPerPx(float("nan"), "unknown (no slide)")
+        open_slide(sample.slide).close()  # decodes a level: a truncated file fails here, not in a later job
+    um = checked.um_per_px or UmPerPx(float("nan"), "unknown (no slide)")
     log.info("%s: %d spots read, pixel size %.4f um/px from %s", sample.sample, n_input, um.value, um.source)
 
-    spot_diameter_px = table.spot_diameter_px
     adata = _apply_qc(adata, qc, sample)
     adata.obs["sample"] = sample.sample
     adata.obs["patient"] = sample.patient
+    dims = checked.slide_dims
     adata.uns["stpath"] = SampleInfo(
         sample=sample.sample,
         patient=sample.patient,
         format=sample.format,
         slide=str(sample.slide) if sample.slide else "",
-        slide_width=int(slide_dims[0]) if slide_dims else 0,
-        slide_height=int(slide_dims[1]) if slide_dims else 0,
+        slide_width=int(dims[0]) if dims else 0,
+        slide_height=int(dims[1]) if dims else 0,
         um_per_px=float(um.value),
         um_per_px_source=um.source,
-        spot_diameter_px=float(spot_diameter_px) if spot_diameter_px else None,
+        spot_diameter_px=positions.spot_diameter_px,
         n_spots_input=int(n_input),
         n_spots_unmatched=int(table.n_dropped_unmatched),
         n_spots_after_qc=int(adata.n_obs),
     ).to_uns()
     return adata
-
-
-def _check_spots_inside(adata: ad.AnnData, dims: tuple[int, int], sample: Sample) -> None:
-    xy = adata.obsm["spatial"]
-    W, H = dims
-    outside = (xy[:, 0] < 0) | (xy[:, 1] < 0) | (xy[:, 0] >= W) | (xy[:, 1] >= H)
-    if outside.any():
-        i = int(np.flatnonzero(outside)[0])
-        raise InputError(
-            sample.spots or sample.expression,
-            f"{int(outside.sum())} of {len(xy)} spot centres lie outside the slide {sample.slide} ({W} x {H} px), "
-            f"e.g. {adata.obs_names[i]} at ({xy[i, 0]:.0f}, {xy[i, 1]:.0f})",
-            "give spot coordinates in full-resolution pixels of this very slide (for Visium, the image given to "
-            "Space Ranger), or pair the sample with its own slide",
-        )
 
 
 def _apply_qc(adata: ad.AnnData, qc: QC, sample: Sample) -> ad.AnnData:
@@ -99,7 +81,9 @@ def _apply_qc(adata: ad.AnnData, qc: QC, sample: Sample) -> ad.AnnData:
         "%s: QC kept %d/%d spots and %d/%d genes", sample.sample, adata.n_obs, n_spots, adata.n_vars, n_genes
     )
     if adata.n_obs == 0:
-        raise InputError(sample.expression, "QC removed every spot", "lower qc.min_counts / qc.min_genes in the config")
+        raise InputError(sample.expression, f"QC removed every one of the {n_spots} spots", "lower qc.min_counts / qc.min_genes in the config")
+    if adata.n_vars == 0:
+        raise InputError(sample.expression, f"QC removed every one of the {n_genes} genes", "lower qc.min_spots in the config")
     adata.obs = adata.obs.drop(columns=["n_counts", "n_genes"], errors="ignore")
     adata.var = adata.var.drop(columns=["n_cells"], errors="ignore")
     adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()

@@ -23,16 +23,27 @@ class Sample:
 
 
 COLUMNS = ("sample", "patient", "slide", "expression", "spots", "format", "um_per_px")
+REQUIRED = ("sample", "patient", "slide", "expression", "format")
 
 
 def read_sheet(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "sample sheet not found", "set 'samples' in the config to an existing TSV file")
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    try:
+        # only whole lines starting with '#' are comments: a '#' inside a file name is kept
+        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "the sample sheet is empty", f"write a tab-separated header line {list(REQUIRED)}, then one row per slide") from None
+    first = sheet.columns[0] if len(sheet.columns) else ""
+    if len(sheet) and first:
+        sheet = sheet[~sheet[first].str.startswith("#")].reset_index(drop=True)
     unknown = [c for c in sheet.columns if c not in COLUMNS]
     if unknown:
-        raise InputError(path, f"unknown column(s) {unknown}", f"use only the columns {list(COLUMNS)}")
+        raise InputError(path, f"unknown column(s) {unknown}", f"use only the tab-separated columns {list(COLUMNS)}")
+    missing = [c for c in REQUIRED if c not in sheet.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {missing}; the header has {list(sheet.columns)}", f"add the column(s) {missing} (tab-separated; required: {list(REQUIRED)})")
     for col in ("spots", "um_per_px"):
         if col not in sheet:
             sheet[col] = ""

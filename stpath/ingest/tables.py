@@ -49,13 +49,45 @@ def require_file(path: Path, what: str, fix: str) -> Path:
     return path
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """CSV or TSV (optionally gzipped) with row names in the first column."""
-    sep = "\t" if ".tsv" in path.suffixes or ".txt" in path.suffixes else ","
+def read_table(path: Path, sep: str | None = None) -> pd.DataFrame:
+    """CSV or TSV (optionally gzipped) with row names in the first column, and at least one data
+    row and column. The separator follows the suffix unless given."""
+    sep = sep or _separator(path)
+    kind = "TSV" if sep == "\t" else "CSV"
     try:
-        return pd.read_csv(path, sep=sep, index_col=0)
+        table = pd.read_csv(path, sep=sep, index_col=0)
+    except pd.errors.EmptyDataError:
+        raise InputError(path, f"the {kind} file is empty (no header line)", "re-export or re-download the table; an interrupted copy leaves 0-byte files") from None
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
-        raise InputError(path, f"cannot be read as a {'TSV' if sep == chr(9) else 'CSV'} table ({exc})", "give a plain-text table with row names in the first column") from None
+        raise InputError(path, f"cannot be read as a {kind} table ({exc})", "give a plain-text table with row names in the first column") from None
+    if table.shape[0] == 0 or table.shape[1] == 0:
+        raise InputError(
+            path,
+            f"the {kind} table has {table.shape[0]} data row(s) and {table.shape[1]} data column(s) after the row names",
+            "give the whole table (a header line, then one line per spot or gene); check that the export did not stop after the header",
+        )
+    return table
+
+
+def peek_table(path: Path, sep: str | None = None) -> None:
+    """Refuse an empty, header-only or single-column table from its first two lines (cheap: a
+    15,000-gene header is not parsed into columns)."""
+    sep = sep or _separator(path)
+    kind = "TSV" if sep == "\t" else "CSV"
+    try:
+        head = pd.read_csv(path, sep=sep, header=None, nrows=2, usecols=[0, 1], dtype=str)
+    except pd.errors.EmptyDataError:
+        raise InputError(path, f"the {kind} file is empty (no header line)", "re-export or re-download the table; an interrupted copy leaves 0-byte files") from None
+    except ValueError:  # usecols out of range: one column only
+        raise InputError(path, f"the {kind} table has a single column", f"give row names first, then the counts, separated by {'tabs' if sep == chr(9) else 'commas'}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise InputError(path, f"cannot be read as a {kind} table ({exc})", "give a plain-text table with row names in the first column") from None
+    if len(head) < 2:
+        raise InputError(path, f"the {kind} table has a header but no data rows", "give the whole table (a header line, then one line per spot or gene); check that the export did not stop after the header")
+
+
+def _separator(path: Path) -> str:
+    return "\t" if ".tsv" in path.suffixes or ".txt" in path.suffixes else ","
 
 
 def orient_counts(table: pd.DataFrame, ids: pd.Index, path: Path, what: str) -> pd.DataFrame:

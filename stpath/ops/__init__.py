@@ -1,3 +1,3 @@
 """Tooling that knows about Snakemake and the repository: the static check of the per-step conda
-envs (``envcheck``) and the SLURM pre-flight check (``cluster``). The pipeline library never
-imports it."""
+envs (``envcheck``), the SLURM pre-flight check (``cluster``) and the safe removal of a killed
+run's lock (``unlock``). The pipeline library never imports it."""

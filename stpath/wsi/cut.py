@@ -20,6 +20,8 @@ from .windows import centred_windows, extract, inside
 
 log = logging.getLogger(__name__)
 
+MAX_DROPPED_SHARE = 0.5  # a sample loses at most this share of its spots to windows leaving the slide
+
 
 @dataclass(frozen=True)
 class TilingParams:
@@ -88,6 +90,15 @@ def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sa
     windows = centred_windows(slide, centres, um_per_px, params.target_um_per_px, params.patch_px)
     ok = inside(slide, windows)
     dropped = int((~ok).sum())
+    if dropped > MAX_DROPPED_SHARE * len(ok) or not ok.any():
+        field_um = params.patch_px * params.target_um_per_px
+        raise InputError(
+            slide_path,
+            f"{sample}: the {field_um:g} um window ({field_um / um_per_px:.0f} slide px at {um_per_px:.4g} um/px) of "
+            f"{dropped} of {len(ok)} spots leaves the slide ({slide.dimensions[0]} x {slide.dimensions[1]} px)",
+            "check the sample's pixel size (the um_per_px column of the sample sheet, or the slide's metadata): a "
+            "value far too small makes every window larger than the slide; and that the spots belong to this slide",
+        )
     if dropped:
         log.warning("%s: %d of %d spots dropped: their %d px window leaves the slide", sample, dropped, len(ok), params.patch_px)
     kept = windows.subset(ok)

@@ -3,7 +3,6 @@ interface: OpenSlide for slide formats, OpenSlide's ImageSlide for ordinary imag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +15,22 @@ from ..errors import InputError
 Image.MAX_IMAGE_PIXELS = None
 
 
-@dataclass(frozen=True)
-class UmPerPx:
-    """A pixel size with where it came from (slide metadata, sample sheet, spot pitch, ...)."""
-
-    value: float
-    source: str
+def slide_header(path: str | Path) -> tuple[tuple[int, int], float | None]:
+    """The slide's size (level-0 px) and stored pixel size, read from its header without decoding
+    pixels (cheap: the pre-flight calls it for every slide)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "slide file not found", "correct the 'slide' column of the sample sheet")
+    try:
+        slide = openslide.open_slide(str(path))
+    except (openslide.OpenSlideError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(
+            path,
+            f"not a slide or image OpenSlide or Pillow can open ({type(exc).__name__}: {exc})",
+            "point the 'slide' column at the H&E image (SVS, NDPI, MRXS, TIFF, JPEG, PNG, ...); re-download it if the file is damaged",
+        ) from None
+    with slide:
+        return slide.dimensions, slide_um_per_px(slide)
 
 
 def open_slide(path: str | Path) -> openslide.AbstractSlide:
@@ -58,26 +67,6 @@ def slide_um_per_px(slide: openslide.AbstractSlide) -> float | None:
     if not (x > 0 and np.isfinite(x)):
         return None
     return (x + y) / 2.0
-
-
-def resolve_um_per_px(
-    slide_path: str | Path | None,
-    slide_value: float | None,
-    override: float | None,
-    from_spots: UmPerPx | None,
-) -> UmPerPx:
-    """Pick the pixel size: sample-sheet override, else slide metadata, else spot geometry."""
-    if override is not None and np.isfinite(override):
-        return UmPerPx(float(override), "sample sheet um_per_px")
-    if slide_value is not None:
-        return UmPerPx(slide_value, "slide metadata")
-    if from_spots is not None:
-        return from_spots
-    raise InputError(
-        slide_path,
-        "the pixel size (um/px) is unknown: the slide stores none and the format gives no spot pitch",
-        "add the pixel size in um/px to the 'um_per_px' column of the sample sheet",
-    )
 
 
 def read_rgb(slide: openslide.AbstractSlide, xy_level0: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:

@@ -68,8 +68,20 @@ def tile_grid(
     if not keep.any():
         raise InputError(
             path,
-            f"no tile of {tile_px} px at {target_um_per_px} um/px has >= {min_tissue:.0%} tissue "
-            f"(tissue covers {mask.mean():.1%} of the thumbnail)",
-            "check that the slide shows stained tissue, or lower tiling.min_tile_tissue in the config",
+            f"no tile of {tile_px} px at {target_um_per_px} um/px ({tile_px * target_um_per_px:g} um, "
+            f"{tile_px * target_um_per_px / um_per_px:.0f} slide px at the slide's {um_per_px:.4g} um/px) has >= "
+            f"{min_tissue:.0%} tissue (tissue covers {mask.mean():.1%} of the thumbnail)",
+            "check the slide's pixel size first (a wrong um_per_px in the sample sheet makes tiles far larger or "
+            "smaller than the tissue); then that the slide shows stained tissue; for sparse tissue lower "
+            "tiling.min_tile_tissue in the config",
         )
     return Windows(level, d, size, xy[keep]), tissue[keep]
+
+
+def share_on_tissue(mask: np.ndarray, downsample: float, xy: np.ndarray) -> float:
+    """The share of spot centres (level-0 px) that fall on the tissue mask of the thumbnail."""
+    if len(xy) == 0:
+        return 0.0
+    cols = np.clip((np.asarray(xy)[:, 0] / downsample).astype(int), 0, mask.shape[1] - 1)
+    rows = np.clip((np.asarray(xy)[:, 1] / downsample).astype(int), 0, mask.shape[0] - 1)
+    return float(mask[rows, cols].mean())

@@ -16,30 +16,28 @@ os.environ.update(
 )
 sys.path.insert(0, str(REPO))
 
-from stpath.config import Stages, check_config, pending_downloads
+from stpath.config import (
+    Stages,
+    check_config,
+    check_schema,
+    check_sheet_schema,
+    pending_downloads,
+)
 from stpath.ingest.folds import assign_folds, samples_in
 from stpath.ingest.sheet import input_files, read_sheet, to_sample
 from stpath.models import registry
 
 # ---- validation ----------------------------------------------------------------------------------
-try:
-    validate(config, schema="../schemas/config.schema.yaml")
-except WorkflowError as exc:
-    raise WorkflowError(
-        f"{exc}\nFix: correct the key named above in your config file; every key and its type "
-        "is listed in workflow/schemas/config.schema.yaml."
-    ) from None
-
+# Our own messages first (key, problem, fix in a few lines); Snakemake's validate then fills the
+# schema defaults.
+CONFIG_SCHEMA = f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+SAMPLES_SCHEMA = f"{workflow.basedir}/workflow/schemas/samples.schema.yaml"
+check_schema(config, CONFIG_SCHEMA, ", ".join(map(str, workflow.configfiles)) or None)
+validate(config, schema="../schemas/config.schema.yaml")
 SHEET = read_sheet(config["samples"])
-try:
-    validate(SHEET, schema="../schemas/samples.schema.yaml")
-except WorkflowError as exc:
-    raise WorkflowError(
-        f"{exc}\nFix: correct {config['samples']}; its columns are described in "
-        "workflow/schemas/samples.schema.yaml."
-    ) from None
-
-check_config(config, SHEET)
+check_sheet_schema(SHEET, SAMPLES_SCHEMA, config["samples"])
+validate(SHEET, schema="../schemas/samples.schema.yaml")
+check_config(config, SHEET, inspect_inputs=workflow.is_main_process)
 
 
 # ---- samples and folds ---------------------------------------------------------------------------
@@ -235,7 +233,7 @@ def cell_type_model_outputs():
 
 def final_outputs():
     outs = [f"{OUT}/expression/genes.tsv"]
-    if SAMPLES_WITH_SLIDE:
+    if FOLDS:
         outs.append(f"{OUT}/splits/folds.tsv")
     outs += expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES)
     outs += expand(

@@ -1,22 +1,91 @@
-"""Checks shared by every reader."""
+"""What every reader returns, and the join of a format's counts with its spot positions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import anndata as ad
+import numpy as np
+import pandas as pd
 
-from ...wsi.slide import UmPerPx
+from ...errors import InputError
+from ..geometry import UmPerPx
 from ..tables import check_raw_counts, check_unique, require_file
 
-__all__ = ["SpotTable", "check_raw_counts", "check_unique", "require_file"]
+__all__ = ["SpotPositions", "SpotTable", "check_raw_counts", "check_unique", "match_spots", "require_file"]
+
+log = logging.getLogger(__name__)
+
+MIN_MATCHED_SPOTS = 0.8  # default share of counted spots that must have a position
+
+
+@dataclass
+class SpotPositions:
+    """Where a sample's spots are, read without its counts (cheap enough for the pre-flight)."""
+
+    path: Path  # the file that holds them
+    ids: pd.Index
+    xy: np.ndarray  # (n, 2) centres in full-resolution slide pixels, x then y
+    pixel_sizes: list[UmPerPx]  # what the technology's spot size and pitch imply
+    spot_diameter_px: float | None  # full-resolution pixels, when the format stores it
+    obs: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-spot extras (array coordinates)
+    # Visium lists every spot of the array: True for the spots Space Ranger put under tissue. None
+    # for formats that list only the spots they counted.
+    in_tissue: np.ndarray | None = None
 
 
 @dataclass
 class SpotTable:
-    """What a reader returns: counts with spot centres, plus what the format says about geometry."""
+    """Counts of the spots that have a position, ``obsm["spatial"]`` as x, y."""
 
     adata: ad.AnnData
-    spot_diameter_px: float | None  # full-resolution pixels, when the format stores it
-    um_per_px_from_spots: UmPerPx | None  # pixel size implied by a known physical spot pitch/size
-    n_dropped_unmatched: int = 0  # spots present in only one of counts / positions
+    positions: SpotPositions
+    n_dropped_unmatched: int = 0  # counted spots without a position, and listed spots without counts
+
+
+def match_spots(counts: ad.AnnData, positions: SpotPositions, counts_path: Path, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
+    """Keep the counted spots that have a position. Refuse when fewer than ``min_matched`` of them
+    do (counts paired with another section's positions), and, for Visium, when the matrix's
+    barcodes are not the spots under tissue (a matrix paired with another slide's spatial folder)."""
+    counted = counts.obs_names.astype(str)
+    listed = positions.ids.astype(str)
+    shared = counted[counted.isin(listed)]
+    n_counted = len(counted)
+    if len(shared) == 0 or len(shared) < min_matched * n_counted:
+        raise InputError(
+            counts_path,
+            f"only {len(shared)} of the {n_counted} counted spots have a position in {positions.path} "
+            f"(e.g. counted {list(counted[~counted.isin(listed)][:2])}, listed {list(listed[:2])})",
+            "pair each counts file with the spot positions of the same section (the sample sheet's 'spots' or the "
+            f"Space Ranger 'spatial' folder of the same run); qc.min_matched_spots ({min_matched:g}) sets the share required",
+        )
+    n_unlisted = n_counted - len(shared)
+    n_uncounted = 0 if positions.in_tissue is not None else int((~listed.isin(counted)).sum())
+    if n_unlisted or n_uncounted:
+        log.warning(
+            "%s: %d counted spots have no position and %d listed spots have no counts; %d spots kept",
+            counts_path, n_unlisted, n_uncounted, len(shared),
+        )
+    order = listed.get_indexer(shared)
+    if positions.in_tissue is not None:
+        _check_under_tissue(positions, order, counts_path)
+    adata = counts[shared.to_numpy()].copy() if n_unlisted else counts
+    adata.obsm["spatial"] = np.asarray(positions.xy[order], dtype=np.float64)
+    for column in positions.obs.columns:
+        adata.obs[column] = positions.obs[column].to_numpy()[order]
+    return SpotTable(adata, positions, n_unlisted + n_uncounted)
+
+
+def _check_under_tissue(positions: SpotPositions, order: np.ndarray, counts_path: Path) -> None:
+    """Every barcode of a filtered Visium matrix is under tissue in its own run's positions."""
+    off = ~positions.in_tissue[order]
+    allowed = max(5, int(0.01 * len(order)))
+    if off.sum() > allowed:
+        raise InputError(
+            counts_path,
+            f"{int(off.sum())} of the {len(order)} barcodes of the filtered matrix are not under tissue in "
+            f"{positions.path} (in_tissue = 0): the matrix and the spatial folder come from different sections or runs",
+            "use the filtered_feature_bc_matrix.h5 and the spatial/ folder of the same Space Ranger run",
+        )

@@ -10,31 +10,41 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ..tables import check_raw_counts, check_unique, orient_counts, read_table, require_file
-from .common import SpotTable
+from ..tables import check_raw_counts, check_unique, orient_counts, peek_table, read_table, require_file
+from .common import MIN_MATCHED_SPOTS, SpotPositions, SpotTable, match_spots
 
 
-def read_counts_table(counts: str | Path, spots: str | Path | None) -> SpotTable:
-    counts = require_file(Path(counts), "counts table", "correct the 'expression' column of the sample sheet")
+def read_coordinates(counts: str | Path, spots: str | Path | None) -> SpotPositions:
     if spots is None or str(spots) in ("", "nan"):
         raise InputError(counts, "counts_table samples need a coordinates table (spot, x, y)", "fill the 'spots' column of the sample sheet")
     spots = require_file(Path(spots), "coordinates table", "correct the 'spots' column of the sample sheet")
-
     coords = read_table(spots)
     missing = [c for c in ("x", "y") if c not in coords.columns]
     if missing:
         raise InputError(spots, f"missing column(s) {missing}; columns are {list(coords.columns)}", "give a table with the spot id first, then columns x and y (pixels)")
     coords.index = coords.index.astype(str)
     check_unique(coords.index, spots, "spot id")
-    table = orient_counts(read_table(counts), coords.index, counts, "spot")
+    xy = coords[["x", "y"]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    # a plain table says nothing about the technology: no pixel size follows from its spots
+    return SpotPositions(path=spots, ids=coords.index, xy=xy, pixel_sizes=[], spot_diameter_px=None)
+
+
+def peek_counts_table(counts: str | Path, spots: str | Path | None = None) -> None:
+    counts = require_file(Path(counts), "counts table", "correct the 'expression' column of the sample sheet")
+    peek_table(counts)
+
+
+def read_counts_table_counts(counts: str | Path, positions: SpotPositions) -> ad.AnnData:
+    counts = require_file(Path(counts), "counts table", "correct the 'expression' column of the sample sheet")
+    table = orient_counts(read_table(counts), positions.ids, counts, "spot")
     table.index = table.index.astype(str)
     check_unique(table.index, counts, "spot id")
-
-    shared = table.index.intersection(coords.index)
-    n_dropped = len(table.index.union(coords.index)) - len(shared)
-    table, coords = table.loc[shared], coords.loc[shared]
     X = check_raw_counts(table.to_numpy(), counts)
-    adata = ad.AnnData(X=X, obs=pd.DataFrame(index=shared), var=pd.DataFrame(index=table.columns.astype(str)))
+    adata = ad.AnnData(X=X, obs=pd.DataFrame(index=table.index), var=pd.DataFrame(index=table.columns.astype(str)))
     adata.var_names_make_unique()
-    adata.obsm["spatial"] = coords[["x", "y"]].to_numpy(dtype=np.float64)
-    return SpotTable(adata, spot_diameter_px=None, um_per_px_from_spots=None, n_dropped_unmatched=n_dropped)
+    return adata
+
+
+def read_counts_table(counts: str | Path, spots: str | Path | None, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
+    positions = read_coordinates(counts, spots)
+    return match_spots(read_counts_table_counts(counts, positions), positions, Path(counts), min_matched)

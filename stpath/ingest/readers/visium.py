@@ -1,77 +1,109 @@
-"""10x Visium Space Ranger output folders (Space Ranger 1.x to 3.x layouts), read with squidpy."""
+"""10x Visium Space Ranger output folders (Space Ranger 1.x to 3.x layouts): the filtered matrix
+read with scanpy, the spot positions and scale factors from ``spatial/``."""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
+import anndata as ad
+import h5py
 import numpy as np
 import pandas as pd
-import squidpy as sq
+import scanpy as sc
 
 from ...errors import InputError
-from ...wsi.slide import UmPerPx
-from .common import SpotTable, check_raw_counts, check_unique, require_file
+from ..geometry import SPOT_PITCH_UM, UmPerPx, spot_pitch_px
+from .common import (
+    MIN_MATCHED_SPOTS,
+    SpotPositions,
+    SpotTable,
+    check_raw_counts,
+    check_unique,
+    match_spots,
+    require_file,
+)
 
-log = logging.getLogger(__name__)
+# spot_diameter_fullres spans "a theoretical 65 um spot" (10x's definition of the scale factor);
+# the physical spot is 55 um.
+SCALEFACTOR_SPOT_UM = 65.0
+COUNTS = "filtered_feature_bc_matrix.h5"
+POSITION_COLUMNS = ["in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
 
-VISIUM_SPOT_DIAMETER_UM = 55.0
 
-
-def read_visium(folder: str | Path, spots: str | Path | None = None) -> SpotTable:
-    folder = Path(folder)
+def visium_counts_file(folder: Path) -> Path:
     if not folder.is_dir():
         raise InputError(folder, "Space Ranger folder not found", "correct the 'expression' column of the sample sheet")
-    counts_file = require_file(
-        folder / "filtered_feature_bc_matrix.h5",
-        "filtered_feature_bc_matrix.h5",
-        "point 'expression' at the Space Ranger 'outs' folder",
-    )
+    return require_file(folder / COUNTS, COUNTS, "point 'expression' at the Space Ranger 'outs' folder")
+
+
+def read_visium_positions(folder: str | Path, spots: str | Path | None = None) -> SpotPositions:
+    folder = Path(folder)
+    visium_counts_file(folder)
     spatial = folder / "spatial"
-    positions = next(
-        (p for p in (spatial / "tissue_positions.csv", spatial / "tissue_positions_list.csv") if p.is_file()), None
-    )
+    positions = next((p for p in (spatial / "tissue_positions.csv", spatial / "tissue_positions_list.csv") if p.is_file()), None)
     if positions is None:
         raise InputError(spatial, "no tissue_positions.csv or tissue_positions_list.csv", "copy the Space Ranger 'spatial' folder")
     scalefactors = require_file(spatial / "scalefactors_json.json", "scalefactors_json.json", "copy the Space Ranger 'spatial' folder")
 
-    _check_positions_unique(positions)
+    first = positions.read_text().split("\n", 1)[0].split(",")[0].strip().lower()
     try:
-        # squidpy attaches spot positions only together with the (small) low/high-res images
-        adata = sq.read.visium(folder, counts_file=counts_file.name, load_images=True)
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(counts_file, f"cannot read the count matrix ({exc})", "re-copy the file from Space Ranger") from exc
-    adata.var_names_make_unique()
-    check_unique(adata.obs_names, counts_file, "barcode")
-    adata.X = check_raw_counts(adata.X, counts_file)
+        table = pd.read_csv(positions, header=0 if first == "barcode" else None, index_col=0)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise InputError(positions, f"cannot be read as Space Ranger spot positions ({exc})", "re-copy the Space Ranger 'spatial' folder") from None
+    if table.shape[1] != len(POSITION_COLUMNS):
+        raise InputError(positions, f"{table.shape[1] + 1} columns where Space Ranger writes 6", f"give barcode, {', '.join(POSITION_COLUMNS)}")
+    table.columns = POSITION_COLUMNS
+    check_unique(table.index, positions, "barcode")
+    xy = table[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(np.float64)
 
-    xy = np.asarray(adata.obsm["spatial"], dtype=float)
-    unmatched = ~np.isfinite(xy).all(axis=1)
-    if unmatched.all():
-        raise InputError(
-            counts_file,
-            f"none of the {adata.n_obs} barcodes of the count matrix appear in {positions.name}",
-            "use the count matrix and spatial folder from the same Space Ranger run",
-        )
-    n_unmatched = int(unmatched.sum())
-    if n_unmatched:
-        log.warning("%s: %d barcodes have no position and are dropped", counts_file, n_unmatched)
-        adata = adata[~unmatched].copy()
-    adata.obsm["spatial"] = np.asarray(adata.obsm["spatial"], dtype=np.float64)
-
-    factors = json.loads(scalefactors.read_text())
+    try:
+        factors = json.loads(scalefactors.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(scalefactors, f"not valid JSON ({exc})", "re-copy the Space Ranger 'spatial' folder") from None
     diameter = factors.get("spot_diameter_fullres")
-    from_spots = None
+    sizes = []
     if diameter:
-        from_spots = UmPerPx(VISIUM_SPOT_DIAMETER_UM / float(diameter), "Visium spot diameter (55 um) in scalefactors")
+        sizes.append(UmPerPx(SCALEFACTOR_SPOT_UM / float(diameter), "Visium spot_diameter_fullres (65 um)"))
+    finite = np.isfinite(xy).all(axis=1)
+    pitch = spot_pitch_px(xy[finite])
+    if pitch:
+        sizes.append(UmPerPx(SPOT_PITCH_UM["visium"] / pitch, f"Visium spot pitch (100 um = {pitch:.1f} px)"))
+    return SpotPositions(
+        path=positions,
+        ids=table.index.astype(str),
+        xy=xy,
+        pixel_sizes=sizes,
+        spot_diameter_px=float(diameter) if diameter else None,
+        obs=table[["array_row", "array_col"]],
+        in_tissue=table["in_tissue"].to_numpy() == 1,
+    )
+
+
+def peek_visium_counts(folder: str | Path, spots: str | Path | None = None) -> None:
+    counts = visium_counts_file(Path(folder))
+    try:
+        with h5py.File(counts, "r") as f:
+            if "matrix" not in f:
+                raise InputError(counts, f"no 'matrix' group (groups: {list(f)})", "give the Space Ranger filtered_feature_bc_matrix.h5 (Space Ranger 3 and later layout)")
+    except OSError as exc:
+        raise InputError(counts, f"not a readable HDF5 file ({exc})", "re-copy the file from Space Ranger; an interrupted copy leaves a truncated file") from None
+
+
+def read_visium_counts(folder: str | Path, positions: SpotPositions) -> ad.AnnData:
+    counts = visium_counts_file(Path(folder))
+    try:
+        adata = sc.read_10x_h5(counts)
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(counts, f"cannot read the count matrix ({exc})", "re-copy the file from Space Ranger") from exc
+    check_unique(adata.obs_names, counts, "barcode")
+    adata.var_names_make_unique()
+    adata.X = check_raw_counts(adata.X, counts)
     if "gene_ids" in adata.var:
         adata.var["gene_ids"] = adata.var["gene_ids"].astype(str)
-    adata.uns.pop("spatial", None)
-    return SpotTable(adata, float(diameter) if diameter else None, from_spots, n_unmatched)
+    return adata
 
 
-def _check_positions_unique(positions: Path) -> None:
-    first = positions.read_text().split("\n", 1)[0].split(",")[0].strip().lower()
-    table = pd.read_csv(positions, header=0 if first == "barcode" else None, index_col=0)
-    check_unique(table.index, positions, "barcode")
+def read_visium(folder: str | Path, spots: str | Path | None = None, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
+    positions = read_visium_positions(folder)
+    return match_spots(read_visium_counts(folder, positions), positions, Path(folder) / COUNTS, min_matched)

@@ -1,0 +1,103 @@
+"""Spot geometry and pixel size: what each source (sample sheet, slide metadata, the technology's
+spot size and pitch) says about the µm per pixel of a slide, and whether they agree.
+
+A wrong pixel size gives valid-looking patches of the wrong field of view, so every source that
+exists is compared and a disagreement stops the sample, naming the sources."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+# Centre-to-centre distance of neighbouring spots, per technology (Visium: 55 um spots on a 100 um
+# hexagonal grid; legacy ST: 100 um spots on a 200 um square grid).
+SPOT_PITCH_UM = {"visium": 100.0, "legacy_st": 200.0}
+SHEET = "sample sheet um_per_px"
+SLIDE = "slide metadata"
+
+
+@dataclass(frozen=True)
+class UmPerPx:
+    """A pixel size with where it came from (slide metadata, sample sheet, spot pitch, ...)."""
+
+    value: float
+    source: str
+
+
+def spot_pitch_px(xy: np.ndarray) -> float | None:
+    """Median distance from each spot to its nearest neighbour (pixels); None under 3 spots."""
+    xy = np.asarray(xy, dtype=float)
+    if len(xy) < 3:
+        return None
+    dist, _ = cKDTree(xy).query(xy, k=2)
+    pitch = float(np.median(dist[:, 1]))
+    return pitch if pitch > 0 else None
+
+
+def check_finite(ids, xy: np.ndarray, path: str | Path) -> None:
+    bad = ~np.isfinite(np.asarray(xy, dtype=float)).all(axis=1)
+    if bad.any():
+        first = np.flatnonzero(bad)[:3]
+        raise InputError(
+            path,
+            f"{int(bad.sum())} of {len(xy)} spots have a missing or non-numeric coordinate, e.g. "
+            + ", ".join(f"{ids[i]} at ({xy[i, 0]}, {xy[i, 1]})" for i in first),
+            "give every spot a numeric x and y in full-resolution slide pixels (or drop the spot from both the "
+            "counts and the coordinates)",
+        )
+
+
+def pixel_size(sources: list[UmPerPx], path: str | Path, sample: str, tolerance: float) -> UmPerPx:
+    """The pixel size to use, after checking that every source agrees within ``tolerance``
+    (a relative difference; 0.2 = 20 %).
+
+    Priority: the sample sheet, then the slide's metadata, then the spot geometry. A sheet value
+    that every spot-geometry source confirms overrides disagreeing slide metadata (a TIFF's 72 dpi
+    default, say) with a warning: it is then two independent sources against one."""
+    if not sources:
+        raise InputError(
+            path,
+            f"sample {sample}: the pixel size (um/px) is unknown: the slide stores none and the format gives no spot pitch",
+            "add the pixel size in um/px to the 'um_per_px' column of the sample sheet",
+        )
+    by_name = {s.source: s for s in sources}
+    chosen = by_name.get(SHEET) or by_name.get(SLIDE) or sources[0]
+    disagree = [s for s in sources if _ratio(s.value, chosen.value) > 1 + tolerance]
+    if not disagree:
+        return chosen
+    geometry = [s for s in sources if s.source not in (SHEET, SLIDE)]
+    if chosen.source == SHEET and geometry and [s.source for s in disagree] == [SLIDE]:
+        log.warning(
+            "%s: the slide metadata says %.4f um/px; the sample sheet's %.4f um/px is used, as the spot geometry "
+            "(%s) confirms it", sample, by_name[SLIDE].value, chosen.value, ", ".join(s.source for s in geometry),
+        )
+        return chosen
+    listed = "; ".join(f"{s.source}: {s.value:.4g}" for s in sources)
+    raise InputError(path, f"sample {sample}: the pixel size sources disagree by more than {tolerance:.0%} ({listed} um/px)", _fix(chosen, disagree, sample))
+
+
+def _ratio(a: float, b: float) -> float:
+    return max(a, b) / min(a, b)
+
+
+def _fix(chosen: UmPerPx, disagree: list[UmPerPx], sample: str) -> str:
+    factor = disagree[0].value / chosen.value
+    if chosen.source == SHEET:
+        return (
+            f"correct um_per_px of sample {sample} in the sample sheet (the other sources say about "
+            f"{disagree[0].value:.4g}, {factor:.3g}x the sheet's value) or leave it empty to use them"
+        )
+    return (
+        f"the spot coordinates are not in full-resolution pixels of this slide (they imply a pixel size {factor:.3g}x "
+        f"the {chosen.source}'s): give coordinates of the full-resolution image the slide file holds (for Visium, "
+        "the image given to Space Ranger; not the hires/lowres PNGs), or pair the sample with its own slide; if the "
+        "slide's stored pixel size is the wrong one, set um_per_px in the sample sheet"
+    )

@@ -1,0 +1,83 @@
+"""The cheap checks of one sample's inputs, run for every sample before any job (``snakemake -n``
+reports them) and again by its ingest job: the files open, the counts file has a header and rows,
+every spot has finite coordinates inside the slide, and every source of the pixel size agrees.
+
+What needs the counts themselves (spot ids matching, Visium in_tissue) stays in the ingest job."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from ..wsi.slide import slide_header
+from .geometry import SHEET, SLIDE, UmPerPx, check_finite, pixel_size
+from .readers import FORMATS, SpotPositions
+from .sheet import Sample, input_files
+
+log = logging.getLogger(__name__)
+
+PIXEL_SIZE_TOLERANCE = 0.2
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the pre-flight learnt about a sample."""
+
+    positions: SpotPositions
+    um_per_px: UmPerPx | None  # None: no slide and no source (a slide-free sample needs none)
+    slide_dims: tuple[int, int] | None
+
+
+def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE) -> Checked:
+    if sample.format not in FORMATS:
+        raise InputError(None, f"sample {sample.sample}: unknown format {sample.format!r}", f"use one of {sorted(FORMATS)}")
+    fmt = FORMATS[sample.format]
+    positions = fmt.positions(sample.expression, sample.spots)
+    fmt.peek_counts(sample.expression, sample.spots)
+    check_finite(positions.ids, positions.xy, positions.path)
+
+    sources = [UmPerPx(sample.um_per_px, SHEET)] if sample.um_per_px else []
+    dims = None
+    if sample.slide is not None:
+        dims, stored = slide_header(sample.slide)
+        sources += [UmPerPx(stored, SLIDE)] if stored else []
+    sources += positions.pixel_sizes
+    if sample.slide is None and not sources:
+        um = None
+    else:  # a missing pixel size is the slide's; a disagreement is the spots' file's
+        where = (sample.spots or sample.expression) if sources else sample.slide
+        um = pixel_size(sources, where, sample.sample, tolerance)
+    if dims is not None:
+        _check_inside(positions, dims, sample)
+    return Checked(positions, um, dims)
+
+
+def check_samples(samples: list[Sample], made: Callable[[object], bool], tolerance: float = PIXEL_SIZE_TOLERANCE) -> None:
+    """The pre-flight of every sample whose inputs all exist now (the demo generator and the
+    download rules make the others; their ingest jobs check them)."""
+    for sample in samples:
+        if any(made(f) and not f.exists() for f in input_files(sample)):
+            continue
+        check_sample(sample, tolerance)
+
+
+def _check_inside(positions: SpotPositions, dims: tuple[int, int], sample: Sample) -> None:
+    xy = positions.xy
+    if positions.in_tissue is not None:  # Visium lists the whole array; only spots under tissue matter
+        xy = xy[positions.in_tissue]
+    W, H = dims
+    outside = (xy[:, 0] < 0) | (xy[:, 1] < 0) | (xy[:, 0] >= W) | (xy[:, 1] >= H)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        ids = positions.ids if positions.in_tissue is None else positions.ids[positions.in_tissue]
+        raise InputError(
+            positions.path,
+            f"{int(outside.sum())} of {len(xy)} spot centres lie outside the slide {sample.slide} ({W} x {H} px), "
+            f"e.g. {ids[i]} at ({xy[i, 0]:.0f}, {xy[i, 1]:.0f})",
+            "give spot coordinates in full-resolution pixels of this very slide (for Visium, the image given to "
+            "Space Ranger), or pair the sample with its own slide",
+        )
