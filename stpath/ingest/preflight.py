@@ -49,7 +49,7 @@ def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE) -> Che
     if sample.slide is None and not sources:
         um = None
     else:  # a missing pixel size is the slide's; a disagreement is the spots' file's
-        where = (sample.spots or sample.expression) if sources else sample.slide
+        where = positions.path if sources else sample.slide
         um = pixel_size(sources, where, sample.sample, tolerance)
     if dims is not None:
         _check_inside(positions, dims, sample)

@@ -3,6 +3,7 @@ input files each sample's ingest reads."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +31,11 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "sample sheet not found", "set 'samples' in the config to an existing TSV file")
-    try:
-        # only whole lines starting with '#' are comments: a '#' inside a file name is kept
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "the sample sheet is empty", f"write a tab-separated header line {list(REQUIRED)}, then one row per slide") from None
-    first = sheet.columns[0] if len(sheet.columns) else ""
-    if len(sheet) and first:
-        sheet = sheet[~sheet[first].str.startswith("#")].reset_index(drop=True)
+    # only whole lines starting with '#' are comments: a '#' inside a file name is part of it
+    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise InputError(path, "the sample sheet is empty", f"write a tab-separated header line {list(REQUIRED)}, then one row per slide")
+    sheet = pd.read_csv(io.StringIO("\n".join(lines)), sep="\t", dtype=str, keep_default_na=False)
     unknown = [c for c in sheet.columns if c not in COLUMNS]
     if unknown:
         raise InputError(path, f"unknown column(s) {unknown}", f"use only the tab-separated columns {list(COLUMNS)}")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import psutil
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def live_runs(workdir: str | Path) -> list[psutil.Process]:
     """Snakemake processes (not this one) whose working directory is ``workdir``."""
@@ -44,6 +46,8 @@ def main(argv: list[str]) -> int:
     if not any((workdir / ".snakemake" / "locks").glob("*")):
         print(f"{workdir}: no Snakemake lock to remove.")
         return 0
+    if not any(a in ("-s", "--snakefile") for a in argv) and not (workdir / "Snakefile").exists():
+        argv = ["--snakefile", str(REPO / "Snakefile"), *argv]  # a run in another working directory
     return subprocess.call([sys.executable, "-m", "snakemake", "--unlock", *argv])
 
 

@@ -10,7 +10,6 @@ import anndata as ad
 import h5py
 import numpy as np
 import pandas as pd
-import scanpy as sc
 
 from ...errors import InputError
 from ..geometry import SPOT_PITCH_UM, UmPerPx, spot_pitch_px
@@ -91,6 +90,8 @@ def peek_visium_counts(folder: str | Path, spots: str | Path | None = None) -> N
 
 
 def read_visium_counts(folder: str | Path, positions: SpotPositions) -> ad.AnnData:
+    import scanpy as sc  # not at import time: the pre-flight reads positions while the Snakefile is parsed
+
     counts = visium_counts_file(Path(folder))
     try:
         adata = sc.read_10x_h5(counts)

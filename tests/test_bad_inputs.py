@@ -1,0 +1,466 @@
+"""Inputs that are wrong but look valid, as a new user makes them: each is refused before compute
+(the pre-flight that ``snakemake -n`` runs: ``check_config``) or by the job that can tell (ingest,
+spot patches), naming the file, the values and the fix; or, for legitimate uses, accepted.
+
+The README's table "What bad input looks like" lists every case with the test that pins it; the
+last test here keeps the table and the tests in step."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from snakemake.utils import validate
+
+from stpath.config import check_config, check_schema, check_sheet_schema
+from stpath.errors import InputError
+from stpath.ingest.ingest import QC, ingest
+from stpath.ingest.ingested import read_sample_info
+from stpath.ingest.sheet import Sample, read_sheet
+
+from conftest import REPO, config_args, run_snakemake, shared
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+SAMPLES_SCHEMA = REPO / "workflow" / "schemas" / "samples.schema.yaml"
+COLUMNS = ["sample", "patient", "slide", "expression", "spots", "format", "um_per_px"]
+
+
+# --- inputs -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def visium_pair(tmp_path_factory):
+    """Two demo Visium sections of one size (the same barcode whitelist, different tissue) with
+    pyramidal TIFFs that store 0.5 um/px."""
+    from stpath.demo import synth, write
+
+    root = tmp_path_factory.mktemp("visium_pair")
+    params = synth.DemoParams(size_px=1536, n_genes=120)
+    sig = synth.signatures(3, params.n_genes)
+    slides = {}
+    for seed, name, patient in ((3, "T1", "P1"), (11, "T2", "P2")):
+        s = synth.slide(seed, name, patient, sig, params)
+        write.write_pyramid_tiff(root / f"{name}.tif", s.image, params.um_per_px)
+        write.write_spaceranger(root / name, s.image, s.spots, s.counts, list(sig.columns), params.um_per_px)
+        slides[name] = s
+    return {"root": root, "slides": slides, "genes": list(sig.columns), "params": params}
+
+
+def sheet_file(tmp_path: Path, rows: list[dict], name="samples.tsv") -> Path:
+    path = tmp_path / name
+    pd.DataFrame([{c: str(r.get(c, "")) for c in COLUMNS} for r in rows]).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def visium_rows(**changes) -> list[dict]:
+    rows = [dict(sample=s, patient=p, slide=f"{s}.tif", expression=s, format="visium") for s, p in (("T1", "P1"), ("T2", "P2"))]
+    rows[0].update(changes)
+    return rows
+
+
+def her2st_rows(section_changes: dict | None = None) -> list[dict]:
+    root = shared("her2st")
+    rows = [
+        dict(sample=s, patient="C", slide=root / "images" / f"{s}.jpg", expression=root / "counts" / f"{s}.tsv.gz",
+             spots=root / "spots" / f"{s}_selection.tsv", format="legacy_st")
+        for s in ("C2", "C3")
+    ]
+    rows[0].update(section_changes or {})
+    return rows
+
+
+def config_for(tmp_path, rows, base="config.yaml", data_root=None, **sections) -> dict:
+    """A shipped config pointed at ``rows`` (schema defaults filled, as the workflow does)."""
+    config = yaml.safe_load((REPO / "config" / base).read_text())
+    config["samples"] = str(sheet_file(tmp_path, rows))
+    config["data_root"] = str(data_root or tmp_path)
+    config["demo"] = {"generate": False}
+    if base == "config.yaml":  # no deconvolution: these samples come without a reference
+        config["deconvolution"]["reference"] = {"path": "", "labels": "", "signatures": ""}
+        config["deconvolution"]["truth"] = ""
+    if base == "her2st.yaml":
+        config["folds"]["scheme"] = "leave_one_slide_out"
+    for key, value in sections.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    validate(config, SCHEMA)
+    return config
+
+
+def refused(config) -> str:
+    with pytest.raises(InputError) as err:
+        check_config(config)
+    message = str(err.value)
+    assert "Fix:" in message
+    return message
+
+
+def counts_table_sample(tmp_path, visium_pair, um_per_px, slide_png=True) -> Sample:
+    """Demo section T1 as a plain counts table + coordinates table, with a PNG (no stored pixel size)."""
+    s = visium_pair["slides"]["T1"]
+    spots = s.spots[s.spots.in_tissue == 1]
+    pd.DataFrame(s.counts.toarray(), index=spots.index, columns=visium_pair["genes"]).to_csv(tmp_path / "counts.csv")
+    coords = pd.DataFrame({"x": spots.pxl_col_in_fullres, "y": spots.pxl_row_in_fullres})
+    coords.to_csv(tmp_path / "coords.csv")
+    Image.fromarray(s.image).save(tmp_path / "T1.png")
+    return Sample("T1", "P1", tmp_path / "T1.png", tmp_path / "counts.csv", "counts_table", tmp_path / "coords.csv", um_per_px)
+
+
+# --- silent before: now refused --------------------------------------------------------------------
+@pytest.mark.parametrize("um_per_px", [5.0, 0.05])
+def test_sheet_pixel_size_that_the_slide_and_spots_contradict(tmp_path, visium_pair, um_per_px):
+    message = refused(config_for(tmp_path, visium_rows(um_per_px=um_per_px), data_root=visium_pair["root"]))
+    assert f"sample T1: the pixel size sources disagree by more than 20% (sample sheet um_per_px: {um_per_px:g}; slide metadata: 0.5" in message
+    assert "Visium spot_diameter_fullres (65 um): 0.5;" in message and re.search(r"Visium spot pitch \(100 um = 199.\d px\): 0.500", message)
+    assert f"Fix: correct um_per_px of sample T1 in the sample sheet (the other sources say about 0.5, {0.5 / um_per_px:.3g}x" in message
+
+
+def test_sheet_pixel_size_far_too_small_with_no_second_source(tmp_path, visium_pair):
+    """Nothing to compare with (a PNG, a plain table): the spot windows then leave the slide."""
+    from stpath.wsi.cut import PatchParams, spot_patches
+
+    a = ingest(counts_table_sample(tmp_path, visium_pair, um_per_px=0.01), QC())
+    with pytest.raises(InputError, match=r"T1.png: T1: the 112 um window \(11200 slide px at 0.01 um/px\) of \d+ of \d+ spots leaves the slide.*Fix: check the sample's pixel size"):
+        spot_patches(tmp_path / "T1.png", a.obsm["spatial"], a.obs_names, 0.01, "T1", PatchParams(), tmp_path / "T1.h5")
+    assert not (tmp_path / "T1.h5").exists()
+
+
+def test_sheet_pixel_size_confirmed_by_the_spots_overrides_wrong_slide_metadata(tmp_path, visium_pair, caplog):
+    """A TIFF that stores a wrong pixel size (72 dpi defaults) is overridden by the sheet when the
+    spot geometry confirms the sheet: two independent sources against one."""
+    from stpath.demo import write
+
+    write.write_pyramid_tiff(tmp_path / "T1.tif", visium_pair["slides"]["T1"].image, 5.0)
+    sample = Sample("T1", "P1", tmp_path / "T1.tif", visium_pair["root"] / "T1", "visium", um_per_px=0.5)
+    with caplog.at_level(logging.WARNING):
+        info = read_sample_info(ingest(sample, QC()))
+    assert info.um_per_px == 0.5 and info.um_per_px_source == "sample sheet um_per_px"
+    assert "the slide metadata says 5.0000 um/px; the sample sheet's 0.5000 um/px is used" in caplog.text
+
+
+def test_counts_with_another_sections_spot_selection(tmp_path):
+    c3 = her2st_rows()[1]
+    sample = Sample("C2", "C", her2st_rows()[0]["slide"], her2st_rows()[0]["expression"], "legacy_st", c3["spots"])
+    with pytest.raises(InputError, match=r"C2.tsv.gz: only 32 of the 187 counted spots have a position in .*C3_selection.tsv.*Fix: pair each counts file with the spot positions of the same section"):
+        ingest(sample, QC())
+
+
+def test_spots_dropped_by_matching_are_a_warning_with_counts(caplog):
+    root = shared("her2st")
+    sample = Sample("C3", "C", root / "images" / "C3.jpg", root / "counts" / "C3.tsv.gz", "legacy_st", root / "spots" / "C3_selection.tsv")
+    with caplog.at_level(logging.WARNING):
+        ingest(sample, QC())
+    assert "C3.tsv.gz: 0 counted spots have no position and 2 listed spots have no counts; 180 spots kept" in caplog.text
+
+
+def test_visium_matrix_with_another_sections_spatial_folder(tmp_path):
+    """Every Visium slide uses one barcode whitelist, so another section's positions match every
+    barcode; its in_tissue flags do not. (The other section: the real folder's tissue, on the lower
+    half of the capture area only.)"""
+    folder = tmp_path / "vis"
+    shutil.copytree(shared("visium_tiny"), folder)
+    positions = folder / "spatial" / "tissue_positions_list.csv"
+    table = pd.read_csv(positions, header=None, index_col=0)
+    table[1] = ((table[1] == 1) & (table[2] >= 40)).astype(int)
+    table.to_csv(positions, header=False)
+    with pytest.raises(InputError, match=r"filtered_feature_bc_matrix.h5: \d+ of the 100 barcodes of the filtered matrix are not under tissue in .*tissue_positions_list.csv.*Fix: use the filtered_feature_bc_matrix.h5 and the spatial/ folder of the same Space Ranger run"):
+        ingest(Sample("V1", "P1", None, folder, "visium"), QC())
+    ingest(Sample("V1", "P1", None, shared("visium_tiny"), "visium"), QC())  # its own folder passes
+
+
+def _scaled_positions(src: Path, dst: Path, factor: float) -> None:
+    shutil.copytree(src, dst)
+    positions = dst / "spatial" / "tissue_positions.csv"
+    table = pd.read_csv(positions, index_col=0)
+    table[["pxl_row_in_fullres", "pxl_col_in_fullres"]] = (table[["pxl_row_in_fullres", "pxl_col_in_fullres"]] * factor).round().astype(int)
+    table.to_csv(positions)
+
+
+def test_visium_coordinates_of_the_lowres_image(tmp_path, visium_pair):
+    shutil.copy(visium_pair["root"] / "T1.tif", tmp_path / "T1.tif")
+    shutil.copytree(visium_pair["root"] / "T2", tmp_path / "T2")
+    shutil.copy(visium_pair["root"] / "T2.tif", tmp_path / "T2.tif")
+    _scaled_positions(visium_pair["root"] / "T1", tmp_path / "T1", 0.195)
+    message = refused(config_for(tmp_path, visium_rows()))
+    assert "T1/spatial/tissue_positions.csv: sample T1: the pixel size sources disagree" in message, message
+    assert re.search(r"Visium spot pitch \(100 um = 3\d.\d px\): 2.5", message), message
+    assert re.search(r"Fix: the spot coordinates are not in full-resolution pixels of this slide \(they imply a pixel size 5.\d+x the slide metadata.s\)", message), message
+
+
+def test_legacy_st_coordinates_scaled_against_the_sheet(tmp_path):
+    sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
+    sel[["pixel_x", "pixel_y"]] *= 0.195
+    sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
+    rows = her2st_rows({"spots": tmp_path / "C2_selection.tsv", "um_per_px": 0.69})
+    message = refused(config_for(tmp_path, rows, base="her2st.yaml", data_root=shared("her2st")))
+    assert re.search(r"C2_selection.tsv: sample C2: the pixel size sources disagree by more than 20% \(sample sheet um_per_px: 0.69; legacy ST spot pitch \(200 um = 5\d.\d px\): 3.[45]", message), message
+
+
+def test_spots_off_the_detected_tissue_are_a_warning(tmp_path, visium_pair, caplog):
+    """Coordinates with no second pixel-size source to contradict them (a plain table) but that
+    miss the tissue: the QC figure's job says so."""
+    from stpath.wsi.cut import PatchParams, TilingParams, spot_patches, tile_slide
+    from stpath.wsi.figures import qc_figure
+    from stpath.wsi.tissue import TissueParams
+
+    sample = counts_table_sample(tmp_path, visium_pair, um_per_px=0.5)
+    a = ingest(sample, QC())
+    tile_slide(sample.slide, 0.5, TissueParams(thumbnail_px=512), TilingParams(), tmp_path / "tiles.h5")
+    spot_patches(sample.slide, a.obsm["spatial"], a.obs_names, 0.5, "T1", PatchParams(), tmp_path / "patches.h5")
+    xy = a.obsm["spatial"].copy()
+    xy[:, 0] = xy[:, 0] * 0.1 + 20  # x squeezed into the slide's empty left margin: inside the slide, off the tissue
+    with caplog.at_level(logging.WARNING):
+        qc_figure(tmp_path / "qc.png", xy, a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5")
+    assert re.search(r"T1: only \d+% of the spots lie on the detected tissue", caplog.text), caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        qc_figure(tmp_path / "qc_ok.png", a.obsm["spatial"], a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5")
+    assert "detected tissue" not in caplog.text
+
+
+def test_missing_coordinate(tmp_path):
+    root = shared("spacexr_hippocampus", "spatial")
+    coords = pd.read_csv(root / "coords.csv", index_col=0)
+    coords.iloc[4, 0] = np.nan
+    coords.to_csv(tmp_path / "coords.csv")
+    rows = [dict(sample="hippocampus", patient="mouse1", expression=root / "counts.csv", spots=tmp_path / "coords.csv", format="counts_table")]
+    message = refused(config_for(tmp_path, rows, base="spacexr_hippocampus.yaml", data_root=shared("spacexr_hippocampus")))
+    assert f"coords.csv: 1 of 313 spots have a missing or non-numeric coordinate, e.g. {coords.index[4]} at (nan, " in message
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "C2.tsv.gz: the TSV file is empty (no header line). Fix: re-export or re-download"),
+        (None, "C2.tsv.gz: the TSV table has a header but no data rows. Fix: give the whole table"),
+    ],
+    ids=["zero_bytes", "header_only"],
+)
+def test_counts_file_without_counts(tmp_path, content, message):
+    import gzip
+
+    if content is None:  # the header line of the real file, nothing after it
+        with gzip.open(shared("her2st", "counts", "C2.tsv.gz"), "rt") as f:
+            content = f.readline().encode()
+    with gzip.open(tmp_path / "C2.tsv.gz", "wb") as f:
+        f.write(content)
+    if not content:
+        (tmp_path / "C2.tsv.gz").write_bytes(b"")
+    rows = her2st_rows({"expression": tmp_path / "C2.tsv.gz"})
+    assert message in refused(config_for(tmp_path, rows, base="her2st.yaml", data_root=shared("her2st")))
+
+
+def test_sheet_without_a_format_column(tmp_path):
+    path = tmp_path / "samples.tsv"
+    path.write_text("sample\tpatient\tslide\texpression\nC2\tC\timages/C2.jpg\tcounts/C2.tsv.gz\n")
+    with pytest.raises(InputError, match=r"samples.tsv: missing column\(s\) \['format'\]; the header has .*Fix: add the column\(s\) \['format'\]"):
+        read_sheet(path)
+
+
+def test_hash_in_a_file_name_is_part_of_the_path(tmp_path):
+    path = tmp_path / "samples.tsv"
+    path.write_text(
+        "# a whole-line comment\nsample\tpatient\tslide\texpression\tformat\n"
+        "P1_S1\tP1\tslides/P1_S1#2.tif\tspaceranger/P1_S1\tvisium\n# another\n"
+    )
+    sheet = read_sheet(path)
+    assert list(sheet["sample"]) == ["P1_S1"] and sheet.loc["P1_S1", "slide"] == "slides/P1_S1#2.tif"
+
+
+def test_unknown_config_key_is_named_first():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text()) | {"qcc": {}}
+    with pytest.raises(InputError) as err:
+        check_schema(config, SCHEMA, "config/config.yaml")
+    message = str(err.value)
+    assert message.startswith("config/config.yaml: unknown config key 'qcc'. Fix: remove it or correct its spelling")
+    assert len(message.splitlines()) == 1 and len(message) < 600
+
+
+def test_wrong_value_in_the_sheet_is_named_with_its_column(tmp_path):
+    sheet = read_sheet(sheet_file(tmp_path, visium_rows(format="visum")))
+    with pytest.raises(InputError, match=r"samples.tsv: sample 'T1': column 'format': 'visum' is not one of \['visium', 'legacy_st', 'hest', 'counts_table'\]"):
+        check_sheet_schema(sheet, SAMPLES_SCHEMA, tmp_path / "samples.tsv")
+
+
+def test_one_sample_runs_without_the_image_models(tmp_path, visium_pair):
+    rows = visium_rows()[:1]
+    off = {"expression_models": {"models": []}, "cell_type_models": {"models": []}}
+    check_config(config_for(tmp_path, rows, data_root=visium_pair["root"], **off))
+    message = refused(config_for(tmp_path, rows, data_root=visium_pair["root"]))
+    assert "the image models need folds, and fold scheme 'patient' is impossible with 1 patient(s) and 1 sample(s) with a slide" in message
+    assert "Fix: add a second sample with a slide, or turn the image models off (expression_models.models: []" in message
+
+
+def test_one_sample_dry_run_plans_tiling_without_folds(tmp_path, visium_pair):
+    config = config_for(tmp_path, visium_rows()[:1], data_root=visium_pair["root"], expression_models={"models": []}, cell_type_models={"models": []})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert re.search(r"tissue_tiles\s+1", r.stdout) and "folds" not in r.stdout.split("Job stats")[1]
+
+
+def test_predicted_abundances_are_saved_non_negative(tmp_path):
+    from stpath.celltypes.models import clip_abundances
+    from stpath.predictions import SpotPrediction, read_spot_prediction, write_spot_prediction
+
+    raw = np.array([[2.0, -1.33], [0.5, 3.0], [-0.2, 1.0]], dtype=np.float32)
+    values, clipped = clip_abundances(raw)
+    frame = pd.DataFrame(values, index=["a", "b", "c"], columns=["T", "B"])
+    write_spot_prediction(SpotPrediction("cuca", 0, "S", frame, frame, "q05", np.zeros((3, 2)), clipped), tmp_path / "p.h5ad")
+    back = read_spot_prediction(tmp_path / "p.h5ad")
+    assert (back.predicted.to_numpy() >= 0).all() and back.predicted.loc["b", "B"] == 3.0
+    assert back.details["clipped_below_zero"] == 2 and back.details["min_before_clipping"] == pytest.approx(-1.33)
+
+
+# --- refused before as well; now in the pre-flight or pinned here ---------------------------------
+def test_spots_outside_the_slide(tmp_path):
+    sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
+    sel[["pixel_x", "new_x"]] = sel[["pixel_x", "new_x"]] * 3  # the pitch moves with them: only the extent is wrong
+    sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
+    message = refused(config_for(tmp_path, her2st_rows({"spots": tmp_path / "C2_selection.tsv"}), base="her2st.yaml", data_root=shared("her2st")))
+    assert re.search(r"C2_selection.tsv: \d+ of 187 spot centres lie outside the slide .*C2.jpg", message)
+
+
+def test_file_that_is_not_an_image(tmp_path):
+    (tmp_path / "C2.jpg").write_text("sample\tpatient\n" * 50)
+    message = refused(config_for(tmp_path, her2st_rows({"slide": tmp_path / "C2.jpg"}), base="her2st.yaml", data_root=shared("her2st")))
+    assert "C2.jpg: not a slide or image OpenSlide or Pillow can open" in message
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"um_per_px": "0,5"}, "sample C2: um_per_px '0,5' is not a positive number"),
+        ({"spots": ""}, "sample C2: legacy_st needs a 'spots' file"),
+    ],
+    ids=["pixel_size_not_a_number", "legacy_st_without_spots"],
+)
+def test_sheet_values(tmp_path, change, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_sheet(sheet_file(tmp_path, her2st_rows(change)))
+
+
+def test_empty_sheet(tmp_path):
+    (tmp_path / "samples.tsv").write_text("")
+    with pytest.raises(InputError, match="samples.tsv: the sample sheet is empty"):
+        read_sheet(tmp_path / "samples.tsv")
+
+
+def test_selection_file_without_pixel_columns(tmp_path):
+    sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t").drop(columns=["pixel_x"])
+    sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
+    message = refused(config_for(tmp_path, her2st_rows({"spots": tmp_path / "C2_selection.tsv"}), base="her2st.yaml", data_root=shared("her2st")))
+    assert "C2_selection.tsv: missing column(s) ['pixel_x']" in message
+
+
+def test_visium_folder_without_spot_positions(tmp_path, visium_pair):
+    shutil.copytree(visium_pair["root"], tmp_path / "data")
+    (tmp_path / "data" / "T1" / "spatial" / "tissue_positions.csv").unlink()
+    message = refused(config_for(tmp_path, visium_rows(), data_root=tmp_path / "data"))
+    assert "T1/spatial/tissue_positions.csv: input of sample T1 does not exist" in message
+
+
+@pytest.mark.parametrize("value", [-3, np.nan], ids=["negative", "nan"])
+def test_counts_that_are_not_counts(tmp_path, value):
+    counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
+    counts.iloc[3, 5] = value
+    counts.to_csv(tmp_path / "C2.tsv.gz", sep="\t")
+    sample = Sample("C2", "C", her2st_rows()[0]["slide"], tmp_path / "C2.tsv.gz", "legacy_st", her2st_rows()[0]["spots"])
+    expected = "counts contain NaN or infinite values" if np.isnan(value) else r"counts are not raw non-negative integers \(e.g. \[-3\]\)"
+    with pytest.raises(InputError, match=rf"C2.tsv.gz: {expected}"):
+        ingest(sample, QC())
+
+
+def test_qc_that_removes_every_spot(visium_pair):
+    sample = Sample("T1", "P1", visium_pair["root"] / "T1.tif", visium_pair["root"] / "T1", "visium")
+    with pytest.raises(InputError, match=r"T1: QC removed every one of the \d+ spots. Fix: lower qc.min_counts"):
+        ingest(sample, QC(min_counts=10**9))
+
+
+def test_blank_slide(tmp_path):
+    from stpath.demo import write
+    from stpath.wsi.cut import TilingParams, tile_slide
+    from stpath.wsi.tissue import TissueParams
+
+    write.write_pyramid_tiff(tmp_path / "blank.tif", np.full((1024, 1024, 3), 245, np.uint8), 0.5)
+    with pytest.raises(InputError, match="blank.tif: no tissue detected on the slide thumbnail"):
+        tile_slide(tmp_path / "blank.tif", 0.5, TissueParams(thumbnail_px=512), TilingParams(), tmp_path / "tiles.h5")
+    assert not (tmp_path / "tiles.h5").exists()
+
+
+def test_pixel_size_disagreement_stops_the_dry_run(tmp_path, visium_pair):
+    """The pre-flight runs in ``snakemake -n``: the refusal comes before any job."""
+    config = config_for(tmp_path, visium_rows(um_per_px=5.0), data_root=visium_pair["root"])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    assert r.returncode != 0 and "sample T1: the pixel size sources disagree" in r.stdout, r.stdout[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+# --- a killed run --------------------------------------------------------------------------------
+def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
+    """kill -9 of a running workflow leaves Snakemake's lock: the README's command then stops
+    with a LockException; `python -m stpath.ops.unlock` refuses while a run is alive, removes a
+    stale lock, and the same command resumes (the default profile reruns incomplete jobs)."""
+    from stpath.ops.unlock import live_runs
+
+    sheet = sheet_file(tmp_path, her2st_rows())
+    args = ["--cores", "1", "--until", "ingest", *config_args("her2st.yaml", samples=sheet)]
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    run = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    locks = tmp_path / ".snakemake" / "locks"
+    deadline = time.time() + 120
+    while not (tmp_path / "logs" / "her2st" / "ingest").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert any(locks.glob("*")), "the run never took its lock"
+    assert run.pid in [p.pid for p in live_runs(tmp_path)]
+    unlock = [sys.executable, "-m", "stpath.ops.unlock", *args]
+    r = subprocess.run(unlock, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and "a Snakemake run is still working here; the lock is not stale" in r.stderr
+
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert any(locks.glob("*")) and not live_runs(tmp_path)
+    again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode != 0 and "LockException" in again.stdout + again.stderr
+    r = subprocess.run(unlock, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    resumed = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    assert len(list((tmp_path / "results" / "her2st" / "ingest").glob("*.h5ad"))) == 2
+
+
+# --- the README's table ----------------------------------------------------------------------------
+def readme_catalogue() -> list[tuple[str, str, str]]:
+    """(case, where, test) rows of the README's bad-input table."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("### What bad input looks like", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].isdigit():
+            rows.append((cells[1], cells[2], cells[4].strip("`")))
+    return rows
+
+
+def test_readme_lists_every_case_with_a_test_that_exists():
+    import ast
+
+    rows = readme_catalogue()
+    assert len(rows) >= 35
+    for case, where, test in rows:
+        assert re.fullmatch(r"dry-run|accepted|run start|job \((warning|\w+)\)", where), (case, where)
+        file, _, name = test.partition("::")
+        tree = ast.parse((REPO / file).read_text())
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert name.split("[")[0] in names, f"README case {case!r} names {test}, which does not exist"
