@@ -219,13 +219,22 @@ def test_whole_slide_inference_covers_every_tile_in_chunks_and_round_trips(tmp_p
         f["coords"] = np.stack([np.arange(n) * 64, np.zeros(n, int)], 1)
         f.attrs.update(window_level_px=32, level_downsample=2.0)
     torch.manual_seed(0)
-    model = CUCA(4, 10, small()).eval()
+    cuca = CUCA(4, 10, small()).eval()
+
+    class Shifted(torch.nn.Module):  # an untrained head sits below 0: shift it so clipping leaves values to compare
+        def predict(self, x):
+            return cuca.predict(x) + 0.2
+
+    model = Shifted()
     out = predict_tiles(model, tmp_path / "tiles.h5", list("ABCD"), torch.device("cpu"), input_px=64, name="cuca", fold=1, sample="S", chunk=3)
     assert out.predicted.shape == (n, 4) and list(out.predicted.columns) == list("ABCD")
     assert np.allclose(out.centres[:, 0], np.arange(n) * 64 + 32) and out.side_level0 == 64  # tile centres, level 0
     with h5py.File(tmp_path / "tiles.h5") as f:
         x = torch.nn.functional.interpolate(to_model_input(torch.from_numpy(f["img"][:])), size=(64, 64), mode="bilinear", antialias=True)
-    assert np.allclose(out.predicted.to_numpy(), model.predict(x).detach().numpy(), atol=1e-5)
+    raw = model.predict(x).detach().numpy()
+    assert (raw < 0).any() and (raw > 0).any()
+    assert np.allclose(out.predicted.to_numpy(), np.maximum(raw, 0), atol=1e-5)  # abundances are saved >= 0
+    assert out.details["clipped_below_zero"] == int((raw < 0).sum()) and np.isclose(out.details["min_before_clipping"], raw.min(), atol=1e-5)
     write_tile_prediction(out, tmp_path / "out.h5ad")
     back = read_tile_prediction(tmp_path / "out.h5ad")
     assert (back.model, back.fold, back.sample, back.side_level0) == ("cuca", 1, "S", 64)
