@@ -20,7 +20,7 @@ from stpath.deconvolution.signatures import read_signatures
 from stpath.demo import synth
 from stpath.demo.celltypes import CELL_TYPES
 from stpath.errors import InputError
-from stpath.ingest.readers import read_counts_table
+from stpath.ingest.readers import read_spots
 
 from conftest import shared
 
@@ -82,7 +82,7 @@ def test_reference_counts_table_with_labels_table():
 
 def test_spatial_counts_table_reader():
     root = shared("spacexr_hippocampus", "spatial")
-    table = read_counts_table(root / "counts.csv", root / "coords.csv")
+    table = read_spots("counts_table", root / "counts.csv", root / "coords.csv")
     assert table.adata.shape == (313, 276)
     coords = pd.read_csv(root / "coords.csv", index_col=0)
     assert np.array_equal(table.adata.obsm["spatial"], coords.loc[table.adata.obs_names, ["x", "y"]].to_numpy())

@@ -8,7 +8,7 @@ import pytest
 from stpath.errors import InputError
 from stpath.ingest.ingest import QC, ingest
 from stpath.ingest.ingested import read_sample_info, write_ingested
-from stpath.ingest.readers import read_legacy_st, read_visium
+from stpath.ingest.readers import read_spots
 from stpath.ingest.sheet import Sample
 
 from conftest import shared
@@ -24,7 +24,7 @@ def her2st_sample(section="C2", **kw):
 
 
 def test_real_visium_folder():
-    table = read_visium(shared("visium_tiny"))
+    table = read_spots("visium", shared("visium_tiny"))
     a = table.adata
     assert a.shape == (100, 100)
     assert a.X.dtype == np.int32
@@ -109,7 +109,7 @@ def test_counts_and_spots_do_not_match(tmp_path):
     sel["x"] += 100
     sel.to_csv(tmp_path / "sel.tsv", sep="\t", index=False)
     with pytest.raises(InputError, match=r"C2.tsv.gz: only 0 of the 187 counted spots have a position in .*sel.tsv.*Fix: pair each counts file"):
-        read_legacy_st(shared("her2st", "counts", "C2.tsv.gz"), tmp_path / "sel.tsv")
+        read_spots("legacy_st", shared("her2st", "counts", "C2.tsv.gz"), tmp_path / "sel.tsv")
 
 
 def test_visium_barcodes_not_in_positions(tmp_path):
@@ -119,14 +119,14 @@ def test_visium_barcodes_not_in_positions(tmp_path):
     lines = pos.read_text().splitlines()
     pos.write_text("\n".join("X" + line for line in lines) + "\n")
     with pytest.raises(InputError, match=r"filtered_feature_bc_matrix.h5: only 0 of the 100 counted spots have a position"):
-        read_visium(folder)
+        read_spots("visium", folder)
 
 
 def test_non_integer_counts(tmp_path):
     counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
     np.log1p(counts).to_csv(tmp_path / "C2.tsv.gz", sep="\t")
     with pytest.raises(InputError, match="C2.tsv.gz: counts are not raw non-negative integers.*Fix: point the sample sheet at the raw"):
-        read_legacy_st(tmp_path / "C2.tsv.gz", shared("her2st", "spots", "C2_selection.tsv"))
+        read_spots("legacy_st", tmp_path / "C2.tsv.gz", shared("her2st", "spots", "C2_selection.tsv"))
 
 
 def test_duplicate_barcodes(tmp_path):
@@ -136,11 +136,11 @@ def test_duplicate_barcodes(tmp_path):
     lines = pos.read_text().splitlines()
     pos.write_text("\n".join(lines + [lines[0]]) + "\n")
     with pytest.raises(InputError, match="tissue_positions_list.csv: 1 duplicate barcode"):
-        read_visium(folder)
+        read_spots("visium", folder)
 
 
 def test_duplicate_spot_ids_in_counts(tmp_path):
     counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
     pd.concat([counts, counts.iloc[:2]]).to_csv(tmp_path / "dup.tsv", sep="\t")
     with pytest.raises(InputError, match="dup.tsv: 2 duplicate spot id"):
-        read_legacy_st(tmp_path / "dup.tsv", shared("her2st", "spots", "C2_selection.tsv"))
+        read_spots("legacy_st", tmp_path / "dup.tsv", shared("her2st", "spots", "C2_selection.tsv"))

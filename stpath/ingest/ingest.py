@@ -16,7 +16,7 @@ from ..wsi.slide import open_slide
 from .geometry import UmPerPx
 from .ingested import SampleInfo
 from .preflight import PIXEL_SIZE_TOLERANCE, check_sample
-from .readers import FORMATS, MIN_MATCHED_SPOTS, match_spots
+from .readers import MIN_MATCHED_SPOTS, read_spots
 from .sheet import Sample
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,7 @@ class QC:
 def ingest(sample: Sample, qc: QC) -> ad.AnnData:
     checked = check_sample(sample, qc.pixel_size_tolerance)
     positions = checked.positions
-    counts = FORMATS[sample.format].counts(sample.expression, positions)
-    counts_path = sample.expression if sample.format != "visium" else sample.expression / "filtered_feature_bc_matrix.h5"
-    table = match_spots(counts, positions, counts_path, qc.min_matched_spots)
+    table = read_spots(sample.format, sample.expression, sample.spots, qc.min_matched_spots, positions)
     adata = table.adata
     n_input = adata.n_obs
     if sample.slide is not None:

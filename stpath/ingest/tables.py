@@ -3,6 +3,7 @@ matrix gets (raw integers, unique ids). No slide or spatial-format dependencies.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 
+WHOLE_TABLE = "give the whole table (a header line, then one line per spot or gene); check that the export did not stop after the header"
 SHEET_FIX = "point the sample sheet at the raw count matrix (e.g. filtered_feature_bc_matrix.h5)"
 
 
@@ -53,18 +55,13 @@ def read_table(path: Path, sep: str | None = None) -> pd.DataFrame:
     """CSV or TSV (optionally gzipped) with row names in the first column, and at least one data
     row and column. The separator follows the suffix unless given."""
     sep = sep or _separator(path)
-    kind = "TSV" if sep == "\t" else "CSV"
-    try:
+    with _read_errors(path, sep):
         table = pd.read_csv(path, sep=sep, index_col=0)
-    except pd.errors.EmptyDataError:
-        raise InputError(path, f"the {kind} file is empty (no header line)", "re-export or re-download the table; an interrupted copy leaves 0-byte files") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
-        raise InputError(path, f"cannot be read as a {kind} table ({exc})", "give a plain-text table with row names in the first column") from None
     if table.shape[0] == 0 or table.shape[1] == 0:
         raise InputError(
             path,
-            f"the {kind} table has {table.shape[0]} data row(s) and {table.shape[1]} data column(s) after the row names",
-            "give the whole table (a header line, then one line per spot or gene); check that the export did not stop after the header",
+            f"the {_kind(sep)} table has {table.shape[0]} data row(s) and {table.shape[1]} data column(s) after the row names",
+            WHOLE_TABLE,
         )
     return table
 
@@ -73,17 +70,30 @@ def peek_table(path: Path, sep: str | None = None) -> None:
     """Refuse an empty, header-only or single-column table from its first two lines (cheap: a
     15,000-gene header is not parsed into columns)."""
     sep = sep or _separator(path)
-    kind = "TSV" if sep == "\t" else "CSV"
     try:
-        head = pd.read_csv(path, sep=sep, header=None, nrows=2, usecols=[0, 1], dtype=str)
-    except pd.errors.EmptyDataError:
-        raise InputError(path, f"the {kind} file is empty (no header line)", "re-export or re-download the table; an interrupted copy leaves 0-byte files") from None
+        with _read_errors(path, sep):
+            head = pd.read_csv(path, sep=sep, header=None, nrows=2, usecols=[0, 1], dtype=str)
+    except InputError:
+        raise
     except ValueError:  # usecols out of range: one column only
-        raise InputError(path, f"the {kind} table has a single column", f"give row names first, then the counts, separated by {'tabs' if sep == chr(9) else 'commas'}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
-        raise InputError(path, f"cannot be read as a {kind} table ({exc})", "give a plain-text table with row names in the first column") from None
+        raise InputError(path, f"the {_kind(sep)} table has a single column", f"give row names first, then the counts, separated by {'tabs' if sep == chr(9) else 'commas'}") from None
     if len(head) < 2:
-        raise InputError(path, f"the {kind} table has a header but no data rows", "give the whole table (a header line, then one line per spot or gene); check that the export did not stop after the header")
+        raise InputError(path, f"the {_kind(sep)} table has a header but no data rows", WHOLE_TABLE)
+
+
+@contextmanager
+def _read_errors(path: Path, sep: str):
+    """pandas' errors on an empty or unparsable file, as an InputError naming it."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise InputError(path, f"the {_kind(sep)} file is empty (no header line)", "re-export or re-download the table; an interrupted copy leaves 0-byte files") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        raise InputError(path, f"cannot be read as a {_kind(sep)} table ({exc})", "give a plain-text table with row names in the first column") from None
+
+
+def _kind(sep: str) -> str:
+    return "TSV" if sep == "\t" else "CSV"
 
 
 def _separator(path: Path) -> str:

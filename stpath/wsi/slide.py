@@ -15,15 +15,23 @@ from ..errors import InputError
 Image.MAX_IMAGE_PIXELS = None
 
 
-def slide_header(path: str | Path) -> tuple[tuple[int, int], float | None]:
-    """The slide's size (level-0 px) and stored pixel size, read from its header without decoding
-    pixels (cheap: the pre-flight calls it for every slide)."""
+DECODE_ERRORS = (openslide.OpenSlideError, OSError, SyntaxError, ValueError)
+
+
+def _require_slide(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "slide file not found", "correct the 'slide' column of the sample sheet")
+    return path
+
+
+def slide_header(path: str | Path) -> tuple[tuple[int, int], float | None]:
+    """The slide's size (level-0 px) and stored pixel size, read from its header without decoding
+    pixels (cheap: the pre-flight calls it for every slide)."""
+    path = _require_slide(path)
     try:
         slide = openslide.open_slide(str(path))
-    except (openslide.OpenSlideError, OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise InputError(
             path,
             f"not a slide or image OpenSlide or Pillow can open ({type(exc).__name__}: {exc})",
@@ -35,9 +43,7 @@ def slide_header(path: str | Path) -> tuple[tuple[int, int], float | None]:
 
 def open_slide(path: str | Path) -> openslide.AbstractSlide:
     """Open a slide and decode its smallest level, so a truncated or corrupt file fails here."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "slide file not found", "correct the 'slide' column of the sample sheet")
+    path = _require_slide(path)
     try:
         slide = openslide.open_slide(str(path))
         level = slide.level_count - 1
@@ -46,7 +52,7 @@ def open_slide(path: str | Path) -> openslide.AbstractSlide:
         # A tiled TIFF truncated near its end loses its last tiles: probe the far corner at level 0.
         W, H = slide.dimensions
         slide.read_region((max(W - 64, 0), max(H - 64, 0)), 0, (min(64, W), min(64, H))).load()
-    except (openslide.OpenSlideError, OSError, SyntaxError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise InputError(
             path,
             f"slide cannot be decoded ({type(exc).__name__}: {exc}); the file is truncated or corrupt",

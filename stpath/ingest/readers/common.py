@@ -12,9 +12,6 @@ import pandas as pd
 
 from ...errors import InputError
 from ..geometry import UmPerPx
-from ..tables import check_raw_counts, check_unique, require_file
-
-__all__ = ["SpotPositions", "SpotTable", "check_raw_counts", "check_unique", "match_spots", "require_file"]
 
 log = logging.getLogger(__name__)
 

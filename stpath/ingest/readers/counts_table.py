@@ -11,7 +11,7 @@ import pandas as pd
 
 from ...errors import InputError
 from ..tables import check_raw_counts, check_unique, orient_counts, peek_table, read_table, require_file
-from .common import MIN_MATCHED_SPOTS, SpotPositions, SpotTable, match_spots
+from .common import SpotPositions
 
 
 def read_coordinates(counts: str | Path, spots: str | Path | None) -> SpotPositions:
@@ -43,8 +43,3 @@ def read_counts_table_counts(counts: str | Path, positions: SpotPositions) -> ad
     adata = ad.AnnData(X=X, obs=pd.DataFrame(index=table.index), var=pd.DataFrame(index=table.columns.astype(str)))
     adata.var_names_make_unique()
     return adata
-
-
-def read_counts_table(counts: str | Path, spots: str | Path | None, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
-    positions = read_coordinates(counts, spots)
-    return match_spots(read_counts_table_counts(counts, positions), positions, Path(counts), min_matched)

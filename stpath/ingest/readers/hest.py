@@ -8,15 +8,8 @@ import anndata as ad
 import numpy as np
 
 from ...errors import InputError
-from .common import (
-    MIN_MATCHED_SPOTS,
-    SpotPositions,
-    SpotTable,
-    check_raw_counts,
-    check_unique,
-    match_spots,
-    require_file,
-)
+from ..tables import check_raw_counts, check_unique, require_file
+from .common import SpotPositions
 
 
 def _open(h5ad: str | Path, backed: bool) -> ad.AnnData:
@@ -54,8 +47,3 @@ def read_hest_counts(h5ad: str | Path, positions: SpotPositions) -> ad.AnnData:
     adata = _open(h5ad, backed=False)
     adata.var_names_make_unique()
     return ad.AnnData(X=check_raw_counts(adata.X, h5ad), obs=adata.obs[[]].copy(), var=adata.var[[]].copy())
-
-
-def read_hest(h5ad: str | Path, spots: str | Path | None = None, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
-    positions = read_hest_positions(h5ad)
-    return match_spots(read_hest_counts(h5ad, positions), positions, Path(h5ad), min_matched)

@@ -11,16 +11,8 @@ import pandas as pd
 
 from ...errors import InputError
 from ..geometry import SPOT_PITCH_UM, UmPerPx
-from ..tables import peek_table, read_table
-from .common import (
-    MIN_MATCHED_SPOTS,
-    SpotPositions,
-    SpotTable,
-    check_raw_counts,
-    check_unique,
-    match_spots,
-    require_file,
-)
+from ..tables import check_raw_counts, check_unique, peek_table, read_table, require_file
+from .common import SpotPositions
 
 ST_SPOT_DIAMETER_UM = 100.0
 SELECTION_COLUMNS = ("x", "y", "new_x", "new_y", "pixel_x", "pixel_y")
@@ -71,11 +63,6 @@ def read_legacy_st_counts(counts: str | Path, positions: SpotPositions) -> ad.An
     adata = ad.AnnData(X=X, obs=pd.DataFrame(index=table.index), var=pd.DataFrame(index=table.columns.astype(str)))
     adata.var_names_make_unique()
     return adata
-
-
-def read_legacy_st(counts: str | Path, spots: str | Path | None, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
-    positions = read_legacy_st_positions(counts, spots)
-    return match_spots(read_legacy_st_counts(counts, positions), positions, Path(counts), min_matched)
 
 
 def _pixels_per_array_unit(selection: pd.DataFrame, path: Path) -> float:

@@ -13,15 +13,8 @@ import pandas as pd
 
 from ...errors import InputError
 from ..geometry import SPOT_PITCH_UM, UmPerPx, spot_pitch_px
-from .common import (
-    MIN_MATCHED_SPOTS,
-    SpotPositions,
-    SpotTable,
-    check_raw_counts,
-    check_unique,
-    match_spots,
-    require_file,
-)
+from ..tables import check_raw_counts, check_unique, require_file
+from .common import SpotPositions
 
 # spot_diameter_fullres spans "a theoretical 65 um spot" (10x's definition of the scale factor);
 # the physical spot is 55 um.
@@ -30,7 +23,8 @@ COUNTS = "filtered_feature_bc_matrix.h5"
 POSITION_COLUMNS = ["in_tissue", "array_row", "array_col", "pxl_row_in_fullres", "pxl_col_in_fullres"]
 
 
-def visium_counts_file(folder: Path) -> Path:
+def visium_counts_file(folder: str | Path) -> Path:
+    folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "Space Ranger folder not found", "correct the 'expression' column of the sample sheet")
     return require_file(folder / COUNTS, COUNTS, "point 'expression' at the Space Ranger 'outs' folder")
@@ -103,8 +97,3 @@ def read_visium_counts(folder: str | Path, positions: SpotPositions) -> ad.AnnDa
     if "gene_ids" in adata.var:
         adata.var["gene_ids"] = adata.var["gene_ids"].astype(str)
     return adata
-
-
-def read_visium(folder: str | Path, spots: str | Path | None = None, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
-    positions = read_visium_positions(folder)
-    return match_spots(read_visium_counts(folder, positions), positions, Path(folder) / COUNTS, min_matched)
