@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python -m stpath.bench.patch_extraction
 	$(BIN)/python -m stpath.bench.deconvolution
 	$(BIN)/python -m stpath.bench.cuca
+	$(BIN)/python -m stpath.bench.wholeslide
 
 clean:
 	rm -rf results/demo results/report.html resources/demo logs benchmarks .snakemake

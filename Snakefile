@@ -22,6 +22,7 @@ include: "workflow/rules/genes.smk"
 include: "workflow/rules/deconvolution.smk"
 include: "workflow/rules/expression_models.smk"
 include: "workflow/rules/cell_type_models.smk"
+include: "workflow/rules/apply.smk"
 include: "workflow/rules/summary.smk"
 
 

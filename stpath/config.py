@@ -13,33 +13,58 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from .bundles import InputScale, check_applicable, read_bundle
 from .errors import InputError
 from .ingest.folds import check_fold_scheme
 from .ingest.preflight import check_samples
-from .ingest.sheet import check_inputs_exist, read_sheet, to_sample
+from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, read_sheet, to_sample
 from .models.presets import PRESETS
 
 
 @dataclass(frozen=True)
 class Stages:
-    """What a config runs."""
+    """What a config runs, and on which samples."""
 
-    samples_with_slide: list[str]
+    samples_with_slide: list[str]  # tiled
+    samples_with_expression: list[str]  # gene sets, deconvolution
+    labelled_slides: list[str]  # slide and expression: spot patches, folds, training, held-out metrics
+    image_only: list[str]  # a slide alone: predicted by the final models, never trained on
     deconvolution: bool  # a reference or a signature table is given
     expression_models: list[str]
     cell_type_models: list[str]  # they learn the deconvolution labels: none without a reference
-    whole_slide_models: list[str]
+    whole_slide_expression: list[str]
+    whole_slide_cell_types: list[str]
+    final_models: bool  # each model also trained once on every labelled slide (and bundled)
+    bundles: list[str]  # bundles of another run applied to this run's slides
 
     @classmethod
     def of(cls, config: dict, sheet: pd.DataFrame) -> "Stages":
         with_slide = [s for s, slide in zip(sheet["sample"], sheet["slide"]) if slide]
+        with_expression = [s for s, e in zip(sheet["sample"], sheet["expression"]) if e]
+        labelled = [s for s in with_slide if s in set(with_expression)]
+        image_only = [s for s, f in zip(sheet["sample"], sheet["format"]) if f == IMAGE_ONLY]
         reference = config["deconvolution"]["reference"]
-        deconvolution = bool(reference["signatures"] or reference["path"])
-        expression = list(config["expression_models"]["models"]) if with_slide else []
+        deconvolution = bool(reference["signatures"] or reference["path"]) and bool(with_expression)
+        expression = list(config["expression_models"]["models"]) if labelled else []
         cells = config["cell_type_models"]
-        cell_types = list(cells["models"]) if with_slide and deconvolution else []
-        whole_slide = [m for m in cells["whole_slide"] if m in cell_types]
-        return cls(with_slide, deconvolution, expression, cell_types, whole_slide)
+        cell_types = list(cells["models"]) if labelled and deconvolution else []
+        return cls(
+            samples_with_slide=with_slide,
+            samples_with_expression=with_expression,
+            labelled_slides=labelled,
+            image_only=image_only,
+            deconvolution=deconvolution,
+            expression_models=expression,
+            cell_type_models=cell_types,
+            whole_slide_expression=[m for m in config["expression_models"]["whole_slide"] if m in expression],
+            whole_slide_cell_types=[m for m in cells["whole_slide"] if m in cell_types],
+            final_models=bool(config["training"]["final_models"] and (expression or cell_types)),
+            bundles=list(config["apply"]["bundles"]),
+        )
+
+    @property
+    def image_models(self) -> list[str]:
+        return self.expression_models + self.cell_type_models
 
 
 def check_schema(data: dict, schema_path: str | Path, file: str | Path, what: str = "config key") -> None:
@@ -106,8 +131,14 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     if inspect_inputs:
         check_samples(samples, made, config["qc"]["pixel_size_tolerance"])
     stages = Stages.of(config, sheet)
-    if stages.expression_models or stages.cell_type_models:  # only the image models need folds
-        check_fold_scheme(sheet.loc[stages.samples_with_slide], config["folds"]["scheme"], config["samples"])
+    if stages.image_models:  # only the image models need folds
+        check_fold_scheme(sheet.loc[stages.labelled_slides], config["folds"]["scheme"], config["samples"])
+    if stages.image_only and (stages.whole_slide_expression or stages.whole_slide_cell_types) and not stages.final_models:
+        raise InputError(
+            config["samples"],
+            f"the image-only samples {stages.image_only} are predicted by the final models, but training.final_models is false",
+            "set training.final_models: true in the config, or apply bundles of another run (apply.bundles) with the image models off",
+        )
     if stages.deconvolution:
         check_deconvolution_inputs(config, made)
     if stages.expression_models:
@@ -117,8 +148,24 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
         check_finetuning(config)
         check_encoder_weights(config, "cell_type_models")
         check_input_size(config, "cell_type_models")
-    if stages.whole_slide_models:
+    if stages.whole_slide_expression or stages.whole_slide_cell_types:
         check_whole_slide_scale(config)
+    if stages.bundles:
+        check_bundles(config)
+
+
+def check_bundles(config: dict) -> None:
+    """Every bundle of apply.bundles is complete, was made for tiles like this run's, and predicts
+    the genes asked for; no two share a name."""
+    tiling = config["tiling"]
+    scale = InputScale(tiling["target_um_per_px"], tiling["tile_px"])
+    names: dict[str, str] = {}
+    for folder in config["apply"]["bundles"]:
+        bundle = read_bundle(folder)
+        check_applicable(bundle, scale, config["apply"]["genes"])
+        if bundle.name in names:
+            raise InputError(folder, f"apply.bundles lists two bundles named {bundle.name!r} ({names[bundle.name]} and {folder})", "list each bundle once")
+        names[bundle.name] = folder
 
 
 def check_deconvolution_inputs(config: dict, made) -> None:
@@ -197,8 +244,8 @@ def check_whole_slide_scale(config: dict) -> None:
     if abs(tile_um - patch_um) > 1e-6 * patch_um:
         raise InputError(
             None,
-            f"cell_type_models.whole_slide: tiles cover {tile_um:g} um but the spot patches the models learn from cover {patch_um:g} um",
+            f"whole-slide inference (expression_models.whole_slide, cell_type_models.whole_slide): tiles cover {tile_um:g} um but the spot patches the models learn from cover {patch_um:g} um",
             "set tiling.tile_px x tiling.target_um_per_px equal to patches.patch_px x patches.target_um_per_px "
-            "in the config (or whole_slide: [])",
+            "in the config (or whole_slide: [] in both model sections)",
         )
 

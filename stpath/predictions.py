@@ -3,9 +3,10 @@
 Owner of ``predictions/{model}/{sample}.h5ad`` (held-out spots: the prediction next to what it is
 scored against) and ``wholeslide/{model}/{sample}.h5ad`` (every tissue tile of a slide):
 ``write_spot_prediction``/``read_spot_prediction`` and ``write_tile_prediction``/
-``read_tile_prediction``. In the AnnData: ``X`` the prediction (spots or tiles x genes or cell
-types), ``obsm["spatial"]`` centres in level-0 slide pixels, ``layers["target"]`` the reference,
-``uns["prediction"]`` who predicted what."""
+``read_tile_prediction``; ``applied/{bundle}/{sample}.h5ad`` has the tile layout. In the AnnData:
+``X`` the prediction (spots or tiles x genes or cell types), ``obsm["spatial"]`` centres in level-0
+slide pixels, ``layers["target"]`` the reference, ``uns["prediction"]`` who predicted what (model,
+training run, and the bundle when one was applied)."""
 
 from __future__ import annotations
 
@@ -33,14 +34,14 @@ class SpotPrediction:
 @dataclass
 class TilePrediction:
     model: str
-    fold: int
+    split: str  # the training run that predicted: "fold<k>" (the slide is held out), "final", or "bundle"
     sample: str
     predicted: pd.DataFrame  # tiles x genes or cell types
     centres: np.ndarray  # (tiles, 2) level-0 slide pixels
     side_level0: float  # tile side in level-0 pixels
     tiles_per_s: float
     grid: dict = field(default_factory=dict)  # the tile file's geometry attributes
-    details: dict = field(default_factory=dict)  # e.g. what was clipped
+    details: dict = field(default_factory=dict)  # e.g. what was clipped, the bundle applied
 
 
 def _meta(p) -> dict:
@@ -68,7 +69,7 @@ def write_tile_prediction(p: TilePrediction, path) -> None:
     out = ad.AnnData(X=p.predicted.to_numpy(np.float32), obs=pd.DataFrame(index=p.predicted.index.astype(str)), var=pd.DataFrame(index=p.predicted.columns.astype(str)))
     out.obsm["spatial"] = np.asarray(p.centres, np.float64)
     out.uns["tiles"] = {"tile_side_level0": float(p.side_level0), "tiles_per_s": float(p.tiles_per_s), **p.grid}
-    out.uns["prediction"] = _meta(p) | p.details
+    out.uns["prediction"] = {"model": p.model, "split": p.split, "sample": p.sample} | p.details
     with atomic_path(path) as tmp:
         out.write_h5ad(tmp)
 
@@ -78,5 +79,5 @@ def read_tile_prediction(path) -> TilePrediction:
     grid = dict(a.uns["tiles"])
     side, rate = float(grid.pop("tile_side_level0")), float(grid.pop("tiles_per_s"))
     meta = dict(a.uns["prediction"])
-    model, fold, sample = (meta.pop(k) for k in ("model", "fold", "sample"))
-    return TilePrediction(model, int(fold), sample, a.to_df(), np.asarray(a.obsm["spatial"]), side, rate, grid, meta)
+    model, split, sample = (meta.pop(k) for k in ("model", "split", "sample"))
+    return TilePrediction(model, str(split), sample, a.to_df(), np.asarray(a.obsm["spatial"]), side, rate, grid, meta)

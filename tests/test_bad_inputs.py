@@ -287,7 +287,7 @@ def test_unknown_config_key_is_named_first():
 
 def test_wrong_value_in_the_sheet_is_named_with_its_column(tmp_path):
     sheet = read_sheet(sheet_file(tmp_path, visium_rows(format="visum")))
-    with pytest.raises(InputError, match=r"samples.tsv: sample 'T1': column 'format': 'visum' is not one of \['visium', 'legacy_st', 'hest', 'counts_table'\]"):
+    with pytest.raises(InputError, match=r"samples.tsv: sample 'T1': column 'format': 'visum' is not one of \['visium', 'legacy_st', 'hest', 'counts_table', 'image'\]"):
         check_sheet_schema(sheet, SAMPLES_SCHEMA, tmp_path / "samples.tsv")
 
 
@@ -404,6 +404,67 @@ def test_pixel_size_disagreement_stops_the_dry_run(tmp_path, visium_pair):
     r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode != 0 and "sample T1: the pixel size sources disagree" in r.stdout, r.stdout[-3000:]
     assert not (tmp_path / "results").exists()
+
+
+# --- slides without spatial data, and bundles (issue 15) ---------------------------------------------
+def image_only_rows(visium_pair, **changes) -> list[dict]:
+    """The demo pair, plus T2's slide once more as a slide alone (format image)."""
+    row = dict(sample="T3", patient="P3", slide="T2.tif", expression="", format="image") | changes
+    return visium_rows() + [row]
+
+
+def test_image_only_row_is_ingested_tiled_and_in_no_fold(tmp_path, visium_pair):
+    from stpath.config import Stages
+    from stpath.ingest.sheet import input_files, to_sample
+
+    config = config_for(tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"])
+    check_config(config)
+    sheet = read_sheet(config["samples"])
+    stages = Stages.of(config, sheet)
+    assert stages.labelled_slides == ["T1", "T2"] and stages.image_only == ["T3"] and stages.samples_with_slide == ["T1", "T2", "T3"]
+    assert stages.samples_with_expression == ["T1", "T2"] and stages.final_models
+    sample = to_sample(sheet.loc["T3"], visium_pair["root"])
+    assert sample.expression is None and input_files(sample) == [visium_pair["root"] / "T2.tif"]
+    adata = ingest(sample, QC())
+    info = read_sample_info(adata)
+    assert adata.n_obs == 0 and (info.format, info.um_per_px, info.um_per_px_source) == ("image", 0.5, "slide metadata")
+    assert (info.slide_width, info.slide_height) == (1536, 1536)
+
+
+def test_image_only_slide_without_a_pixel_size(tmp_path, visium_pair):
+    Image.fromarray(visium_pair["slides"]["T1"].image).save(tmp_path / "plain.png")  # a PNG stores no um/px
+    shutil.copytree(visium_pair["root"], tmp_path / "data")
+    (tmp_path / "data" / "plain.png").write_bytes((tmp_path / "plain.png").read_bytes())
+    rows = image_only_rows(visium_pair, slide="plain.png")
+    message = refused(config_for(tmp_path, rows, data_root=tmp_path / "data"))
+    assert "plain.png: sample T3: the pixel size (um/px) is unknown: the slide stores none and an image-only sample has no spots" in message
+    assert "Fix: add the pixel size in um/px to the 'um_per_px' column of the sample sheet" in message
+    check_config(config_for(tmp_path, image_only_rows(visium_pair, slide="plain.png", um_per_px=0.5), data_root=tmp_path / "data"))
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (dict(expression="T2"), "sample T3: format 'image' has no spatial data, but its 'expression' column is filled"),
+        (dict(slide=""), "sample T3: format 'image' needs a 'slide'"),
+        (dict(format="visium"), "sample T3: format visium needs its 'expression' file or folder"),
+    ],
+)
+def test_image_only_rows_that_contradict_themselves(tmp_path, visium_pair, row, message):
+    with pytest.raises(InputError, match=re.escape(message)) as err:
+        read_sheet(sheet_file(tmp_path, image_only_rows(visium_pair, **row)))
+    assert "samples.tsv" in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_image_only_slides_without_final_models(tmp_path, visium_pair):
+    config = config_for(tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"], training={"final_models": False})
+    message = refused(config)
+    assert "the image-only samples ['T3'] are predicted by the final models, but training.final_models is false" in message
+
+
+def test_apply_a_folder_that_is_not_a_bundle(tmp_path, visium_pair):
+    config = config_for(tmp_path, visium_rows(), data_root=visium_pair["root"], apply={"bundles": [str(tmp_path)]})
+    assert f"{tmp_path}: not a model bundle (no bundle.json)" in refused(config)
 
 
 # --- a killed run --------------------------------------------------------------------------------

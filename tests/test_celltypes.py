@@ -209,7 +209,7 @@ def test_labels_are_aligned_by_barcode_and_a_missing_estimate_names_the_file(tmp
 def test_whole_slide_inference_covers_every_tile_in_chunks_and_round_trips(tmp_path):
     import h5py
 
-    from stpath.celltypes.wholeslide import predict_tiles
+    from stpath.celltypes.wholeslide import CellTypePredictor, predict_tiles
     from stpath.predictions import read_tile_prediction, write_tile_prediction
 
     n = 7
@@ -226,7 +226,8 @@ def test_whole_slide_inference_covers_every_tile_in_chunks_and_round_trips(tmp_p
             return cuca.predict(x) + 0.2
 
     model = Shifted()
-    out = predict_tiles(model, tmp_path / "tiles.h5", list("ABCD"), torch.device("cpu"), input_px=64, name="cuca", fold=1, sample="S", chunk=3)
+    predictor = CellTypePredictor("cuca", model, list("ABCD"), [f"g{i}" for i in range(10)])
+    out = predict_tiles(predictor, tmp_path / "tiles.h5", torch.device("cpu"), input_px=64, sample="S", split="fold1", chunk=3)
     assert out.predicted.shape == (n, 4) and list(out.predicted.columns) == list("ABCD")
     assert np.allclose(out.centres[:, 0], np.arange(n) * 64 + 32) and out.side_level0 == 64  # tile centres, level 0
     with h5py.File(tmp_path / "tiles.h5") as f:
@@ -237,7 +238,7 @@ def test_whole_slide_inference_covers_every_tile_in_chunks_and_round_trips(tmp_p
     assert out.details["clipped_below_zero"] == int((raw < 0).sum()) and np.isclose(out.details["min_before_clipping"], raw.min(), atol=1e-5)
     write_tile_prediction(out, tmp_path / "out.h5ad")
     back = read_tile_prediction(tmp_path / "out.h5ad")
-    assert (back.model, back.fold, back.sample, back.side_level0) == ("cuca", 1, "S", 64)
+    assert (back.model, back.split, back.sample, back.side_level0) == ("cuca", "fold1", "S", 64)
     pd.testing.assert_frame_equal(back.predicted, out.predicted)
     assert np.array_equal(back.centres, out.centres) and back.grid["level_downsample"] == 2.0
 

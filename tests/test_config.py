@@ -47,7 +47,10 @@ def test_stages_follow_slides_and_reference():
     config = load()
     stages = Stages.of(config, read_sheet(config["samples"]))
     assert stages.deconvolution and stages.expression_models == ["cmrcnet", "bleep", "direct"]
-    assert stages.cell_type_models == ["cuca", "cuca_image_only", "linear_probe"] and stages.whole_slide_models == ["cuca"]
+    assert stages.cell_type_models == ["cuca", "cuca_image_only", "linear_probe"] and stages.whole_slide_cell_types == ["cuca"]
+    assert stages.whole_slide_expression == ["cmrcnet", "direct"] and stages.final_models
+    assert stages.labelled_slides == ["P1_S1", "P1_S2", "P2_S1", "P2_S2"] and stages.image_only == ["P3_S1"]
+    assert stages.samples_with_slide == stages.labelled_slides + ["P3_S1"] and stages.samples_with_expression == stages.labelled_slides
     no_reference = copy.deepcopy(config)
     no_reference["deconvolution"]["reference"].update(path="", signatures="")
     assert Stages.of(no_reference, read_sheet(config["samples"])).cell_type_models == []  # no labels to learn
@@ -80,6 +83,7 @@ def test_tiles_and_patches_must_cover_the_same_field_of_view():
     assert "tiles cover 224 um but the spot patches the models learn from cover 112 um" in message
     config = load(**{"tiling.target_um_per_px": 1.0})
     config["cell_type_models"]["whole_slide"] = []
+    config["expression_models"]["whole_slide"] = []
     check_config(config)  # no whole-slide inference: nothing to compare
 
 

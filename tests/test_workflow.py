@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from stpath.bundles import read_bundle
 from stpath.ingest.ingested import read_sample_info
 from stpath.predictions import read_spot_prediction, read_tile_prediction
 from stpath.wsi.patches import read_patches_h5
@@ -22,6 +23,8 @@ from conftest import REPO, config_args, run_snakemake, shared
 
 pytestmark = pytest.mark.workflow
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
+# configs that apply the bundles of another run: planned once that run exists (test_apply_example_...)
+APPLY_CONFIGS = [c for c in CONFIGS if (yaml.safe_load((REPO / "config" / c).read_text()).get("apply") or {}).get("bundles")]
 
 
 def test_lint_clean():
@@ -34,7 +37,7 @@ def test_snakefmt_clean():
     assert r.returncode == 0, r.stdout
 
 
-@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c not in APPLY_CONFIGS])
 def test_dry_run_every_config(config, tmp_path):
     r = run_snakemake(["-n", "--cores", "2", *config_args(config)], tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
@@ -84,8 +87,9 @@ def test_demo_workflow_end_to_end(demo_run):
     tmp_path, r = demo_run
     assert r.returncode == 0, r.stdout[-5000:]
     out = tmp_path / "results" / "demo"
-    sheet = pd.read_csv(REPO / "config" / "samples_demo.tsv", sep="\t")
-    for sample in sheet["sample"]:
+    sheet = pd.read_csv(REPO / "config" / "samples_demo.tsv", sep="\t", keep_default_na=False)
+    labelled = sheet.loc[sheet.format != "image", "sample"]
+    for sample in labelled:
         n, _ = check_patches(tmp_path, sample, "demo")
         truth = pd.read_csv(tmp_path / "resources" / "demo" / "truth" / f"{sample}_abundance.tsv", sep="\t", index_col=0)
         assert n <= len(truth) and n > 100
@@ -101,9 +105,11 @@ def test_demo_workflow_end_to_end(demo_run):
     norm = ad.read_h5ad(out / "expression" / "P1_S1.h5ad")
     assert list(norm.var_names) == genes.gene.tolist() and "counts" in norm.layers
 
-    check_demo_deconvolution(out, sheet["sample"])
-    check_demo_expression_models(out, sheet["sample"])
-    check_demo_cell_type_models(out, sheet["sample"])
+    check_demo_deconvolution(out, labelled)
+    check_demo_expression_models(out, labelled)
+    check_demo_cell_type_models(out, labelled)
+    check_demo_image_only_slide(tmp_path, sheet)
+    check_demo_final_models_and_whole_slides(out, sheet)
 
     again = run_snakemake(["--cores", "2", *config_args("config.yaml")], tmp_path)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout
@@ -111,7 +117,43 @@ def test_demo_workflow_end_to_end(demo_run):
     r = run_snakemake(["--cores", "1", *config_args("config.yaml"), "--report", str(tmp_path / "report.html")], tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
     report = (tmp_path / "report.html").read_text(errors="replace")
-    assert len(report) > 100_000 and "2. Deconvolution" in report
+    assert len(report) > 100_000 and "2. Deconvolution" in report and "5. Whole slides" in report
+
+
+def check_demo_image_only_slide(tmp_path, sheet):
+    """The demo's image-only row: ingested (no spots), tiled, in no fold, without patches."""
+    out = tmp_path / "results" / "demo"
+    image_only = list(sheet.loc[sheet.format == "image", "sample"])
+    assert image_only == ["P3_S1"]
+    info = read_sample_info(out / "ingest" / "P3_S1.h5ad")
+    assert info.n_spots_after_qc == 0 and info.format == "image" and info.um_per_px == 0.5 and info.um_per_px_source == "slide metadata"
+    assert len(read_tile_grid(out / "tiles" / "P3_S1.h5")) > 50
+    assert not (out / "patches" / "P3_S1.h5").exists() and not (out / "deconvolution" / "P3_S1.h5ad").exists()
+    folds = pd.read_csv(out / "splits" / "folds.tsv", sep="\t")
+    assert "P3_S1" not in set(folds["sample"])
+
+
+def check_demo_final_models_and_whole_slides(out, sheet):
+    """Every model trained once more on all labelled slides and bundled; whole-slide expression
+    (retrieval and head) and cell types of every slide, the image-only one by the final models."""
+    labelled = list(sheet.loc[sheet.format != "image", "sample"])
+    for model in ("cmrcnet", "bleep", "direct", "cuca", "cuca_image_only", "linear_probe"):
+        assert (out / "models" / model / "final" / "history.tsv").exists()
+        bundle = read_bundle(out / "bundles" / model)
+        assert bundle.training_samples == labelled and bundle.scale.px == 224 and bundle.scale.um_per_px == 0.5
+    markers = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["expression_models"]["markers"]
+    for model in ("cmrcnet", "direct"):
+        for sample in sheet["sample"]:
+            tiles = read_tile_prediction(out / "wholeslide" / model / f"{sample}.h5ad")
+            assert tiles.split == "final" if sample == "P3_S1" else tiles.split.startswith("fold")
+            assert tiles.predicted.shape[0] == len(read_tile_grid(out / "tiles" / f"{sample}.h5"))
+            genes = list(tiles.predicted.columns)
+            known = [g for g in markers if g in read_bundle(out / "bundles" / model).outputs]
+            assert genes[: len(known)] == known and len(genes) == len(known) + 50
+            assert np.isfinite(tiles.predicted.to_numpy()).all() and tiles.predicted.to_numpy().std(axis=0).mean() > 0
+            assert (out / "wholeslide" / model / f"{sample}.png").stat().st_size > 50_000
+    cuca = read_tile_prediction(out / "wholeslide" / "cuca" / "P3_S1.h5ad")
+    assert cuca.split == "final" and (cuca.predicted.to_numpy() >= 0).all()
 
 
 def demo_epochs(section: str) -> int:
@@ -237,6 +279,7 @@ def check_demo_cell_type_models(out, samples):
     assert len(history) == demo_epochs("cell_type_models") and {"train_reconstruction", "val_pearson"} <= set(history.columns)
     for sample in samples:
         tiles = read_tile_prediction(out / "wholeslide" / "cuca" / f"{sample}.h5ad")
+        assert tiles.split.startswith("fold")
         assert tiles.predicted.shape == (len(read_tile_grid(out / "tiles" / f"{sample}.h5")), 6)
         assert (tiles.predicted.to_numpy() >= 0).all() and "clipped_below_zero" in tiles.details
         assert (out / "wholeslide" / "cuca" / f"{sample}.png").stat().st_size > 50_000
@@ -410,3 +453,42 @@ def test_patch_size_other_than_the_encoders_is_refused_before_any_job(tmp_path):
     assert r.returncode != 0, r.stdout[-2000:]
     assert "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px" in r.stdout
     assert "Fix: set patches.patch_px to 224" in r.stdout and not (tmp_path / "results").exists()
+
+
+def test_demo_bundles_apply_to_the_svs_and_equal_the_in_run_prediction(demo_run):
+    """config/apply_example.yaml in the demo's working directory: the demo's bundles turn the real
+    SVS into gene and cell-type maps without training; applied to the demo's image-only slide
+    they give what the demo run predicted there; a bundle applied to other tiles is refused."""
+    import torch
+
+    from stpath.apply import apply_bundle
+
+    workdir, r = demo_run
+    assert r.returncode == 0, r.stdout[-3000:]
+    shared("slides", "CMU-1-Small-Region.svs")
+    demo = workdir / "results" / "demo"
+    for model in ("cmrcnet", "direct", "cuca"):
+        bundle = read_bundle(demo / "bundles" / model)
+        tiles = {"P3_S1": demo / "tiles" / "P3_S1.h5"}
+        (applied, _), = apply_bundle(bundle, tiles, [], torch.device("cpu"))
+        in_run = read_tile_prediction(demo / "wholeslide" / model / "P3_S1.h5ad")
+        assert list(applied.predicted.columns) == list(in_run.predicted.columns)
+        np.testing.assert_allclose(applied.predicted.to_numpy(), in_run.predicted.to_numpy(), rtol=1e-4, atol=1e-5)
+
+    wrong = run_snakemake(["-n", *config_args("apply_example.yaml"), "tiling={target_um_per_px: 0.5, tile_px: 256, min_tile_tissue: 0.5}"], workdir)
+    assert wrong.returncode != 0 and "learnt from 224 px images at 0.5 um/px, but this run cuts tiles of 256 px" in wrong.stdout
+    assert not (workdir / "results" / "cmu_apply").exists()
+
+    run = run_snakemake(["--cores", "2", *config_args("apply_example.yaml")], workdir)
+    assert run.returncode == 0, run.stdout[-5000:]
+    assert "train_" not in run.stdout and "rule apply_bundle:" in run.stdout
+    out = workdir / "results" / "cmu_apply"
+    n_tiles = len(read_tile_grid(out / "tiles" / "CMU1.h5"))
+    assert n_tiles > 20
+    for name in ("demo-cmrcnet", "demo-direct", "demo-cuca"):
+        p = read_tile_prediction(out / "applied" / name / "CMU1.h5ad")
+        assert p.split == "bundle" and p.predicted.shape[0] == n_tiles and np.isfinite(p.predicted.to_numpy()).all()
+        assert p.details["bundle"].endswith(name.split("-")[1]) and p.details["bundle_dataset"] == "demo"
+        assert (out / "applied" / name / "CMU1.png").stat().st_size > 50_000
+    report = run_snakemake(["--cores", "1", *config_args("apply_example.yaml"), "--report", str(workdir / "apply.html")], workdir)
+    assert report.returncode == 0 and "5. Whole slides" in (workdir / "apply.html").read_text(errors="replace")

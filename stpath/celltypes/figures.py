@@ -1,9 +1,7 @@
 """Figures of the cell-type models (registered in the report): predicted vs label maps over the
-H&E, per-cell-type Pearson bars per model, co-localisation heatmaps and whole-slide maps."""
+H&E, per-cell-type Pearson bars per model and co-localisation heatmaps (whole-slide maps: ``plots.tile_maps``)."""
 
 from __future__ import annotations
-
-import math
 
 import matplotlib
 
@@ -14,7 +12,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
-from ..plots import finish_panel, panel_thumbnail, save_grid  # noqa: E402
+from ..plots import panel_thumbnail  # noqa: E402
 
 
 def major_types(abundance: pd.DataFrame, n: int) -> list[str]:
@@ -98,28 +96,3 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def wholeslide_maps(path, title: str, abundance: pd.DataFrame, centres, side: float, thumbnail, downsample: float, types: list[str]) -> None:
-    """Tile abundances painted as a raster over the thumbnail, one panel per major cell type."""
-    thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 3.6 * 110)
-    ncol = min(3, len(types))
-    nrow = math.ceil(len(types) / ncol)
-    aspect = thumbnail.shape[0] / thumbnail.shape[1]
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.6 * nrow * aspect + 0.6), dpi=110, squeeze=False)
-    corners = np.asarray(centres, float) - side / 2
-    origin = corners.min(axis=0)
-    cells = np.rint((corners - origin) / side).astype(int)  # (column, row) on the tile grid
-    shape = (cells[:, 1].max() + 1, cells[:, 0].max() + 1)
-    (x0, y0), (x1, y1) = origin / downsample, (origin + side * np.array(shape[::-1])) / downsample
-    extent = (x0, x1, y1, y0)
-    for ax, t in zip(axes.ravel(), types):
-        grid = np.full(shape, np.nan)
-        grid[cells[:, 1], cells[:, 0]] = abundance[t].to_numpy()
-        ax.imshow(thumbnail)
-        vmax = max(float(np.nanquantile(grid, 0.99)), 1e-6)
-        im = ax.imshow(grid, extent=extent, cmap="magma", vmin=0, vmax=vmax, alpha=0.75, interpolation="nearest")
-        ax.set_xlim(0, thumbnail.shape[1])
-        ax.set_ylim(thumbnail.shape[0], 0)
-        finish_panel(fig, ax, im, t)
-    save_grid(fig, axes, len(types), title, path)

@@ -17,6 +17,8 @@ class ExpressionSettings:
     retrieval_k: int = 50
     eval_genes: int = 50  # size of the HEG/HVG evaluation sets
     markers: tuple[str, ...] = ()
+    whole_slide: tuple[str, ...] = ("cmrcnet",)  # models applied to every tissue tile
+    map_genes: tuple[str, ...] = ()  # genes predicted on every tile; empty = markers + eval_genes HVGs
     accelerator: str = "auto"
     cmrcnet: CMRCNetConfig = field(default_factory=CMRCNetConfig)  # CMRCNet/BLEEP; its encoder is direct regression's too
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -33,6 +35,8 @@ class ExpressionSettings:
             retrieval_k=section["retrieval_k"],
             eval_genes=section["eval_genes"],
             markers=tuple(section["markers"]),
+            whole_slide=tuple(section["whole_slide"]),
+            map_genes=tuple(section["map_genes"]),
             accelerator=section["accelerator"],
             cmrcnet=CMRCNetConfig.from_config(section),
             train=TrainConfig.from_config(section["train"]),

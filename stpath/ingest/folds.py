@@ -87,3 +87,25 @@ def read_folds(path) -> pd.DataFrame:
     """The selected scheme's rows of a folds.tsv."""
     folds = pd.read_csv(path, sep="\t", dtype={"sample": str, "patient": str})
     return folds[folds["selected"]].drop(columns="selected").reset_index(drop=True)
+
+
+def training_samples(folds: pd.DataFrame, split: str, labelled: list[str]) -> list[str]:
+    """The slides a training run learns from: a fold's training slides (``split`` "fold<k>"), or
+    every labelled slide for the final model."""
+    return list(labelled) if split == "final" else samples_in(folds, int(split.removeprefix("fold")), "train")
+
+
+def predicting_runs(folds: pd.DataFrame, fold_ids: list[int], image_only: list[str]) -> list[tuple[str, list[str]]]:
+    """Which training run predicts which slides: each fold's model its held-out slides, the final
+    model the image-only slides (none trained on them). (split, samples) pairs, folds first."""
+    runs = [(f"fold{fold}", samples_in(folds, fold, "test")) for fold in fold_ids]
+    return runs + ([("final", list(image_only))] if image_only else [])
+
+
+def protocol_of(split: str) -> str:
+    """How a whole-slide map was predicted, for titles."""
+    if split == "final":
+        return "image-only slide, final model (trained on every labelled slide)"
+    if split == "bundle":
+        return "model bundle of another run (not trained on this slide)"
+    return f"held out, {split} model (the slide's patient may be in training: see the fold table)"

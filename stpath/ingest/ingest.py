@@ -37,6 +37,8 @@ class QC:
 
 def ingest(sample: Sample, qc: QC) -> ad.AnnData:
     checked = check_sample(sample, qc.pixel_size_tolerance)
+    if checked.positions is None:
+        return _ingest_image_only(sample, checked)
     positions = checked.positions
     table = read_spots(sample.format, sample.expression, sample.spots, qc.min_matched_spots, positions)
     adata = table.adata
@@ -63,6 +65,22 @@ def ingest(sample: Sample, qc: QC) -> ad.AnnData:
         n_spots_input=int(n_input),
         n_spots_unmatched=int(table.n_dropped_unmatched),
         n_spots_after_qc=int(adata.n_obs),
+    ).to_uns()
+    return adata
+
+
+def _ingest_image_only(sample: Sample, checked) -> ad.AnnData:
+    """No spots: an AnnData of 0 spots that carries what later steps need (slide, pixel size)."""
+    open_slide(sample.slide).close()
+    um = checked.um_per_px
+    log.info("%s: image only, pixel size %.4f um/px from %s", sample.sample, um.value, um.source)
+    adata = ad.AnnData(np.zeros((0, 0), np.float32))
+    adata.obsm["spatial"] = np.zeros((0, 2))
+    adata.uns["stpath"] = SampleInfo(
+        sample=sample.sample, patient=sample.patient, format=sample.format, slide=str(sample.slide),
+        slide_width=int(checked.slide_dims[0]), slide_height=int(checked.slide_dims[1]),
+        um_per_px=float(um.value), um_per_px_source=um.source, spot_diameter_px=None,
+        n_spots_input=0, n_spots_unmatched=0, n_spots_after_qc=0,
     ).to_uns()
     return adata
 

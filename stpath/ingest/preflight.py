@@ -27,12 +27,14 @@ PIXEL_SIZE_TOLERANCE = 0.2
 class Checked:
     """What the pre-flight learnt about a sample."""
 
-    positions: SpotPositions
+    positions: SpotPositions | None  # None for an image-only sample
     um_per_px: UmPerPx | None  # None: no slide and no source (a slide-free sample needs none)
     slide_dims: tuple[int, int] | None
 
 
 def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE) -> Checked:
+    if sample.expression is None:
+        return _check_image_only(sample)
     if sample.format not in FORMATS:
         raise InputError(None, f"sample {sample.sample}: unknown format {sample.format!r}", f"use one of {sorted(FORMATS)}")
     fmt = FORMATS[sample.format]
@@ -54,6 +56,23 @@ def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE) -> Che
     if dims is not None:
         _check_inside(positions, dims, sample)
     return Checked(positions, um, dims)
+
+
+def _check_image_only(sample: Sample) -> Checked:
+    """A slide alone: it opens, and its pixel size is known (the sheet's wins over the metadata;
+    with no spots there is nothing to cross-check them against)."""
+    dims, stored = slide_header(sample.slide)
+    sources = [UmPerPx(sample.um_per_px, SHEET)] if sample.um_per_px else []
+    sources += [UmPerPx(stored, SLIDE)] if stored else []
+    if not sources:
+        raise InputError(
+            sample.slide,
+            f"sample {sample.sample}: the pixel size (um/px) is unknown: the slide stores none and an image-only sample has no spots to measure it",
+            "add the pixel size in um/px to the 'um_per_px' column of the sample sheet (e.g. 0.25 for 40x, 0.5 for 20x scans)",
+        )
+    if len(sources) == 2 and abs(sources[0].value / sources[1].value - 1) > 1e-3:
+        log.warning("%s: the slide metadata says %.4f um/px; the sample sheet's %.4f um/px is used", sample.sample, stored, sample.um_per_px)
+    return Checked(None, sources[0], dims)
 
 
 def check_samples(samples: list[Sample], made: Callable[[object], bool], tolerance: float = PIXEL_SIZE_TOLERANCE) -> None:

@@ -17,7 +17,7 @@ class Sample:
     sample: str
     patient: str
     slide: Path | None
-    expression: Path
+    expression: Path | None  # None for an image-only sample (format "image")
     format: str
     spots: Path | None = None
     um_per_px: float | None = None
@@ -25,6 +25,7 @@ class Sample:
 
 COLUMNS = ("sample", "patient", "slide", "expression", "spots", "format", "um_per_px")
 REQUIRED = ("sample", "patient", "slide", "expression", "format")
+IMAGE_ONLY = "image"  # the format of a slide without spatial data: predicted, never trained on
 
 
 def read_sheet(path: str | Path) -> pd.DataFrame:
@@ -58,9 +59,25 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
                 value = -1.0
             if not value > 0:
                 raise InputError(path, f"sample {row.sample}: um_per_px {row.um_per_px!r} is not a positive number", "write the pixel size in um/px, e.g. 0.5, or leave it empty")
+        if row.format == IMAGE_ONLY:
+            _check_image_only(row, path)
+        elif not row.expression:
+            raise InputError(path, f"sample {row.sample}: format {row.format} needs its 'expression' file or folder", f"fill the 'expression' column, or set format to {IMAGE_ONLY!r} for a slide without spatial data")
         if row.format in ("legacy_st", "counts_table") and not row.spots:
             raise InputError(path, f"sample {row.sample}: {row.format} needs a 'spots' file (spot coordinates)", "fill the 'spots' column")
     return sheet.set_index("sample", drop=False)
+
+
+def _check_image_only(row, path: Path) -> None:
+    if not row.slide:
+        raise InputError(path, f"sample {row.sample}: format {IMAGE_ONLY!r} needs a 'slide' (it is a slide without spatial data)", "fill the 'slide' column, or drop the row")
+    given = [c for c in ("expression", "spots") if getattr(row, c)]
+    if given:
+        raise InputError(
+            path,
+            f"sample {row.sample}: format {IMAGE_ONLY!r} has no spatial data, but its {' and '.join(repr(c) for c in given)} column is filled",
+            "empty the column(s) to predict on the slide alone, or set 'format' to the spatial data's format (visium, legacy_st, hest, counts_table)",
+        )
 
 
 def to_sample(row: pd.Series, data_root: str | Path) -> Sample:
@@ -69,7 +86,7 @@ def to_sample(row: pd.Series, data_root: str | Path) -> Sample:
         sample=row["sample"],
         patient=row["patient"],
         slide=root / row["slide"] if row["slide"] else None,
-        expression=root / row["expression"],
+        expression=root / row["expression"] if row["expression"] else None,
         format=row["format"],
         spots=root / row["spots"] if row["spots"] else None,
         um_per_px=float(row["um_per_px"]) if row["um_per_px"] else None,
@@ -79,6 +96,8 @@ def to_sample(row: pd.Series, data_root: str | Path) -> Sample:
 def input_files(sample: Sample) -> list[Path]:
     """Every file the ingest step reads for this sample."""
     files = [sample.slide] if sample.slide else []
+    if sample.expression is None:
+        return files
     if sample.format == "visium":
         spatial = sample.expression / "spatial"
         positions = spatial / "tissue_positions.csv"

@@ -2,16 +2,16 @@ if CELL_TYPE_MODELS:
 
     rule train_cell_type_model:
         input:
-            unpack(fold_training_inputs),
-            labels=fold_label_inputs,
+            unpack(split_training_inputs),
+            labels=split_label_inputs,
             genes=f"{OUT}/expression/genes.tsv",
         output:
-            checkpoint=f"{OUT}/models/{{cell_model}}/fold{{fold}}/best.pt",
-            history=f"{OUT}/models/{{cell_model}}/fold{{fold}}/history.tsv",
+            checkpoint=f"{OUT}/models/{{cell_model}}/{{split}}/best.pt",
+            history=f"{OUT}/models/{{cell_model}}/{{split}}/history.tsv",
         log:
-            f"logs/{DATASET}/train_cell_type_model/{{cell_model}}_fold{{fold}}.log",
+            f"logs/{DATASET}/train_cell_type_model/{{cell_model}}_{{split}}.log",
         benchmark:
-            f"benchmarks/{DATASET}/train_cell_type_model/{{cell_model}}_fold{{fold}}.tsv"
+            f"benchmarks/{DATASET}/train_cell_type_model/{{cell_model}}_{{split}}.tsv"
         priority: 2
         conda:
             "../../envs/models.yaml"
@@ -20,8 +20,8 @@ if CELL_TYPE_MODELS:
             mem_mb=16000,
             gpu=1,
         params:
-            samples=lambda wc: fold_samples(wc.fold, "train"),
-            workdir=lambda wc: f"{OUT}/models/{wc.cell_model}/fold{wc.fold}/work",
+            samples=lambda wc: split_samples(wc.split),
+            workdir=lambda wc: f"{OUT}/models/{wc.cell_model}/{wc.split}/work",
             models=CELL,
         script:
             "../scripts/train_cell_type_model.py"
@@ -33,11 +33,11 @@ if CELL_TYPE_MODELS:
             unpack(held_out_inputs),
             checkpoints=fold_checkpoints,
             genes=f"{OUT}/expression/genes.tsv",
-            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
+            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=LABELLED),
         output:
             expand(
                 f"{OUT}/predictions/{{{{cell_model}}}}/{{sample}}.h5ad",
-                sample=SAMPLES_WITH_SLIDE,
+                sample=LABELLED,
             ),
         log:
             f"logs/{DATASET}/predict_cell_types/{{cell_model}}.log",
@@ -51,32 +51,36 @@ if CELL_TYPE_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=SAMPLES_WITH_SLIDE,
+            samples=LABELLED,
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             models=CELL,
         script:
             "../scripts/predict_cell_types.py"
 
+    # Every slide mapped tile by tile: the held-out ones by their fold's model, the image-only ones
+    # by the final model; each model is loaded once.
     rule slide_cell_types:
         input:
             checkpoints=fold_checkpoints,
+            final=final_checkpoint,
             genes=f"{OUT}/expression/genes.tsv",
-            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=SAMPLES_WITH_SLIDE),
-            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
+            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=whole_slide_samples()),
+            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=LABELLED),
         output:
             adata=expand(
                 f"{OUT}/wholeslide/{{{{cell_model}}}}/{{sample}}.h5ad",
-                sample=SAMPLES_WITH_SLIDE,
+                sample=whole_slide_samples(),
             ),
             png=[
                 report(
                     f"{OUT}/wholeslide/{{cell_model}}/{sample}.png",
                     caption="../report/wholeslide_maps.rst",
-                    category="4. Cell-type models",
+                    category="5. Whole slides",
+                    subcategory="cell types",
                     labels={"model": "{cell_model}", "sample": sample},
                 )
-                for sample in SAMPLES_WITH_SLIDE
+                for sample in whole_slide_samples()
             ],
         log:
             f"logs/{DATASET}/slide_cell_types/{{cell_model}}.log",
@@ -89,20 +93,44 @@ if CELL_TYPE_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=SAMPLES_WITH_SLIDE,
+            samples=whole_slide_samples(),
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
+            image_only=IMAGE_ONLY,
             input_px=config["patches"]["patch_px"],
             models=CELL,
         script:
             "../scripts/slide_cell_types.py"
+
+    rule bundle_cell_type_model:
+        input:
+            checkpoint=f"{OUT}/models/{{cell_model}}/final/best.pt",
+            genes=f"{OUT}/expression/genes.tsv",
+            labels=f"{OUT}/deconvolution/{LABELLED[0]}.h5ad",
+        output:
+            directory(f"{OUT}/bundles/{{cell_model}}"),
+        log:
+            f"logs/{DATASET}/bundle_cell_type_model/{{cell_model}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/bundle_cell_type_model/{{cell_model}}.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+        params:
+            samples=LABELLED,
+            scale=config["patches"],
+            models=CELL,
+        script:
+            "../scripts/bundle_cell_type_model.py"
 
     rule cell_type_metrics:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{cell_model}}/{{sample}}.h5ad",
                 cell_model=CELL_TYPE_MODELS,
-                sample=SAMPLES_WITH_SLIDE,
+                sample=LABELLED,
             ),
             truth=cell_type_truth_files,
         output:
@@ -120,7 +148,7 @@ if CELL_TYPE_MODELS:
             mem_mb=8000,
         params:
             labels=CELL["labels"],
-            truth_samples=SAMPLES_WITH_SLIDE if DECON["truth"] else [],
+            truth_samples=LABELLED if DECON["truth"] else [],
         script:
             "../scripts/cell_type_metrics.py"
 

@@ -23,8 +23,9 @@ from stpath.config import (
     check_sheet_schema,
     pending_downloads,
 )
-from stpath.ingest.folds import assign_folds, samples_in
+from stpath.ingest.folds import assign_folds, samples_in, training_samples
 from stpath.ingest.sheet import input_files, read_sheet, to_sample
+from stpath.bundles import read_bundle
 from stpath.models import registry
 
 # ---- validation ----------------------------------------------------------------------------------
@@ -48,19 +49,25 @@ DOWNLOADS = pending_downloads(config)
 SAMPLES = {name: to_sample(row, DATA_ROOT) for name, row in SHEET.iterrows()}
 STAGES = Stages.of(config, SHEET)
 SAMPLES_WITH_SLIDE = STAGES.samples_with_slide
+SAMPLES_WITH_EXPRESSION = STAGES.samples_with_expression
+LABELLED = STAGES.labelled_slides
+IMAGE_ONLY = STAGES.image_only
 EXPRESSION_MODELS = STAGES.expression_models
 CELL_TYPE_MODELS = STAGES.cell_type_models
-WHOLE_SLIDE_MODELS = STAGES.whole_slide_models
+WHOLE_SLIDE_EXPRESSION = STAGES.whole_slide_expression
+WHOLE_SLIDE_CELL_TYPES = STAGES.whole_slide_cell_types
 DECON = config["deconvolution"]
 REFERENCE = DECON["reference"]
 SIGNATURES_GIVEN = bool(REFERENCE["signatures"])
 EXPR = config["expression_models"]
 CELL = config["cell_type_models"]
+# Bundles of another run applied here (their manifests are read once; check_config checked them).
+APPLIED = {b.name: b for b in map(read_bundle, STAGES.bundles)}
 # The fold table is a pure function of the sheet and config (rule `folds` writes the same one),
 # so the per-fold jobs are known when the DAG is built.
 FOLD_TABLE = (
     assign_folds(
-        SHEET.loc[SAMPLES_WITH_SLIDE].reset_index(drop=True),
+        SHEET.loc[LABELLED].reset_index(drop=True),
         config["folds"]["scheme"],
         config["folds"]["n_folds"],
         config["folds"]["seed"],
@@ -69,16 +76,26 @@ FOLD_TABLE = (
     else None
 )
 FOLDS = sorted(FOLD_TABLE["fold"].unique()) if FOLD_TABLE is not None else []
+# A model's training runs: one per fold (they measure), and the final one on every labelled slide
+# (it predicts the image-only slides and is bundled).
+SPLITS = [f"fold{f}" for f in FOLDS] + (["final"] if STAGES.final_models else [])
 
 
 def fold_samples(fold, role):
     return samples_in(FOLD_TABLE, fold, role)
 
 
+def split_samples(split):
+    """The slides a training run ({split}: fold<k> or final) learns from."""
+    return training_samples(FOLD_TABLE, split, LABELLED)
+
+
 # ---- wildcard constraints ------------------------------------------------------------------------
 wildcard_constraints:
     sample="|".join(SAMPLES) or "NO_SAMPLES",
     fold=r"\d+",
+    split=r"fold\d+|final",
+    bundle="|".join(map(re.escape, APPLIED)) or "NO_BUNDLES",
     model="|".join(registry.names(registry.EXPRESSION)),
     cell_model="|".join(registry.names(registry.CELL_TYPES)),
 
@@ -108,31 +125,31 @@ def reference_inputs(wildcards):
 
 
 def truth_files(wildcards, samples=None):
-    """True abundance tables (the demo) of ``samples`` (default: all), else none."""
+    """True abundance tables (the demo) of ``samples`` (default: all with expression), else none."""
     if not DECON["truth"]:
         return []
-    return [data_path(DECON["truth"].format(sample=s)) for s in samples or SAMPLES]
+    return [
+        data_path(DECON["truth"].format(sample=s))
+        for s in samples or SAMPLES_WITH_EXPRESSION
+    ]
 
 
-def training_files(fold):
-    train = fold_samples(fold, "train")
+def spot_files(samples):
     return {
-        "patches": expand(f"{OUT}/patches/{{s}}.h5", s=train),
-        "expression": expand(f"{OUT}/expression/{{s}}.h5ad", s=train),
+        "patches": expand(f"{OUT}/patches/{{s}}.h5", s=samples),
+        "expression": expand(f"{OUT}/expression/{{s}}.h5ad", s=samples),
     }
 
 
-def fold_training_inputs(wildcards):
-    """Patches and expression of a fold's training slides (jobs with a {fold} wildcard)."""
-    return training_files(wildcards.fold)
+def split_training_inputs(wildcards):
+    """Patches and expression of the slides a training run learns from (jobs with {split})."""
+    return spot_files(split_samples(wildcards.split))
 
 
 def held_out_inputs(wildcards):
-    """Patches and expression of every slide some fold holds out (which is every slide)."""
-    return {
-        "patches": expand(f"{OUT}/patches/{{s}}.h5", s=SAMPLES_WITH_SLIDE),
-        "expression": expand(f"{OUT}/expression/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
-    }
+    """Patches and expression of every labelled slide (each is held out by some fold, and all
+    are the final model's training spots)."""
+    return spot_files(LABELLED)
 
 
 def fold_checkpoints(wildcards):
@@ -141,16 +158,27 @@ def fold_checkpoints(wildcards):
     return expand(f"{OUT}/models/{model}/fold{{fold}}/best.pt", fold=FOLDS)
 
 
-def fold_label_inputs(wildcards):
-    """Deconvolution labels of a fold's training slides."""
-    return expand(
-        f"{OUT}/deconvolution/{{s}}.h5ad", s=fold_samples(wildcards.fold, "train")
-    )
+def final_checkpoint(wildcards):
+    """The final model's checkpoint when image-only slides need it."""
+    if not IMAGE_ONLY:
+        return []
+    model = getattr(wildcards, "model", None) or wildcards.cell_model
+    return f"{OUT}/models/{model}/final/best.pt"
+
+
+def split_label_inputs(wildcards):
+    """Deconvolution labels of the slides a training run learns from."""
+    return expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=split_samples(wildcards.split))
 
 
 def cell_type_truth_files(wildcards, samples=None):
-    """True abundance tables of the held-out slides (default: all with a slide), else none."""
-    return truth_files(wildcards, samples or SAMPLES_WITH_SLIDE)
+    """True abundance tables of the held-out slides (default: all labelled), else none."""
+    return truth_files(wildcards, samples or LABELLED)
+
+
+def whole_slide_samples():
+    """Slides mapped tile by tile in this run: the held-out ones and the image-only ones."""
+    return LABELLED + IMAGE_ONLY
 
 
 def summary_parts():
@@ -184,12 +212,28 @@ def deconvolution_outputs():
             f"{decon}/{{sample}}_abundance.tsv",
             f"{decon}/maps/{{sample}}.png",
         ],
-        sample=SAMPLES,
+        sample=SAMPLES_WITH_EXPRESSION,
     )
     if not SIGNATURES_GIVEN:
         outs.append(f"{decon}/reference/elbo.png")
     if DECON["truth"]:
         outs += [f"{decon}/accuracy.tsv", f"{decon}/accuracy.png"]
+    return outs
+
+
+def trained_model_outputs(models, whole_slide):
+    """Every training run's history, the final models' bundles, the whole-slide maps."""
+    outs = expand(
+        f"{OUT}/models/{{model}}/{{split}}/history.tsv", model=models, split=SPLITS
+    )
+    if STAGES.final_models:
+        outs += expand(f"{OUT}/bundles/{{model}}", model=models)
+    outs += expand(
+        f"{OUT}/wholeslide/{{model}}/{{sample}}.{{ext}}",
+        model=whole_slide,
+        sample=whole_slide_samples(),
+        ext=["h5ad", "png"],
+    )
     return outs
 
 
@@ -201,13 +245,8 @@ def expression_model_outputs():
         f"{OUT}/metrics/{name}.png"
         for name in ("training_curves", "per_gene_pcc", "summary")
     ]
-    outs += expand(f"{OUT}/metrics/maps/{{sample}}.png", sample=SAMPLES_WITH_SLIDE)
-    outs += expand(
-        f"{OUT}/models/{{model}}/fold{{fold}}/history.tsv",
-        model=EXPRESSION_MODELS,
-        fold=FOLDS,
-    )
-    return outs
+    outs += expand(f"{OUT}/metrics/maps/{{sample}}.png", sample=LABELLED)
+    return outs + trained_model_outputs(EXPRESSION_MODELS, WHOLE_SLIDE_EXPRESSION)
 
 
 def cell_type_model_outputs():
@@ -216,37 +255,34 @@ def cell_type_model_outputs():
     metrics = f"{OUT}/metrics/cell_types"
     outs = [f"{OUT}/metrics/summary.tsv", f"{metrics}/per_type.tsv"]
     outs += [f"{metrics}/pearson.png", f"{metrics}/colocalisation.png"]
-    outs += expand(f"{metrics}/maps/{{sample}}.png", sample=SAMPLES_WITH_SLIDE)
-    outs += expand(
-        f"{OUT}/models/{{model}}/fold{{fold}}/history.tsv",
-        model=CELL_TYPE_MODELS,
-        fold=FOLDS,
-    )
-    outs += expand(
-        f"{OUT}/wholeslide/{{model}}/{{sample}}.{{ext}}",
-        model=WHOLE_SLIDE_MODELS,
+    outs += expand(f"{metrics}/maps/{{sample}}.png", sample=LABELLED)
+    return outs + trained_model_outputs(CELL_TYPE_MODELS, WHOLE_SLIDE_CELL_TYPES)
+
+
+def applied_bundle_outputs():
+    return expand(
+        f"{OUT}/applied/{{bundle}}/{{sample}}.{{ext}}",
+        bundle=APPLIED,
         sample=SAMPLES_WITH_SLIDE,
         ext=["h5ad", "png"],
     )
-    return outs
 
 
 def final_outputs():
-    outs = [f"{OUT}/expression/genes.tsv"]
+    outs = expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES)
+    if SAMPLES_WITH_EXPRESSION:
+        outs.append(f"{OUT}/expression/genes.tsv")
     if FOLDS:
         outs.append(f"{OUT}/splits/folds.tsv")
-    outs += expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES)
+    outs += expand(f"{OUT}/tiles/{{sample}}.h5", sample=SAMPLES_WITH_SLIDE)
     outs += expand(
-        [
-            f"{OUT}/patches/{{sample}}.h5",
-            f"{OUT}/tiles/{{sample}}.h5",
-            f"{OUT}/qc/{{sample}}_tissue_spots.png",
-        ],
-        sample=SAMPLES_WITH_SLIDE,
+        [f"{OUT}/patches/{{sample}}.h5", f"{OUT}/qc/{{sample}}_tissue_spots.png"],
+        sample=LABELLED,
     )
     return (
         outs
         + deconvolution_outputs()
         + expression_model_outputs()
         + cell_type_model_outputs()
+        + applied_bundle_outputs()
     )

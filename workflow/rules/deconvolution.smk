@@ -60,11 +60,15 @@ if STAGES.deconvolution:
 
     rule cell2location:
         input:
-            ingested=expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES),
+            ingested=expand(
+                f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION
+            ),
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
         output:
-            h5ad=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES),
-            tsv=expand(f"{DECON_OUT}/{{sample}}_abundance.tsv", sample=SAMPLES),
+            h5ad=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
+            tsv=expand(
+                f"{DECON_OUT}/{{sample}}_abundance.tsv", sample=SAMPLES_WITH_EXPRESSION
+            ),
             history=f"{DECON_OUT}/mapping/history.tsv",
             elbo=report(
                 f"{DECON_OUT}/mapping/elbo.png",
@@ -90,7 +94,7 @@ if STAGES.deconvolution:
             mem_mb=16000,
             gpu=1,
         params:
-            samples=list(SAMPLES),
+            samples=SAMPLES_WITH_EXPRESSION,
             signatures_source=(
                 data_path(REFERENCE["signatures"])
                 if SIGNATURES_GIVEN
@@ -131,7 +135,7 @@ if STAGES.deconvolution:
 
     rule marker_check:
         input:
-            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES),
+            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
         output:
             table=f"{DECON_OUT}/marker_check.tsv",
@@ -161,7 +165,7 @@ if STAGES.deconvolution and DECON["truth"]:
 
     rule deconvolution_accuracy:
         input:
-            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES),
+            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
             truth=truth_files,
         output:
             table=f"{DECON_OUT}/accuracy.tsv",

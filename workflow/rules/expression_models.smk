@@ -2,15 +2,15 @@ if EXPRESSION_MODELS:
 
     rule train_expression_model:
         input:
-            unpack(fold_training_inputs),
+            unpack(split_training_inputs),
             genes=f"{OUT}/expression/genes.tsv",
         output:
-            checkpoint=f"{OUT}/models/{{model}}/fold{{fold}}/best.pt",
-            history=f"{OUT}/models/{{model}}/fold{{fold}}/history.tsv",
+            checkpoint=f"{OUT}/models/{{model}}/{{split}}/best.pt",
+            history=f"{OUT}/models/{{model}}/{{split}}/history.tsv",
         log:
-            f"logs/{DATASET}/train_expression_model/{{model}}_fold{{fold}}.log",
+            f"logs/{DATASET}/train_expression_model/{{model}}_{{split}}.log",
         benchmark:
-            f"benchmarks/{DATASET}/train_expression_model/{{model}}_fold{{fold}}.tsv"
+            f"benchmarks/{DATASET}/train_expression_model/{{model}}_{{split}}.tsv"
         priority: 2
         conda:
             "../../envs/models.yaml"
@@ -19,8 +19,8 @@ if EXPRESSION_MODELS:
             mem_mb=16000,
             gpu=1,
         params:
-            samples=lambda wc: fold_samples(wc.fold, "train"),
-            workdir=lambda wc: f"{OUT}/models/{wc.model}/fold{wc.fold}/work",
+            samples=lambda wc: split_samples(wc.split),
+            workdir=lambda wc: f"{OUT}/models/{wc.model}/{wc.split}/work",
             models=EXPR,
         script:
             "../scripts/train_expression_model.py"
@@ -35,7 +35,7 @@ if EXPRESSION_MODELS:
         output:
             expand(
                 f"{OUT}/predictions/{{{{model}}}}/{{sample}}.h5ad",
-                sample=SAMPLES_WITH_SLIDE,
+                sample=LABELLED,
             ),
         log:
             f"logs/{DATASET}/predict_expression/{{model}}.log",
@@ -49,21 +49,89 @@ if EXPRESSION_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=SAMPLES_WITH_SLIDE,
+            samples=LABELLED,
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             models=EXPR,
         script:
             "../scripts/predict_expression.py"
 
+    # Every slide mapped tile by tile: the held-out ones by their fold's model, the image-only ones
+    # by the final model; each model is loaded, and its keys embedded, once.
+    rule slide_expression:
+        input:
+            unpack(held_out_inputs),
+            checkpoints=fold_checkpoints,
+            final=final_checkpoint,
+            genes=f"{OUT}/expression/genes.tsv",
+            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=whole_slide_samples()),
+        output:
+            adata=expand(
+                f"{OUT}/wholeslide/{{{{model}}}}/{{sample}}.h5ad",
+                sample=whole_slide_samples(),
+            ),
+            png=[
+                report(
+                    f"{OUT}/wholeslide/{{model}}/{sample}.png",
+                    caption="../report/wholeslide_expression.rst",
+                    category="5. Whole slides",
+                    subcategory="expression",
+                    labels={"model": "{model}", "sample": sample},
+                )
+                for sample in whole_slide_samples()
+            ],
+        log:
+            f"logs/{DATASET}/slide_expression/{{model}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/slide_expression/{{model}}.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 2
+        resources:
+            mem_mb=8000,
+            gpu=1,
+        params:
+            samples=whole_slide_samples(),
+            labelled=LABELLED,
+            folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
+            fold_ids=FOLDS,
+            image_only=IMAGE_ONLY,
+            input_px=config["patches"]["patch_px"],
+            models=EXPR,
+        script:
+            "../scripts/slide_expression.py"
+
+    rule bundle_expression_model:
+        input:
+            unpack(held_out_inputs),
+            checkpoint=f"{OUT}/models/{{model}}/final/best.pt",
+            genes=f"{OUT}/expression/genes.tsv",
+        output:
+            directory(f"{OUT}/bundles/{{model}}"),
+        log:
+            f"logs/{DATASET}/bundle_expression_model/{{model}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/bundle_expression_model/{{model}}.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 2
+        resources:
+            mem_mb=8000,
+        params:
+            samples=LABELLED,
+            scale=config["patches"],
+            models=EXPR,
+        script:
+            "../scripts/bundle_expression_model.py"
+
     rule expression_metrics:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{model}}/{{sample}}.h5ad",
                 model=EXPRESSION_MODELS,
-                sample=SAMPLES_WITH_SLIDE,
+                sample=LABELLED,
             ),
-            expression=expand(f"{OUT}/expression/{{s}}.h5ad", s=SAMPLES_WITH_SLIDE),
+            expression=expand(f"{OUT}/expression/{{s}}.h5ad", s=LABELLED),
         output:
             summary=f"{OUT}/metrics/expression_summary.tsv",
             per_gene=f"{OUT}/metrics/per_gene.tsv",

@@ -1,9 +1,11 @@
 rule gene_sets:
     input:
-        expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES),
+        expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
     output:
         genes=f"{OUT}/expression/genes.tsv",
-        normalised=expand(f"{OUT}/expression/{{sample}}.h5ad", sample=SAMPLES),
+        normalised=expand(
+            f"{OUT}/expression/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION
+        ),
     log:
         f"logs/{DATASET}/gene_sets.log",
     benchmark:

@@ -36,5 +36,6 @@ rule folds:
         mem_mb=4000,
     params:
         folds=config["folds"],
+        samples=LABELLED,
     script:
         "../scripts/folds.py"

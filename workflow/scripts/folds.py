@@ -6,7 +6,9 @@ from stpath.ingest.sheet import read_sheet
 
 logs.to_file(snakemake.log[0])
 cfg = snakemake.params.folds
-folds = fold_table(read_sheet(snakemake.input[0]).reset_index(drop=True), cfg["scheme"], cfg["n_folds"], cfg["seed"])
+# the labelled slides only: a slide without spatial data is never trained on nor scored
+sheet = read_sheet(snakemake.input[0]).loc[snakemake.params.samples].reset_index(drop=True)
+folds = fold_table(sheet, cfg["scheme"], cfg["n_folds"], cfg["seed"])
 for scheme, table in folds.groupby("scheme", sort=False):
     logging.info("%s: %d folds", scheme, table["fold"].nunique())
 write_folds(folds, snakemake.output[0])

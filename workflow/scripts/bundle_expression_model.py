@@ -1,0 +1,20 @@
+import torch
+
+from stpath import logs
+from stpath.bundles import InputScale
+from stpath.device import torch_device
+from stpath.expression.settings import ExpressionSettings
+from stpath.expression.wholeslide import from_run, make_bundle, map_genes
+from stpath.genes.files import read_gene_set
+from stpath.training.data import load_expression
+
+logs.to_file(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+settings = ExpressionSettings.from_config(snakemake.params.models)
+genes = read_gene_set(snakemake.input.genes, settings.gene_set)
+samples = snakemake.params.samples
+expression, _ = load_expression(samples, snakemake.input.patches, snakemake.input.expression, genes)
+columns = map_genes(genes, list(settings.markers), expression.numpy(), settings.eval_genes, list(settings.map_genes), snakemake.input.genes)
+predictor = from_run(snakemake.wildcards.model, settings, snakemake.input.checkpoint, genes, expression, torch_device(settings.accelerator))
+scale = InputScale(snakemake.params.scale["target_um_per_px"], snakemake.params.scale["patch_px"])
+make_bundle(predictor, settings, snakemake.input.checkpoint, dataset=snakemake.config["dataset"], training_samples=samples, scale=scale, columns=columns, folder=snakemake.output[0])
