@@ -101,9 +101,10 @@ def settings_as(bundle: Bundle, cls):
 
 
 def write_bundle(folder, bundle: Bundle, weights: Path, keys: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-    """Write the bundle folder; it appears at ``folder`` only once complete."""
+    """Write the bundle folder; it appears at ``folder`` only once complete. The partial folder
+    has a fixed name, so a rerun after a kill -9 clears what the killed job left."""
     folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    tmp = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:

@@ -81,3 +81,9 @@ def read_tile_prediction(path) -> TilePrediction:
     meta = dict(a.uns["prediction"])
     model, split, sample = (meta.pop(k) for k in ("model", "split", "sample"))
     return TilePrediction(model, str(split), sample, a.to_df(), np.asarray(a.obsm["spatial"]), side, rate, grid, meta)
+
+
+def tile_provenance(split: str, train_samples: list[str], final_bundle: str = "") -> dict:
+    """What a whole-slide prediction of this run records about its model: the slides it learnt
+    from and, for the final model, the bundle that holds it."""
+    return {"train_samples": list(train_samples)} | ({"bundle": final_bundle} if split == "final" and final_bundle else {})

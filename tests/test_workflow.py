@@ -154,6 +154,7 @@ def check_demo_final_models_and_whole_slides(out, sheet):
             assert (out / "wholeslide" / model / f"{sample}.png").stat().st_size > 50_000
     cuca = read_tile_prediction(out / "wholeslide" / "cuca" / "P3_S1.h5ad")
     assert cuca.split == "final" and (cuca.predicted.to_numpy() >= 0).all()
+    assert cuca.details["bundle"] == "results/demo/bundles/cuca" and list(cuca.details["train_samples"]) == labelled
 
 
 def demo_epochs(section: str) -> int:
@@ -475,7 +476,11 @@ def test_demo_bundles_apply_to_the_svs_and_equal_the_in_run_prediction(demo_run)
         assert list(applied.predicted.columns) == list(in_run.predicted.columns)
         np.testing.assert_allclose(applied.predicted.to_numpy(), in_run.predicted.to_numpy(), rtol=1e-4, atol=1e-5)
 
-    wrong = run_snakemake(["-n", *config_args("apply_example.yaml"), "tiling={target_um_per_px: 0.5, tile_px: 256, min_tile_tissue: 0.5}"], workdir)
+    args = config_args("apply_example.yaml")
+    other_tiles = yaml.safe_load((REPO / "config" / "apply_example.yaml").read_text())
+    other_tiles["tiling"]["tile_px"] = 256
+    (workdir / "other_tiles.yaml").write_text(yaml.safe_dump(other_tiles))
+    wrong = run_snakemake(["-n", "--configfile", str(workdir / "other_tiles.yaml"), *args[2:]], workdir)
     assert wrong.returncode != 0 and "learnt from 224 px images at 0.5 um/px, but this run cuts tiles of 256 px" in wrong.stdout
     assert not (workdir / "results" / "cmu_apply").exists()
 

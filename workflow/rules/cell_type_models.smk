@@ -94,9 +94,12 @@ if CELL_TYPE_MODELS:
             gpu=1,
         params:
             samples=whole_slide_samples(),
+            labelled=LABELLED,
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             image_only=IMAGE_ONLY,
+            # the bundle that holds the final model (the image-only slides' predictor)
+            bundle=lambda wc: f"{OUT}/bundles/{wc.cell_model}" if STAGES.final_models else "",
             input_px=config["patches"]["patch_px"],
             models=CELL,
         script:

@@ -96,6 +96,8 @@ if EXPRESSION_MODELS:
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             image_only=IMAGE_ONLY,
+            # the bundle that holds the final model (the image-only slides' predictor)
+            bundle=lambda wc: f"{OUT}/bundles/{wc.model}" if STAGES.final_models else "",
             input_px=config["patches"]["patch_px"],
             models=EXPR,
         script:

@@ -9,9 +9,9 @@ from stpath.celltypes.wholeslide import from_run, predict_tiles
 from stpath.deconvolution.output import read_cell_types
 from stpath.device import torch_device
 from stpath.genes.files import read_gene_set
-from stpath.ingest.folds import predicting_runs, protocol_of
+from stpath.ingest.folds import predicting_runs, protocol_of, training_samples
 from stpath.plots import tile_maps
-from stpath.predictions import write_tile_prediction
+from stpath.predictions import tile_provenance, write_tile_prediction
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
@@ -24,12 +24,13 @@ device = torch_device(settings.accelerator)
 checkpoints = {f"fold{f}": c for f, c in zip(snakemake.params.fold_ids, snakemake.input.checkpoints)}
 checkpoints["final"] = snakemake.input.final
 index = {s: i for i, s in enumerate(snakemake.params.samples)}
-runs = predicting_runs(pd.DataFrame(snakemake.params.folds), snakemake.params.fold_ids, snakemake.params.image_only)
-for split, samples in runs:
+folds = pd.DataFrame(snakemake.params.folds)
+for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemake.params.image_only):
     predictor = from_run(model_name, settings, checkpoints[split], genes, cell_types, device)  # once per run
+    details = tile_provenance(split, training_samples(folds, split, snakemake.params.labelled), snakemake.params.bundle)
     for sample in samples:
         i = index[sample]
-        tiles = predict_tiles(predictor, snakemake.input.tiles[i], device, snakemake.params.input_px, sample=sample, split=split)
+        tiles = predict_tiles(predictor, snakemake.input.tiles[i], device, snakemake.params.input_px, sample=sample, split=split, details=details)
         write_tile_prediction(tiles, snakemake.output.adata[i])
         thumb = read_thumbnail(snakemake.input.tiles[i])
         title = f"{sample}: {model_name} cell-type abundance on {len(tiles.predicted)} tissue tiles\n{protocol_of(split)}"

@@ -9,7 +9,7 @@ from stpath.expression.wholeslide import MAP_PANELS, from_run, map_genes, predic
 from stpath.genes.files import read_gene_set
 from stpath.ingest.folds import predicting_runs, protocol_of, training_samples
 from stpath.plots import tile_maps
-from stpath.predictions import write_tile_prediction
+from stpath.predictions import tile_provenance, write_tile_prediction
 from stpath.training.data import load_expression
 from stpath.wsi.tiles import read_thumbnail
 
@@ -37,7 +37,7 @@ for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemak
     predictor = from_run(model_name, settings, checkpoints[split], genes, training_expression(train), device)  # once per run
     for sample in samples:
         i = index[sample]
-        tiles = predict_tiles(predictor, snakemake.input.tiles[i], columns, device, snakemake.params.input_px, sample=sample, split=split, details={"train_samples": train})
+        tiles = predict_tiles(predictor, snakemake.input.tiles[i], columns, device, snakemake.params.input_px, sample=sample, split=split, details=tile_provenance(split, train, snakemake.params.bundle))
         write_tile_prediction(tiles, snakemake.output.adata[i])
         thumb = read_thumbnail(snakemake.input.tiles[i])
         title = f"{sample}: {model_name} predicted expression (log1p) on {len(tiles.predicted)} tissue tiles\n{protocol_of(split)}"
