@@ -26,7 +26,10 @@ TARGETS = [
 ]
 
 
-GPU_RULES = ["cell2location", "reference_signatures", "train_expression_model", "predict_expression", "train_cell_type_model", "predict_cell_types", "slide_cell_types"]
+GPU_RULES = [
+    "cell2location", "reference_signatures", "train_expression_model", "predict_expression", "slide_expression",
+    "train_cell_type_model", "predict_cell_types", "slide_cell_types", "apply_bundle",
+]
 
 
 def demo_threads() -> list[str]:
