@@ -41,9 +41,10 @@ def save_grid(fig, axes, n_used: int, title: str, path) -> None:
     plt.close(fig)
 
 
-def tile_maps(path, title: str, values: pd.DataFrame, centres, side: float, thumbnail, downsample: float, columns: list[str]) -> None:
+def tile_maps(path, title: str, values: pd.DataFrame, centres, side: float, thumbnail, downsample: float, columns: list[str], from_zero: bool = True) -> None:
     """Per-tile values (tiles x genes or cell types) painted as a raster over the thumbnail, one
-    panel per column, each on its own scale (0 to its 99th percentile)."""
+    panel per column, each on its own scale: 0 (``from_zero``: counts such as abundances) or its
+    1st percentile (expression, whose tile-to-tile contrast a 0 floor would flatten) to its 99th."""
     thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 3.6 * 110)
     ncol = min(3, len(columns))
     nrow = math.ceil(len(columns) / ncol)
@@ -59,8 +60,9 @@ def tile_maps(path, title: str, values: pd.DataFrame, centres, side: float, thum
         grid = np.full(shape, np.nan)
         grid[cells[:, 1], cells[:, 0]] = values[column].to_numpy()
         ax.imshow(thumbnail)
-        vmax = max(float(np.nanquantile(grid, 0.99)), 1e-6)
-        im = ax.imshow(grid, extent=extent, cmap="magma", vmin=0, vmax=vmax, alpha=0.75, interpolation="nearest")
+        vmin = 0.0 if from_zero else float(np.nanquantile(grid, 0.01))
+        vmax = max(float(np.nanquantile(grid, 0.99)), vmin + 1e-6)
+        im = ax.imshow(grid, extent=extent, cmap="magma", vmin=vmin, vmax=vmax, alpha=0.75, interpolation="nearest")
         ax.set_xlim(0, thumbnail.shape[1])
         ax.set_ylim(thumbnail.shape[0], 0)
         finish_panel(fig, ax, im, column)

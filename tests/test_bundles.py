@@ -151,3 +151,19 @@ def test_bundle_written_half_leaves_no_folder(expression_bundles, tmp_path):
     with pytest.raises(FileNotFoundError):
         write_bundle(tmp_path / "b", bundle, tmp_path / "no_weights.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_whole_slide_titles_state_the_protocol():
+    import pandas as pd
+
+    from stpath.ingest.folds import assign_folds, protocol_of
+
+    sheet = pd.DataFrame({"sample": ["A1", "A2", "B1"], "patient": ["A", "A", "B"]})
+    by_slide = assign_folds(sheet, "leave_one_slide_out", None, 0)
+    fold_of = {s: int(by_slide.loc[(by_slide["sample"] == s) & (by_slide["role"] == "test"), "fold"].iloc[0]) for s in sheet["sample"]}
+    assert protocol_of(f"fold{fold_of['A1']}", "A1", by_slide).endswith("within-patient (other slides of its patient are in training)")
+    assert protocol_of(f"fold{fold_of['B1']}", "B1", by_slide).endswith("cross-patient (its patient is not in training)")
+    by_patient = assign_folds(sheet, "patient", 0, 0)
+    fold = int(by_patient.loc[(by_patient["sample"] == "A1") & (by_patient["role"] == "test"), "fold"].iloc[0])
+    assert protocol_of(f"fold{fold}", "A1", by_patient) == f"held out in fold{fold}, cross-patient (its patient is not in training)"
+    assert protocol_of("final").startswith("image-only slide, final model") and protocol_of("bundle").startswith("model bundle of another run")

@@ -102,10 +102,16 @@ def predicting_runs(folds: pd.DataFrame, fold_ids: list[int], image_only: list[s
     return runs + ([("final", list(image_only))] if image_only else [])
 
 
-def protocol_of(split: str) -> str:
-    """How a whole-slide map was predicted, for titles."""
+def protocol_of(split: str, sample: str = "", folds: pd.DataFrame | None = None) -> str:
+    """How a whole-slide map was predicted, for titles: by a bundle, by the final model (an
+    image-only slide), or held out by a fold's model, within-patient when other slides of its
+    patient are among that fold's training slides, else cross-patient."""
     if split == "final":
         return "image-only slide, final model (trained on every labelled slide)"
     if split == "bundle":
         return "model bundle of another run (not trained on this slide)"
-    return f"held out, {split} model (the slide's patient may be in training: see the fold table)"
+    fold = folds[folds["fold"] == int(split.removeprefix("fold"))]
+    patient = fold.loc[fold["sample"] == sample, "patient"].iloc[0]
+    within = (fold.loc[fold["role"] == "train", "patient"] == patient).any()
+    kind = "within-patient (other slides of its patient are in training)" if within else "cross-patient (its patient is not in training)"
+    return f"held out in {split}, {kind}"

@@ -23,4 +23,4 @@ for prediction, columns in apply_bundle(bundle, tiles, list(snakemake.params.gen
     thumb = read_thumbnail(tiles[prediction.sample])
     title = f"{prediction.sample}: {bundle.name} {what} on {len(prediction.predicted)} tissue tiles\n{protocol_of('bundle')} ({bundle.dataset})"
     with atomic_path(png_path) as tmp:
-        tile_maps(tmp, title, prediction.predicted, prediction.centres, prediction.side_level0, thumb.image, thumb.downsample, columns)
+        tile_maps(tmp, title, prediction.predicted, prediction.centres, prediction.side_level0, thumb.image, thumb.downsample, columns, from_zero=bundle.task != "expression")

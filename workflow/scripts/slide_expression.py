@@ -40,6 +40,6 @@ for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemak
         tiles = predict_tiles(predictor, snakemake.input.tiles[i], columns, device, snakemake.params.input_px, sample=sample, split=split, details=tile_provenance(split, train, snakemake.params.bundle))
         write_tile_prediction(tiles, snakemake.output.adata[i])
         thumb = read_thumbnail(snakemake.input.tiles[i])
-        title = f"{sample}: {model_name} predicted expression (log1p) on {len(tiles.predicted)} tissue tiles\n{protocol_of(split)}"
+        title = f"{sample}: {model_name} predicted expression (log1p) on {len(tiles.predicted)} tissue tiles\n{protocol_of(split, sample, folds)}"
         with atomic_path(snakemake.output.png[i]) as tmp:
-            tile_maps(tmp, title, tiles.predicted, tiles.centres, tiles.side_level0, thumb.image, thumb.downsample, columns[:MAP_PANELS])
+            tile_maps(tmp, title, tiles.predicted, tiles.centres, tiles.side_level0, thumb.image, thumb.downsample, columns[:MAP_PANELS], from_zero=False)
