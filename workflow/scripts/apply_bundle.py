@@ -21,6 +21,6 @@ for prediction, columns in apply_bundle(bundle, tiles, list(snakemake.params.gen
     adata_path, png_path = outputs[prediction.sample]
     write_tile_prediction(prediction, adata_path)
     thumb = read_thumbnail(tiles[prediction.sample])
-    title = f"{prediction.sample}: {bundle.name} {what} on {len(prediction.predicted)} tissue tiles\n{protocol_of('bundle')} ({bundle.dataset})"
+    title = f"{prediction.sample}: {bundle.name} {what} on {len(prediction.predicted)} tissue tiles\n{protocol_of('bundle')}, trained on {bundle.dataset}: {', '.join(bundle.training_samples)}"
     with atomic_path(png_path) as tmp:
         tile_maps(tmp, title, prediction.predicted, prediction.centres, prediction.side_level0, thumb.image, thumb.downsample, columns, from_zero=bundle.task != "expression")
