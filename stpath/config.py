@@ -15,7 +15,7 @@ import yaml
 
 from .bundles import InputScale, check_applicable, read_bundle
 from .errors import InputError
-from .ingest.folds import check_fold_scheme
+from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
 from .ingest.preflight import check_samples
 from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, read_sheet, to_sample
 from .models.presets import PRESETS
@@ -132,7 +132,7 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
         check_samples(samples, made, config["qc"]["pixel_size_tolerance"])
     stages = Stages.of(config, sheet)
     if stages.image_models:  # only the image models need folds
-        check_fold_scheme(sheet.loc[stages.labelled_slides], config["folds"]["scheme"], config["samples"])
+        check_folds(sheet.loc[stages.labelled_slides], FoldSettings.from_config(config["folds"]), config["samples"])
     if stages.image_only and (stages.whole_slide_expression or stages.whole_slide_cell_types) and not stages.final_models:
         raise InputError(
             config["samples"],
@@ -152,6 +152,17 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
         check_whole_slide_scale(config)
     if stages.bundles:
         check_bundles(config)
+
+
+def check_folds(sheet: pd.DataFrame, folds: FoldSettings, sheet_path) -> None:
+    """The scheme is possible with the labelled slides, and the folds it makes are valid (a split
+    table read and checked; validation patients that leave every fold a training patient)."""
+    if folds.scheme != "table":
+        check_fold_scheme(sheet, folds.scheme, sheet_path)
+    try:
+        plan_folds(sheet.reset_index(drop=True), folds)
+    except ValueError as exc:
+        raise InputError(sheet_path, str(exc), "lower folds.n_val_patients, or add patients") from None
 
 
 def check_bundles(config: dict) -> None:

@@ -32,7 +32,7 @@ def build(name: str, n_types: int, n_genes: int, settings: CellTypeSettings) -> 
     return registry.get(name, registry.CELL_TYPES).build(settings, n_genes, n_types)
 
 
-def fit(name: str, settings: CellTypeSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0) -> pd.DataFrame:
+def fit(name: str, settings: CellTypeSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0, val_samples: tuple[str, ...] = ()) -> pd.DataFrame:
     """Train one model on ``data`` (images, gene input, labels); ``workdir/best.pt`` holds the
     selected weights afterwards. Returns the history (per epoch; per penalty for the probe)."""
     seed_everything(settings.train.seed)
@@ -40,10 +40,10 @@ def fit(name: str, settings: CellTypeSettings, data: SpotSet, device: torch.devi
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("%s: %.2f M parameters, %.2f M trained", name, sum(p.numel() for p in model.parameters()) / 1e6, n_train / 1e6)
     if not registry.get(name).closed_form:
-        return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data), checkpoint_minutes)
+        return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data, val_samples), checkpoint_minutes, val_samples)
     model.to(device).eval()
     features = embed_images(model.encoder, data.images, device).cpu().numpy()
-    train_idx, val_idx = split_validation(data.sample, settings.train.val_fraction, settings.train.seed)
+    train_idx, val_idx = split_validation(data.sample, settings.train.val_fraction, settings.train.seed, val_samples)
     weight, bias, history = fit_probe(features, data.labels.numpy(), train_idx, val_idx, list(settings.probe_alphas), settings.train.seed)
     set_head(model.head, weight, bias)
     write_best_weights(workdir, model.state_dict())

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..ingest.folds import samples_in
+from ..ingest.folds import samples_in, training_samples
 from ..ingest.ingested import read_spatial
 from ..models import registry
 from ..predictions import SpotPrediction
@@ -30,13 +30,13 @@ def build(name: str, n_genes: int, settings: ExpressionSettings) -> nn.Module:
     return registry.get(name, registry.EXPRESSION).build(settings, n_genes, n_genes)
 
 
-def fit(name: str, settings: ExpressionSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0) -> pd.DataFrame:
+def fit(name: str, settings: ExpressionSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0, val_samples: tuple[str, ...] = ()) -> pd.DataFrame:
     """Train one model on ``data``; ``workdir/best.pt`` holds the selected weights afterwards.
     Returns the per-epoch history."""
     seed_everything(settings.train.seed)
     model = build(name, len(data.genes), settings)
     log.info("%s: %.1f M parameters", name, sum(p.numel() for p in model.parameters()) / 1e6)
-    return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data), checkpoint_minutes)
+    return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data, val_samples), checkpoint_minutes, val_samples)
 
 
 def load(name: str, settings: ExpressionSettings, n_genes: int, checkpoint: Path, device: torch.device) -> nn.Module:
@@ -63,7 +63,7 @@ def predict_held_out(
     to its measured expression; each model is loaded, and its training spots' expression embedded,
     once per fold. ``patches`` and ``expression`` map every sample to its files."""
     for fold, checkpoint in checkpoints.items():
-        train, test = samples_in(folds, fold, "train"), samples_in(folds, fold, "test")
+        train, test = training_samples(folds, f"fold{fold}", []), samples_in(folds, fold, "test")  # keys: train and val
         keys = None
         if registry.get(name).retrieval:  # the training spots' expression (no images needed)
             keys, _ = load_expression(train, [patches[s] for s in train], [expression[s] for s in train], genes)

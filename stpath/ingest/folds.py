@@ -1,7 +1,10 @@
-"""Cross-validation folds: patient-level (default) and leave-one-slide-out, seeded; the folds.tsv
-table (write + read)."""
+"""Cross-validation folds: patient-level (default) and leave-one-slide-out, seeded, or a user's own
+table; optional validation patients per fold; the folds.tsv table (write + read)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,14 +13,70 @@ from ..atomic import atomic_path
 from ..errors import InputError
 
 SCHEMES = ("patient", "leave_one_slide_out")
+TABLE = "table"  # the user's own split file
+ROLES = ("train", "val", "test")
 
 
-def assign_folds(samples: pd.DataFrame, scheme: str, n_folds: int | None, seed: int) -> pd.DataFrame:
-    """Long table (scheme, fold, sample, patient, role) with role 'test' or 'train'.
+@dataclass(frozen=True)
+class FoldSettings:
+    """The folds config section."""
+
+    scheme: str = "patient"  # patient, leave_one_slide_out or table
+    n_folds: int = 0  # patient folds; 0 = one per patient
+    seed: int = 0
+    n_val_patients: int = 0  # validation patients per fold (patient folds)
+    table: str = ""  # split file (fold, sample, role) for scheme table
+
+    @classmethod
+    def from_config(cls, section: dict) -> "FoldSettings":
+        return cls(**section)
+
+
+def plan_folds(sheet: pd.DataFrame, settings: FoldSettings) -> pd.DataFrame:
+    """The folds in use: the configured scheme's table (scheme, fold, sample, patient, role)."""
+    if settings.scheme == TABLE:
+        return read_split_table(settings.table, sheet)
+    n_val = settings.n_val_patients if settings.scheme == "patient" else 0
+    return assign_folds(sheet, settings.scheme, settings.n_folds, settings.seed, n_val)
+
+
+def read_split_table(path: str | Path, sheet: pd.DataFrame) -> pd.DataFrame:
+    """A user's split file: tab-separated ``fold``, ``sample``, ``role`` (train, val or test), one
+    row per labelled sample and fold; every fold holds out at least one slide and trains on one."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "split table not found", "set folds.table to a TSV with columns fold, sample, role (train, val or test)")
+    table = pd.read_csv(path, sep="\t", dtype={"sample": str, "role": str}, comment="#")
+    missing = [c for c in ("fold", "sample", "role") if c not in table.columns]
+    if missing:
+        raise InputError(path, f"missing column(s) {missing}; the header has {list(table.columns)}", "write a tab-separated header: fold, sample, role")
+    bad_role = sorted(set(table["role"]) - set(ROLES))
+    if bad_role:
+        raise InputError(path, f"unknown role(s) {bad_role}", f"use only {list(ROLES)}")
+    samples = list(sheet["sample"])
+    unknown = sorted(set(table["sample"]) - set(samples))
+    if unknown:
+        raise InputError(path, f"sample(s) {unknown[:3]} are not labelled slides of the sample sheet", "list only samples of the sheet that have a slide and spatial data")
+    for fold, rows in table.groupby("fold"):
+        absent = [s for s in samples if s not in set(rows["sample"])]
+        twice = sorted(rows["sample"][rows["sample"].duplicated()])
+        if absent or twice:
+            raise InputError(path, f"fold {fold}: " + (f"sample(s) {absent[:3]} missing" if absent else f"sample(s) {twice[:3]} listed twice"), "give every labelled sample exactly one role in every fold")
+        if not {"train", "test"} <= set(rows["role"]):
+            raise InputError(path, f"fold {fold} has no {'test' if 'test' not in set(rows['role']) else 'train'} slide", "give every fold at least one train and one test slide")
+    patient = sheet.set_index("sample")["patient"]
+    return pd.DataFrame({"scheme": TABLE, "fold": table["fold"].astype(int), "sample": table["sample"],
+                         "patient": table["sample"].map(patient).astype(str), "role": table["role"]})
+
+
+def assign_folds(samples: pd.DataFrame, scheme: str, n_folds: int | None, seed: int, n_val_patients: int = 0) -> pd.DataFrame:
+    """Long table (scheme, fold, sample, patient, role) with role 'test', 'train' or 'val'.
 
     patient: patients are shuffled with ``seed`` and dealt into ``n_folds`` groups (default: one
     fold per patient); every slide of a patient lands in the same fold. leave_one_slide_out: one
-    fold per slide.
+    fold per slide. ``n_val_patients`` (patient folds only): in each fold, that many of the training
+    patients (drawn with ``seed`` and the fold) become validation patients, on whose spots the
+    models are selected.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown fold scheme {scheme!r}; use one of {SCHEMES}")
@@ -30,10 +89,23 @@ def assign_folds(samples: pd.DataFrame, scheme: str, n_folds: int | None, seed: 
     fold_of = {units[j]: i % k for i, j in enumerate(order)}
     rows = []
     for fold in range(k):
+        val = validation_patients(samples, {u for u, f in fold_of.items() if f == fold}, unit, n_val_patients, seed, fold)
         for _, s in samples.iterrows():
-            role = "test" if fold_of[str(s[unit])] == fold else "train"
+            role = "test" if fold_of[str(s[unit])] == fold else "val" if str(s["patient"]) in val else "train"
             rows.append((scheme, fold, s["sample"], s["patient"], role))
     return pd.DataFrame(rows, columns=["scheme", "fold", "sample", "patient", "role"])
+
+
+def validation_patients(samples: pd.DataFrame, test_units: set[str], unit: str, n: int, seed: int, fold: int) -> set[str]:
+    """``n`` of the fold's training patients, drawn with ``seed`` and ``fold``."""
+    if not n:
+        return set()
+    test = samples[samples[unit].astype(str).isin(test_units)]
+    candidates = sorted(set(samples["patient"].astype(str)) - set(test["patient"].astype(str)))
+    if n >= len(candidates):
+        raise ValueError(f"fold {fold}: {n} validation patient(s) would leave no training patient (the fold trains on {len(candidates)})")
+    order = np.random.default_rng([seed, fold]).permutation(len(candidates))
+    return {candidates[i] for i in order[:n]}
 
 
 def feasible_schemes(samples: pd.DataFrame) -> list[str]:
@@ -65,16 +137,17 @@ def check_fold_scheme(sheet: pd.DataFrame, scheme: str, sheet_path) -> None:
     raise InputError(sheet_path, problem, fix)
 
 
-def fold_table(sheet: pd.DataFrame, scheme: str, n_folds: int, seed: int) -> pd.DataFrame:
-    """Every feasible scheme's folds, ``selected`` marking the configured one (the folds.tsv table)."""
-    tables = [assign_folds(sheet, s, n_folds, seed) for s in feasible_schemes(sheet)]
-    folds = pd.concat(tables, ignore_index=True)
-    folds["selected"] = folds["scheme"] == scheme
+def fold_table(sheet: pd.DataFrame, settings: FoldSettings) -> pd.DataFrame:
+    """The folds in use, ``selected``, and for comparison every other feasible scheme's (the
+    folds.tsv table)."""
+    used = plan_folds(sheet, settings)
+    others = [assign_folds(sheet, s, settings.n_folds, settings.seed) for s in feasible_schemes(sheet) if s != settings.scheme]
+    folds = pd.concat([used.assign(selected=True), *[t.assign(selected=False) for t in others]], ignore_index=True)
     return folds
 
 
 def samples_in(folds: pd.DataFrame, fold: int, role: str) -> list[str]:
-    """The samples a fold trains on (``role="train"``) or holds out (``"test"``)."""
+    """The samples a fold trains on (``role="train"``), selects on (``"val"``) or holds out (``"test"``)."""
     return list(folds.loc[(folds["fold"] == int(fold)) & (folds["role"] == role), "sample"])
 
 
@@ -90,9 +163,17 @@ def read_folds(path) -> pd.DataFrame:
 
 
 def training_samples(folds: pd.DataFrame, split: str, labelled: list[str]) -> list[str]:
-    """The slides a training run learns from: a fold's training slides (``split`` "fold<k>"), or
-    every labelled slide for the final model."""
-    return list(labelled) if split == "final" else samples_in(folds, int(split.removeprefix("fold")), "train")
+    """The slides a training run reads: a fold's training and validation slides (``split``
+    "fold<k>"), or every labelled slide for the final model. Retrieval keys come from all of them."""
+    if split == "final":
+        return list(labelled)
+    fold = int(split.removeprefix("fold"))
+    return samples_in(folds, fold, "train") + samples_in(folds, fold, "val")
+
+
+def validation_samples(folds: pd.DataFrame, split: str) -> list[str]:
+    """The validation patients' slides of a fold (empty: the run selects on an in-slide split)."""
+    return [] if split == "final" else samples_in(folds, int(split.removeprefix("fold")), "val")
 
 
 def predicting_runs(folds: pd.DataFrame, fold_ids: list[int], image_only: list[str]) -> list[tuple[str, list[str]]]:

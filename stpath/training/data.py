@@ -84,8 +84,15 @@ def load_spots(samples: list[str], patch_paths: list[Path], expression_paths: li
     return out
 
 
-def split_validation(sample_of: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random split of each training slide's spots into train (1 - fraction) and validation."""
+def split_validation(sample_of: np.ndarray, fraction: float, seed: int, val_samples=()) -> tuple[np.ndarray, np.ndarray]:
+    """Spot indices to train on and to select on: every spot of ``val_samples`` (the validation
+    patients' slides) when given, else a seeded random split of each training slide's spots into
+    train (1 - fraction) and validation."""
+    if len(val_samples):
+        val = np.isin(sample_of, list(val_samples))
+        if not val.any() or val.all():
+            raise ValueError(f"validation slides {list(val_samples)} must be some, not none or all, of the training data's slides")
+        return np.flatnonzero(~val), np.flatnonzero(val)
     rng = np.random.default_rng(seed)
     train, val = [], []
     for s in np.unique(sample_of):

@@ -150,9 +150,10 @@ def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig):
 
 def train(
     model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.device, workdir: Path, fingerprint: str = "",
-    checkpoint_minutes: float = 5.0,
+    checkpoint_minutes: float = 5.0, val_samples: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Train ``model`` (seeded before construction by the caller) and return the per-epoch history.
+    Model selection uses the spots of ``val_samples`` when given, else an in-slide split.
     ``model(x, *targets)`` returns a dict of scalar loss terms (``loss`` is optimised) and, for
     ``select="pearson"``, a ``prediction`` of the last target. The targets are the spots'
     expression, then their labels when the data has labels.
@@ -164,8 +165,9 @@ def train(
     The history has each epoch's ``compute_seconds`` (training and validation passes) and
     ``wall_seconds`` (the whole epoch, logging and resume point included)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    train_idx, val_idx = split_validation(data.sample, cfg.val_fraction, cfg.seed)
-    log.info("%d training and %d validation spots (seeded %.0f/%.0f split per slide)", len(train_idx), len(val_idx), 100 * (1 - cfg.val_fraction), 100 * cfg.val_fraction)
+    train_idx, val_idx = split_validation(data.sample, cfg.val_fraction, cfg.seed, val_samples)
+    how = f"the validation patients' slides {list(val_samples)}" if val_samples else f"seeded {100 * (1 - cfg.val_fraction):.0f}/{100 * cfg.val_fraction:.0f} split per slide"
+    log.info("%d training and %d validation spots (%s)", len(train_idx), len(val_idx), how)
     model.to(device)
     optimizer, scheduler, step_at_start = _optimizer_and_schedule(model, cfg)
     start, best, best_weights, history = 0, -math.inf, None, []

@@ -21,6 +21,7 @@ if CELL_TYPE_MODELS:
             gpu=1,
         params:
             samples=lambda wc: split_samples(wc.split),
+            val_samples=lambda wc: split_validation_samples(wc.split),
             workdir=lambda wc: f"{OUT}/models/{wc.cell_model}/{wc.split}/work",
             models=CELL,
         script:
@@ -99,7 +100,9 @@ if CELL_TYPE_MODELS:
             fold_ids=FOLDS,
             image_only=IMAGE_ONLY,
             # the bundle that holds the final model (the image-only slides' predictor)
-            bundle=lambda wc: f"{OUT}/bundles/{wc.cell_model}" if STAGES.final_models else "",
+            bundle=lambda wc: (
+                f"{OUT}/bundles/{wc.cell_model}" if STAGES.final_models else ""
+            ),
             input_px=config["patches"]["patch_px"],
             models=CELL,
         script:

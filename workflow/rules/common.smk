@@ -23,7 +23,13 @@ from stpath.config import (
     check_sheet_schema,
     pending_downloads,
 )
-from stpath.ingest.folds import assign_folds, samples_in, training_samples
+from stpath.ingest.folds import (
+    FoldSettings,
+    plan_folds,
+    samples_in,
+    training_samples,
+    validation_samples,
+)
 from stpath.ingest.sheet import input_files, read_sheet, to_sample
 from stpath.bundles import read_bundle
 from stpath.models import registry
@@ -66,11 +72,9 @@ APPLIED = {b.name: b for b in map(read_bundle, STAGES.bundles)}
 # The fold table is a pure function of the sheet and config (rule `folds` writes the same one),
 # so the per-fold jobs are known when the DAG is built.
 FOLD_TABLE = (
-    assign_folds(
+    plan_folds(
         SHEET.loc[LABELLED].reset_index(drop=True),
-        config["folds"]["scheme"],
-        config["folds"]["n_folds"],
-        config["folds"]["seed"],
+        FoldSettings.from_config(config["folds"]),
     )
     if EXPRESSION_MODELS or CELL_TYPE_MODELS
     else None
@@ -86,8 +90,13 @@ def fold_samples(fold, role):
 
 
 def split_samples(split):
-    """The slides a training run ({split}: fold<k> or final) learns from."""
+    """The slides a training run ({split}: fold<k> or final) reads (train and validation)."""
     return training_samples(FOLD_TABLE, split, LABELLED)
+
+
+def split_validation_samples(split):
+    """The validation patients' slides of a training run; empty: an in-slide split."""
+    return validation_samples(FOLD_TABLE, split)
 
 
 # ---- wildcard constraints ------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""Folds with validation patients and a user's split table: who trains, who selects the model, who
+is held out; and model selection on the validation patients' spots."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stpath.errors import InputError
+from stpath.ingest.folds import (
+    FoldSettings,
+    fold_table,
+    plan_folds,
+    read_split_table,
+    training_samples,
+    validation_samples,
+)
+from stpath.training.checkpoint import fingerprint
+from stpath.training.data import SpotSet, split_validation
+
+
+def sheet(n_patients=5):
+    patients = [chr(ord("A") + i) for i in range(n_patients)]
+    return pd.DataFrame({"sample": [f"{p}{j}" for p in patients for j in (1, 2)], "patient": [p for p in patients for _ in (1, 2)]})
+
+
+def test_validation_patients_are_training_patients_drawn_per_fold():
+    folds = plan_folds(sheet(), FoldSettings(n_val_patients=2, seed=3))
+    assert set(folds.role) == {"train", "val", "test"} and folds.fold.nunique() == 5
+    for fold, rows in folds.groupby("fold"):
+        by_role = {role: set(rows.loc[rows.role == role, "patient"]) for role in ("train", "val", "test")}
+        assert len(by_role["test"]) == 1 and len(by_role["val"]) == 2 and len(by_role["train"]) == 2
+        assert not (by_role["val"] & by_role["test"]) and not (by_role["val"] & by_role["train"])
+        split = f"fold{fold}"
+        assert sorted(validation_samples(folds, split)) == sorted(rows.loc[rows.role == "val", "sample"])
+        assert sorted(training_samples(folds, split, [])) == sorted(rows.loc[rows.role != "test", "sample"])
+    assert folds.equals(plan_folds(sheet(), FoldSettings(n_val_patients=2, seed=3)))  # seeded
+    assert not folds.equals(plan_folds(sheet(), FoldSettings(n_val_patients=2, seed=4)))
+    assert validation_samples(folds, "final") == []
+
+
+def test_too_many_validation_patients_are_refused():
+    with pytest.raises(ValueError, match="2 validation patient\\(s\\) would leave no training patient"):
+        plan_folds(sheet(3), FoldSettings(n_val_patients=2))
+
+
+def test_fold_table_marks_the_folds_in_use_and_keeps_the_other_schemes():
+    table = fold_table(sheet(), FoldSettings(n_val_patients=1))
+    assert set(table.loc[table.selected, "role"]) == {"train", "val", "test"}
+    assert set(table.loc[~table.selected, "scheme"]) == {"leave_one_slide_out"}
+
+
+def split_file(tmp_path, rows):
+    path = tmp_path / "split.tsv"
+    pd.DataFrame(rows, columns=["fold", "sample", "role"]).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_split_table_is_read_with_patients_from_the_sheet(tmp_path):
+    s = sheet(3)
+    rows = [(0, x, r) for x, r in zip(s["sample"], ["test", "test", "val", "val", "train", "train"])]
+    rows += [(1, x, r) for x, r in zip(s["sample"], ["train", "train", "test", "test", "val", "val"])]
+    folds = plan_folds(s, FoldSettings(scheme="table", table=str(split_file(tmp_path, rows))))
+    assert list(folds.columns) == ["scheme", "fold", "sample", "patient", "role"] and set(folds.scheme) == {"table"}
+    assert validation_samples(folds, "fold1") == ["C1", "C2"] and list(folds.patient[:2]) == ["A", "A"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda rows: rows[:-1], r"fold 0: sample\(s\) \['C2'\] missing"),
+        (lambda rows: rows + [(0, "A1", "train")], r"fold 0: sample\(s\) \['A1'\] listed twice"),
+        (lambda rows: [(f, s, "train" if r == "test" else r) for f, s, r in rows], "fold 0 has no test slide"),
+        (lambda rows: rows[:-1] + [(0, "C2", "holdout")], r"unknown role\(s\) \['holdout'\]"),
+        (lambda rows: rows[:-1] + [(0, "Z9", "train")], r"sample\(s\) \['Z9'\] are not labelled slides"),
+    ],
+)
+def test_split_table_mistakes_are_refused(tmp_path, change, message):
+    s = sheet(3)
+    rows = [(0, x, r) for x, r in zip(s["sample"], ["test", "test", "train", "train", "train", "train"])]
+    with pytest.raises(InputError, match=message) as err:
+        read_split_table(split_file(tmp_path, change(rows)), s)
+    assert "split.tsv" in str(err.value) and "Fix:" in str(err.value)
+
+
+def test_selection_on_validation_patients_spots():
+    sample_of = np.array(["A1"] * 4 + ["B1"] * 3 + ["C1"] * 5, dtype=object)
+    train, val = split_validation(sample_of, 0.2, 0, val_samples=("C1",))
+    assert list(val) == list(range(7, 12)) and list(train) == list(range(7))
+    train_in_slide, val_in_slide = split_validation(sample_of, 0.2, 0)
+    assert len(val_in_slide) == 3 and set(sample_of[val_in_slide]) == {"A1", "B1", "C1"}  # one spot per slide
+    with pytest.raises(ValueError, match="must be some, not none or all"):
+        split_validation(sample_of, 0.2, 0, val_samples=("Z1",))
+
+
+def test_resume_fingerprint_depends_on_the_validation_slides():
+    import torch
+
+    data = SpotSet(torch.zeros(3, 4, 4, 3, dtype=torch.uint8), torch.zeros(3, 2), np.array(["A", "B", "C"], dtype=object), np.array(["a", "b", "c"]), ["G1", "G2"])
+    assert fingerprint("direct", {"x": 1}, data) == fingerprint("direct", {"x": 1}, data, ())
+    assert fingerprint("direct", {"x": 1}, data, ("C",)) != fingerprint("direct", {"x": 1}, data, ("B",))
