@@ -39,8 +39,13 @@ def test_validation_patients_are_training_patients_drawn_per_fold():
 
 
 def test_too_many_validation_patients_are_refused():
+    from stpath.config import check_folds
+
     with pytest.raises(ValueError, match="2 validation patient\\(s\\) would leave no training patient"):
         plan_folds(sheet(3), FoldSettings(n_val_patients=2))
+    with pytest.raises(InputError, match=r"samples.tsv: fold 0: 2 validation patient\(s\) would leave no training patient \(the fold trains on 2\)\. Fix: lower folds.n_val_patients"):
+        check_folds(sheet(3).set_index("sample", drop=False), FoldSettings(n_val_patients=2), "samples.tsv")
+    check_folds(sheet(3).set_index("sample", drop=False), FoldSettings(n_val_patients=1), "samples.tsv")
 
 
 def test_fold_table_marks_the_folds_in_use_and_keeps_the_other_schemes():
