@@ -80,6 +80,20 @@ def test_training_runs_and_predicts(name, tmp_path):
     assert pred.shape == (20, 12) and np.isfinite(pred).all()
 
 
+def test_selection_on_a_validation_slide_scores_that_slide_alone(tmp_path, caplog):
+    """With validation slides, the validation loss is the loss on their spots: here slide B's
+    expression is shifted far from A's, so its loss dwarfs the in-slide split's."""
+    data = spot_set()
+    data.expression[data.sample == "B"] += 5.0
+    seed_everything(1)
+    in_slide = train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path / "a")
+    seed_everything(1)
+    with caplog.at_level("INFO"):
+        on_b = train(build("direct", 12, CFG), data, CFG.train, torch.device("cpu"), tmp_path / "b", val_samples=("B",))
+    assert "20 training and 20 validation spots (the validation patients' slides ['B'])" in caplog.text
+    assert on_b["val_loss"].iloc[-1] > 2 * in_slide["val_loss"].iloc[-1]
+
+
 def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     data = spot_set()
     seed_everything(1)
