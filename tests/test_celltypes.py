@@ -167,6 +167,26 @@ def test_metrics_per_type_pooled_and_per_slide():
     assert len(table) == 3 * 3  # pooled + 2 slides, 3 types each
 
 
+def test_released_metric_details_against_hand_computed_values():
+    """As CUCA's evaluation computes them: JSD of two disjoint distributions is ln 2 as the squared
+    (pooled) figure and sqrt(ln 2) as the distance (per slide); a cell type constant over the spots
+    scored has NaN correlations and is left out of the mean over types."""
+    from stpath.celltypes.metrics import per_type, score_fold
+
+    true = np.array([[1.0, 2.0, 3.0], [0.0, 2.0, 1.0], [0.0, 2.0, 2.0], [0.0, 2.0, 0.0]])
+    pred = np.array([[0.0, 1.0, 3.0], [1.0, 3.0, 1.0], [0.0, 2.0, 2.0], [0.0, 4.0, 0.0]])
+    m = per_type(pred, true)
+    assert np.isclose(m["jsd_squared"][0], np.log(2), atol=1e-6) and np.isclose(m["jsd"][0], np.sqrt(np.log(2)), atol=1e-6)
+    assert np.isclose(m["pearson"][0], -1 / 3) and np.isclose(m["pearson"][2], 1)  # hand-computed
+    assert np.isnan(m["pearson"][1]) and np.isnan(m["spearman"][1])  # type B is constant in the reference
+    index = [f"s{i}" for i in range(4)]
+    frame = lambda x: pd.DataFrame(x, index=index, columns=["A", "B", "C"])  # noqa: E731
+    summary, _ = score_fold(frame(pred), frame(true), pd.Series("X", index=index), "cuca", "labels", 0)
+    pooled = summary[summary.protocol == "pooled"].set_index("metric").value
+    assert np.isclose(pooled["pearson_mean"], (-1 / 3 + 1) / 2)  # B skipped, not scored 0
+    assert np.isclose(pooled["jsd_squared_mean"], m["jsd_squared"].mean())
+
+
 def test_colocalisation_agrees_with_itself_and_tells_structure_from_noise():
     from stpath.celltypes.colocalisation import agreement, enrichment
 

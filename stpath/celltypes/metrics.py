@@ -1,7 +1,10 @@
 """Evaluation of predicted cell-type abundances, as CUCA's evaluation scripts do it: per cell type,
-Pearson r, Spearman r and the Jensen-Shannon divergence between the predicted and the reference
-column, over all test spots of a fold pooled ('pooled') and per test slide ('per_slide'); then the
-mean over cell types. References: the deconvolution labels and, for the demo, the true abundances."""
+Pearson r, Spearman r and the Jensen-Shannon distance (``jsd``, scipy's, as the released per-slide
+figure) and its square (``jsd_squared``, the divergence the released pooled figure reports) between
+the predicted and the reference column, over all test spots of a fold pooled ('pooled') and per
+test slide ('per_slide'); then the mean over cell types. A cell type constant over the spots
+scored has no correlation: NaN, skipped by the mean, as released. References: the deconvolution
+labels and, for the demo, the true abundances."""
 
 from __future__ import annotations
 
@@ -14,18 +17,23 @@ from ..deconvolution.truth import spot_key
 from ..metrics import COLUMNS, pearson_columns
 from ..predictions import SpotPrediction
 
-METRICS = ("pearson", "spearman", "jsd")
+METRICS = ("pearson", "spearman", "jsd", "jsd_squared")
 
 
 def per_type(pred: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray]:
-    """Each metric per cell type (column). Constant columns give r 0; JSD treats each column as a
-    distribution over spots (negative predictions clipped to 0, +1e-8 as the reference code)."""
-    rho = spearmanr(pred, true, axis=0).statistic if len(pred) > 2 else np.full(pred.shape[1], np.nan)
+    """Each metric per cell type (column). A column constant in the prediction or the reference
+    gives NaN correlations (scipy's, as the released code computes them). JSD treats each column as
+    a distribution over spots (negative predictions clipped to 0, +1e-8 as the reference code)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = spearmanr(pred, true, axis=0).statistic if len(pred) > 2 else np.full(pred.shape[1], np.nan)
     if np.ndim(rho) == 2:  # spearmanr returns the full (2K x 2K) matrix for K > 1 columns
         k = pred.shape[1]
         rho = np.diag(rho[:k, k:])
+    constant = (np.ptp(pred, axis=0) == 0) | (np.ptp(true, axis=0) == 0)
+    pearson = np.where(constant, np.nan, pearson_columns(pred, true))
+    spearman = np.where(constant, np.nan, np.asarray(rho, float))
     jsd = np.array([jensenshannon(np.clip(p, 0, None) + 1e-8, np.clip(t, 0, None) + 1e-8) for p, t in zip(pred.T, true.T)])
-    return {"pearson": pearson_columns(pred, true), "spearman": np.nan_to_num(np.asarray(rho, float)), "jsd": jsd}
+    return {"pearson": pearson, "spearman": spearman, "jsd": jsd, "jsd_squared": jsd**2}
 
 
 def score_fold(pred: pd.DataFrame, reference: pd.DataFrame, sample_of: pd.Series, model: str, target: str, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
