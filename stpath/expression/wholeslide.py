@@ -80,9 +80,9 @@ def map_genes(genes: list[str], markers: list[str], train_expression: np.ndarray
                 "choose genes of the models' gene set (expression/genes.tsv, column of expression_models.gene_set), or empty map_genes",
             )
         return list(dict.fromkeys(requested))
-    chosen = [g for g in markers if g in genes]
-    chosen += [genes[i] for i in hvg_indices(np.asarray(train_expression), n + len(chosen)) if genes[i] not in chosen]
-    return chosen[: len([g for g in markers if g in genes]) + n]
+    learnt = [g for g in dict.fromkeys(markers) if g in genes]
+    variable = [genes[i] for i in hvg_indices(np.asarray(train_expression), len(genes)) if genes[i] not in learnt]
+    return learnt + variable[:n]
 
 
 def predict_tiles(predictor: ExpressionPredictor, tiles_path, columns: list[str], device: torch.device, input_px: int, *, sample: str, split: str, details: dict | None = None, chunk: int = 512) -> TilePrediction:

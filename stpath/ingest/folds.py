@@ -176,6 +176,11 @@ def validation_samples(folds: pd.DataFrame, split: str) -> list[str]:
     return [] if split == "final" else samples_in(folds, int(split.removeprefix("fold")), "val")
 
 
+def checkpoints_by_split(fold_ids: list[int], fold_checkpoints: list, final) -> dict:
+    """Each training run's checkpoint by its split name ("fold<k>", "final")."""
+    return {f"fold{f}": c for f, c in zip(fold_ids, fold_checkpoints)} | {"final": final}
+
+
 def predicting_runs(folds: pd.DataFrame, fold_ids: list[int], image_only: list[str]) -> list[tuple[str, list[str]]]:
     """Which training run predicts which slides: each fold's model its held-out slides, the final
     model the image-only slides (none trained on them). (split, samples) pairs, folds first."""

@@ -6,6 +6,7 @@ from stpath.atomic import atomic_path
 from stpath.bundles import read_bundle
 from stpath.device import torch_device
 from stpath.ingest.folds import protocol_of
+from stpath.models import registry
 from stpath.plots import tile_maps
 from stpath.predictions import write_tile_prediction
 from stpath.wsi.tiles import read_thumbnail
@@ -16,11 +17,12 @@ bundle = read_bundle(snakemake.params.bundle)
 samples = snakemake.params.samples
 tiles = dict(zip(samples, snakemake.input.tiles))
 outputs = {s: (a, p) for s, a, p in zip(samples, snakemake.output.adata, snakemake.output.png)}
-what = "predicted expression (log1p)" if bundle.task == "expression" else "cell-type abundance"
+expression = bundle.task == registry.EXPRESSION
+what = "predicted expression (log1p)" if expression else "cell-type abundance"
 for prediction, columns in apply_bundle(bundle, tiles, list(snakemake.params.genes), torch_device("auto"), snakemake.params.map_types):
     adata_path, png_path = outputs[prediction.sample]
     write_tile_prediction(prediction, adata_path)
     thumb = read_thumbnail(tiles[prediction.sample])
     title = f"{prediction.sample}: {bundle.name} {what} on {len(prediction.predicted)} tissue tiles\n{protocol_of('bundle')}, trained on {bundle.dataset}: {', '.join(bundle.training_samples)}"
     with atomic_path(png_path) as tmp:
-        tile_maps(tmp, title, prediction.predicted, prediction.centres, prediction.side_level0, thumb.image, thumb.downsample, columns, from_zero=bundle.task != "expression")
+        tile_maps(tmp, title, prediction.predicted, prediction.centres, prediction.side_level0, thumb.image, thumb.downsample, columns, from_zero=not expression)

@@ -9,7 +9,7 @@ from stpath.celltypes.wholeslide import from_run, predict_tiles
 from stpath.deconvolution.output import read_cell_types
 from stpath.device import torch_device
 from stpath.genes.files import read_gene_set
-from stpath.ingest.folds import predicting_runs, protocol_of, training_samples
+from stpath.ingest.folds import checkpoints_by_split, predicting_runs, protocol_of, training_samples
 from stpath.plots import tile_maps
 from stpath.predictions import tile_provenance, write_tile_prediction
 from stpath.wsi.tiles import read_thumbnail
@@ -21,8 +21,7 @@ model_name = snakemake.wildcards.cell_model
 genes = read_gene_set(snakemake.input.genes, settings.gene_set)
 cell_types = read_cell_types(snakemake.input.labels[0])
 device = torch_device(settings.accelerator)
-checkpoints = {f"fold{f}": c for f, c in zip(snakemake.params.fold_ids, snakemake.input.checkpoints)}
-checkpoints["final"] = snakemake.input.final
+checkpoints = checkpoints_by_split(snakemake.params.fold_ids, snakemake.input.checkpoints, snakemake.input.final)
 index = {s: i for i, s in enumerate(snakemake.params.samples)}
 folds = pd.DataFrame(snakemake.params.folds)
 for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemake.params.image_only):

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import torch
 
@@ -7,7 +8,7 @@ from stpath.device import torch_device
 from stpath.expression.settings import ExpressionSettings
 from stpath.expression.wholeslide import MAP_PANELS, from_run, map_genes, predict_tiles
 from stpath.genes.files import read_gene_set
-from stpath.ingest.folds import predicting_runs, protocol_of, training_samples
+from stpath.ingest.folds import checkpoints_by_split, predicting_runs, protocol_of, training_samples
 from stpath.plots import tile_maps
 from stpath.predictions import tile_provenance, write_tile_prediction
 from stpath.training.data import load_expression
@@ -20,21 +21,16 @@ model_name = snakemake.wildcards.model
 genes = read_gene_set(snakemake.input.genes, settings.gene_set)
 device = torch_device(settings.accelerator)
 labelled = snakemake.params.labelled
-files = {s: (p, e) for s, p, e in zip(labelled, snakemake.input.patches, snakemake.input.expression)}
-
-
-def training_expression(samples):
-    return load_expression(samples, [files[s][0] for s in samples], [files[s][1] for s in samples], genes)[0]
-
-
-columns = map_genes(genes, list(settings.markers), training_expression(labelled).numpy(), settings.eval_genes, list(settings.map_genes), snakemake.input.genes)
+# every labelled spot's expression, read once; each run's keys are its training slides' rows
+expression, sample_of = load_expression(labelled, snakemake.input.patches, snakemake.input.expression, genes)
+columns = map_genes(genes, list(settings.markers), expression.numpy(), settings.eval_genes, list(settings.map_genes), snakemake.input.genes)
 folds = pd.DataFrame(snakemake.params.folds)
-checkpoints = {f"fold{f}": c for f, c in zip(snakemake.params.fold_ids, snakemake.input.checkpoints)}
-checkpoints["final"] = snakemake.input.final
+checkpoints = checkpoints_by_split(snakemake.params.fold_ids, snakemake.input.checkpoints, snakemake.input.final)
 index = {s: i for i, s in enumerate(snakemake.params.samples)}
 for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemake.params.image_only):
     train = training_samples(folds, split, labelled)
-    predictor = from_run(model_name, settings, checkpoints[split], genes, training_expression(train), device)  # once per run
+    keys = expression[torch.from_numpy(np.isin(sample_of, train))]
+    predictor = from_run(model_name, settings, checkpoints[split], genes, keys, device)  # once per run
     for sample in samples:
         i = index[sample]
         tiles = predict_tiles(predictor, snakemake.input.tiles[i], columns, device, snakemake.params.input_px, sample=sample, split=split, details=tile_provenance(split, train, snakemake.params.bundle))
