@@ -22,7 +22,7 @@ ENCODER = EncoderConfig(embed_dim=32, depth=3, num_heads=2, img_size=64, patch_s
 
 
 def settings(finetune: str = "full", epochs: int = 3) -> CellTypeSettings:
-    cuca = CUCAConfig(encoder=ENCODER, finetune=finetune, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), lora=LoraSettings(r=4, alpha=8, blocks=1))
+    cuca = CUCAConfig(encoder=ENCODER, preset="", finetune=finetune, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), lora=LoraSettings(r=4, alpha=8, blocks=1))
     return CellTypeSettings(cuca=cuca, train=cuca_training(epochs=epochs, batch_size=8, seed=3407, lr=0.002, weight_decay=1e-4), probe_alphas=(0.1, 10.0))
 
 
@@ -40,7 +40,7 @@ def labelled_set(n=48, genes=10, types=4, size=64, seed=0):
 
 
 def small(**kw) -> CUCAConfig:
-    return CUCAConfig(encoder=ENCODER, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), **kw)
+    return CUCAConfig(**{"encoder": ENCODER, "preset": "", "finetune": "full", "hidden_dim": 16, "proj_dim": 16, "molecule_dims": (32, 32)} | kw)
 
 
 def test_projection_head_is_two_dropout_layers_then_bn_relu_to_the_embedding():
@@ -132,12 +132,26 @@ def test_ridge_probe_recovers_a_linear_map_and_picks_the_penalty_on_validation()
     assert np.allclose(x @ weight.T + bias, y, atol=0.1)  # standardisation folded into the map
 
 
-def test_linear_probe_fits_its_head_only(tmp_path):
+def test_ridge_probe_fits_its_head_only(tmp_path):
     data = labelled_set()
-    history = am.fit("linear_probe", CFG, data, torch.device("cpu"), tmp_path)
+    history = am.fit("ridge_probe", CFG, data, torch.device("cpu"), tmp_path)
     assert list(history.columns) == ["alpha", "val_pearson"]
-    model = am.load("linear_probe", CFG, 4, 10, tmp_path / "best.pt", torch.device("cpu"))
+    model = am.load("ridge_probe", CFG, 4, 10, tmp_path / "best.pt", torch.device("cpu"))
     assert am.predict(model, data.images, torch.device("cpu")).shape == (48, 4)
+
+
+def test_linear_probe_is_trained_like_cuca_on_its_head_alone(tmp_path):
+    """The released LinearProbing: a Linear on the frozen features, trained by the loop with CUCA's
+    optimiser, schedule and selection, on the main RMSE."""
+    data = labelled_set()
+    torch.manual_seed(CFG.train.seed)  # as fit seeds before it builds
+    start = am.build("linear_probe", 4, 10, CFG).state_dict()
+    history = am.fit("linear_probe", CFG, data, torch.device("cpu"), tmp_path)
+    assert len(history) == CFG.train.epochs and "val_pearson" in history and "train_reconstruction" not in history
+    trained = torch.load(tmp_path / "best.pt", weights_only=True)
+    changed = {k for k in start if not torch.equal(start[k], trained[k])}
+    assert changed == {"head.weight", "head.bias"}  # the encoder stays as built
+    assert (CFG.train.optimizer, CFG.train.schedule, CFG.train.select) == ("adam", "onecycle", "pearson")
 
 
 def test_rmse_and_pearson_columns_on_tensors():

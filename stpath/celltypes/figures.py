@@ -54,7 +54,7 @@ def prediction_maps(path, title: str, panels: dict[str, pd.DataFrame], types: li
     plt.close(fig)
 
 
-def pearson_bars(per_type: pd.DataFrame, path) -> None:
+def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:
     """Per-cell-type Pearson r (pooled over each fold's test spots, mean over folds) per model; one
     panel per reference (labels; the truth where known); the mean over types as its own group."""
     table = per_type[per_type["protocol"] == "pooled"]
@@ -70,6 +70,8 @@ def pearson_bars(per_type: pd.DataFrame, path) -> None:
         ax.set_title(f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds)", fontsize=9)
         plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
         ax.legend(fontsize=8)
+    if subtitle:
+        fig.suptitle(subtitle, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -183,6 +183,8 @@ if CELL_TYPE_MODELS:
         threads: 1
         resources:
             mem_mb=4000,
+        params:
+            models=CELL,
         script:
             "../scripts/cell_type_figures.py"
 
