@@ -1,6 +1,10 @@
-"""Spatial co-localisation of cell types: squidpy's neighbourhood enrichment of the dominant cell
-type per spot, computed on the predictions and on the labels, compared by the Pearson r of the
-two z-score matrices (over the types that dominate at least one spot in both)."""
+"""Spatial co-localisation of cell types, computed on the predictions and on the labels and
+compared by the Pearson r of the two type x type matrices:
+
+* squidpy's neighbourhood enrichment of the dominant cell type per spot (z-scores);
+* the released CUCA's statistic: the global bivariate Moran's R of every pair of cell-type
+  abundances, with SpatialDM's weights (an RBF kernel of length ``l`` over the ``n_neighbors``
+  nearest spots, self-weight 1, weights under ``cutoff`` dropped)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import squidpy as sq
+from scipy import sparse
+from scipy.spatial import cKDTree
 
 from ..metrics import COLUMNS
 from ..predictions import SpotPrediction
@@ -25,6 +31,32 @@ def enrichment(abundance: pd.DataFrame, xy: np.ndarray, n_neighs: int = 6, n_per
     sq.gr.spatial_neighbors_knn(adata, n_neighs=min(n_neighs, len(adata) - 1))
     zscore, _ = sq.gr.nhood_enrichment(adata, cluster_key="dominant", n_perms=n_perms, seed=seed, copy=True, show_progress_bar=False, n_jobs=1)
     return pd.DataFrame(zscore, index=types, columns=types)
+
+
+def rbf_weights(xy: np.ndarray, l: float, cutoff: float = 0.2, n_neighbors: int = 160) -> sparse.csr_matrix:
+    """SpatialDM's spatial weights: exp(-d^2 / (2 l^2)) between each spot and its ``n_neighbors``
+    nearest spots (itself included, weight 1), weights under ``cutoff`` set to 0, symmetric."""
+    xy = np.asarray(xy, float)
+    k = min(n_neighbors, len(xy))
+    dist, idx = cKDTree(xy).query(xy, k=k)
+    w = np.exp(-(dist**2) / (2 * l**2))
+    w[w < cutoff] = 0
+    rows = np.repeat(np.arange(len(xy)), k)
+    weights = sparse.csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(len(xy), len(xy)))
+    weights = weights.maximum(weights.T)  # i among j's neighbours but not the reverse
+    weights.eliminate_zeros()
+    return weights
+
+
+def bivariate_moran(abundance: pd.DataFrame, weights: sparse.spmatrix) -> pd.DataFrame:
+    """Global bivariate Moran's R of every pair of columns: z_a' W z_b / sum(W), with z each
+    column standardised (mean 0, variance 1). A constant column has no R (NaN)."""
+    x = abundance.to_numpy(float)
+    sd = x.std(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, np.nan)
+    r = z.T @ (weights @ z) / weights.sum()
+    return pd.DataFrame(r, index=abundance.columns, columns=abundance.columns)
 
 
 def agreement(predicted: pd.DataFrame, labels: pd.DataFrame) -> float:
