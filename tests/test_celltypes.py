@@ -222,11 +222,11 @@ def test_bivariate_moran_with_spatialdm_weights_against_hand_computed_values():
     from stpath.celltypes.colocalisation import bivariate_moran, rbf_weights
 
     xy = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
-    w = rbf_weights(xy, l=1.0, cutoff=0.2, n_neighbors=2).toarray()
+    w = rbf_weights(xy, length=1.0, cutoff=0.2, n_neighbors=2).toarray()
     e = np.exp(-0.5)  # spots 0 and 1, 1 apart; spot 2 is 2 from spot 1: exp(-2) = 0.135 < cutoff
     np.testing.assert_allclose(w, [[1, e, 0], [e, 1, 0], [0, 0, 1]], rtol=1e-12)
     ab = pd.DataFrame({"A": [1.0, 2.0, 6.0], "B": [3.0, 1.0, 2.0], "C": [1.0, 1.0, 1.0]})
-    r = bivariate_moran(ab, rbf_weights(xy, l=1.0, n_neighbors=2))
+    r = bivariate_moran(ab, rbf_weights(xy, length=1.0, n_neighbors=2))
     z = (ab - ab.mean()) / ab.std(ddof=0)
     expected = (z.A @ w @ z.B) / w.sum()
     assert np.isclose(r.loc["A", "B"], expected) and np.isclose(r.loc["B", "A"], expected)

@@ -3,7 +3,7 @@ compared by the Pearson r of the two type x type matrices:
 
 * squidpy's neighbourhood enrichment of the dominant cell type per spot (z-scores);
 * the released CUCA's statistic: the global bivariate Moran's R of every pair of cell-type
-  abundances, with SpatialDM's weights (an RBF kernel of length ``l`` over the ``n_neighbors``
+  abundances, with SpatialDM's weights (an RBF kernel of length ``length`` (SpatialDM's ``l``) over the ``n_neighbors``
   nearest spots, self-weight 1, weights under ``cutoff`` dropped)."""
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ def enrichment(abundance: pd.DataFrame, xy: np.ndarray, n_neighs: int = 6, n_per
     return pd.DataFrame(zscore, index=types, columns=types)
 
 
-def rbf_weights(xy: np.ndarray, l: float, cutoff: float = 0.2, n_neighbors: int = 160) -> sparse.csr_matrix:
-    """SpatialDM's spatial weights: exp(-d^2 / (2 l^2)) between each spot and its ``n_neighbors``
+def rbf_weights(xy: np.ndarray, length: float, cutoff: float = 0.2, n_neighbors: int = 160) -> sparse.csr_matrix:
+    """SpatialDM's spatial weights: exp(-d^2 / (2 length^2)) between each spot and its ``n_neighbors``
     nearest spots (itself included, weight 1), weights under ``cutoff`` set to 0, symmetric."""
     xy = np.asarray(xy, float)
     k = min(n_neighbors, len(xy))
     dist, idx = cKDTree(xy).query(xy, k=k)
-    w = np.exp(-(dist**2) / (2 * l**2))
+    w = np.exp(-(dist**2) / (2 * length**2))
     w[w < cutoff] = 0
     rows = np.repeat(np.arange(len(xy)), k)
     weights = sparse.csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(len(xy), len(xy)))
