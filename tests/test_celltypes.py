@@ -315,7 +315,9 @@ def test_prediction_files_are_evaluated_per_model_and_fold_against_labels_and_tr
     pooled = summary[(summary.protocol == "pooled") & (summary.metric == "pearson_mean")].set_index(["model", "target", "fold"]).value
     assert np.allclose(pooled.loc["cuca"], 1.0) and (pooled.loc["linear_probe"] < 0.99).all()
     assert set(summary.target) == {"cell2location_q05", "truth"} and len(per_type) == 2 * 2 * 2 * 2 * 3
-    coloc, matrices = compare_slides(files)
-    assert list(coloc.model) == ["cuca", "cuca", "linear_probe", "linear_probe"]
-    assert np.allclose(coloc.value.iloc[:2], 1.0)  # identical dominant types: identical enrichment
-    assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and not matrices.duplicated(["sample", "source", "type_a", "type_b"]).any()
+    coloc, matrices = compare_slides(files, {"S1": 100.0, "S2": 100.0})  # 100 um between grid points
+    assert list(coloc.model) == ["cuca"] * 4 + ["linear_probe"] * 4
+    assert list(coloc.metric[:2]) == ["colocalisation_r", "colocalisation_moran_r"]
+    assert np.allclose(coloc.value.iloc[:4], 1.0)  # identical predictions: identical statistics
+    assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and set(matrices.statistic) == {"nhood_enrichment_z", "moran_r"}
+    assert not matrices.duplicated(["sample", "source", "statistic", "type_a", "type_b"]).any()

@@ -8,6 +8,8 @@ compared by the Pearson r of the two type x type matrices:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -72,22 +74,45 @@ def agreement(predicted: pd.DataFrame, labels: pd.DataFrame) -> float:
     return float(np.corrcoef(a[keep], b[keep])[0, 1])
 
 
-def compare_slides(predictions: list[SpotPrediction]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per prediction (one model, one held-out slide): ``colocalisation_r`` summary rows, and the
-    long z-score matrices of the predictions and of the labels (once per slide)."""
-    summary, matrices, label_z = [], [], {}
+@dataclass(frozen=True)
+class MoranSettings:
+    """SpatialDM's weights as the released CUCA sets them (l = 500 in its coordinate units, which
+    for HER2ST are image pixels of about 0.69 um: 345 um), here in um so that they mean the same
+    on every slide."""
+
+    rbf_length_um: float = 345.0
+    cutoff: float = 0.2
+    n_neighbors: int = 160
+
+    @classmethod
+    def from_config(cls, section: dict) -> "MoranSettings":
+        """From the cell_type_models.colocalisation section."""
+        return cls(**section)
+
+
+ENRICHMENT, MORAN = "nhood_enrichment_z", "moran_r"
+
+
+def compare_slides(predictions: list[SpotPrediction], um_per_px: dict[str, float], moran: MoranSettings = MoranSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per prediction (one model, one held-out slide): summary rows of the agreement with the
+    labels, by squidpy's enrichment (``colocalisation_r``) and by the released Moran's R
+    (``colocalisation_moran_r``); and the long matrices of the predictions and of the labels (once
+    per slide), ``statistic`` naming which. ``um_per_px``: each slide's pixel size."""
+    summary, matrices, labels = [], [], {}
     for p in predictions:
         sample = p.sample
-        pred_z = enrichment(p.predicted, p.spatial)
-        if sample not in label_z:
-            label_z[sample] = enrichment(p.target, p.spatial)
-            matrices.append(_long(label_z[sample], sample, "labels"))
-        matrices.append(_long(pred_z, sample, p.model))
-        r = agreement(pred_z, label_z[sample])
-        summary.append((p.model, p.target_name, "cell_types", "per_slide", p.fold, sample, "colocalisation_r", r))
+        weights = rbf_weights(np.asarray(p.spatial) * um_per_px[sample], moran.rbf_length_um, moran.cutoff, moran.n_neighbors)
+        predicted = {ENRICHMENT: enrichment(p.predicted, p.spatial), MORAN: bivariate_moran(p.predicted, weights)}
+        if sample not in labels:
+            labels[sample] = {ENRICHMENT: enrichment(p.target, p.spatial), MORAN: bivariate_moran(p.target, weights)}
+            matrices += [_long(m, sample, "labels", statistic) for statistic, m in labels[sample].items()]
+        matrices += [_long(m, sample, p.model, statistic) for statistic, m in predicted.items()]
+        for statistic, metric in ((ENRICHMENT, "colocalisation_r"), (MORAN, "colocalisation_moran_r")):
+            r = agreement(predicted[statistic], labels[sample][statistic])
+            summary.append((p.model, p.target_name, "cell_types", "per_slide", p.fold, sample, metric, r))
     return pd.DataFrame(summary, columns=COLUMNS), pd.concat(matrices, ignore_index=True)
 
 
-def _long(z: pd.DataFrame, sample: str, source: str) -> pd.DataFrame:
-    long = z.rename_axis(index="type_a", columns="type_b").stack().rename("z").reset_index()
-    return long.assign(sample=sample, source=source)
+def _long(matrix: pd.DataFrame, sample: str, source: str, statistic: str) -> pd.DataFrame:
+    long = matrix.rename_axis(index="type_a", columns="type_b").stack(dropna=False).rename("value").reset_index()
+    return long.assign(sample=sample, source=source, statistic=statistic)
