@@ -260,7 +260,7 @@ def check_demo_cell_type_models(out, samples):
     cells = summary[summary.gene_set == "cell_types"]
     models = {"cuca", "cuca_image_only", "linear_probe", "ridge_probe"}
     assert set(cells.model) == models and set(cells.target) == {"cell2location_q05", "truth"}
-    assert {"pearson_mean", "spearman_mean", "jsd_mean", "colocalisation_r"} <= set(cells.metric)
+    assert {"pearson_mean", "spearman_mean", "jsd_mean", "jsd_squared_mean", "colocalisation_r", "colocalisation_moran_r"} <= set(cells.metric)
     pooled = cells[(cells.protocol == "pooled") & (cells.metric == "pearson_mean")]
     truth = pooled[pooled.target == "truth"].groupby("model").value.mean()
     assert truth["cuca"] > FLOOR_CUCA_TRUTH, truth
