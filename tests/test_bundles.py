@@ -91,7 +91,7 @@ def test_map_genes_are_learnt_markers_then_the_most_variable_training_genes():
 
 
 def test_cell_type_bundle_round_trip_equals_the_runs_prediction(tmp_path):
-    settings = CellTypeSettings(cuca=CUCAConfig(encoder=ENCODER, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32)))
+    settings = CellTypeSettings(cuca=CUCAConfig(encoder=ENCODER, preset="", finetune="full", hidden_dim=16, proj_dim=16, molecule_dims=(32, 32)))
     types = ["T0", "T1", "T2"]
     checkpoint = saved_model("cuca", settings, None, tmp_path / "cuca.pt", n_types=len(types))
     predictor = cell_wholeslide.from_run("cuca", settings, checkpoint, GENES, types, CPU)

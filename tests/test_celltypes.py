@@ -22,7 +22,7 @@ ENCODER = EncoderConfig(embed_dim=32, depth=3, num_heads=2, img_size=64, patch_s
 
 
 def settings(finetune: str = "full", epochs: int = 3) -> CellTypeSettings:
-    cuca = CUCAConfig(encoder=ENCODER, finetune=finetune, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), lora=LoraSettings(r=4, alpha=8, blocks=1))
+    cuca = CUCAConfig(encoder=ENCODER, preset="", finetune=finetune, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), lora=LoraSettings(r=4, alpha=8, blocks=1))
     return CellTypeSettings(cuca=cuca, train=cuca_training(epochs=epochs, batch_size=8, seed=3407, lr=0.002, weight_decay=1e-4), probe_alphas=(0.1, 10.0))
 
 
@@ -40,7 +40,7 @@ def labelled_set(n=48, genes=10, types=4, size=64, seed=0):
 
 
 def small(**kw) -> CUCAConfig:
-    return CUCAConfig(encoder=ENCODER, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), **kw)
+    return CUCAConfig(**{"encoder": ENCODER, "preset": "", "finetune": "full", "hidden_dim": 16, "proj_dim": 16, "molecule_dims": (32, 32)} | kw)
 
 
 def test_projection_head_is_two_dropout_layers_then_bn_relu_to_the_embedding():
@@ -132,12 +132,26 @@ def test_ridge_probe_recovers_a_linear_map_and_picks_the_penalty_on_validation()
     assert np.allclose(x @ weight.T + bias, y, atol=0.1)  # standardisation folded into the map
 
 
-def test_linear_probe_fits_its_head_only(tmp_path):
+def test_ridge_probe_fits_its_head_only(tmp_path):
     data = labelled_set()
-    history = am.fit("linear_probe", CFG, data, torch.device("cpu"), tmp_path)
+    history = am.fit("ridge_probe", CFG, data, torch.device("cpu"), tmp_path)
     assert list(history.columns) == ["alpha", "val_pearson"]
-    model = am.load("linear_probe", CFG, 4, 10, tmp_path / "best.pt", torch.device("cpu"))
+    model = am.load("ridge_probe", CFG, 4, 10, tmp_path / "best.pt", torch.device("cpu"))
     assert am.predict(model, data.images, torch.device("cpu")).shape == (48, 4)
+
+
+def test_linear_probe_is_trained_like_cuca_on_its_head_alone(tmp_path):
+    """The released LinearProbing: a Linear on the frozen features, trained by the loop with CUCA's
+    optimiser, schedule and selection, on the main RMSE."""
+    data = labelled_set()
+    torch.manual_seed(CFG.train.seed)  # as fit seeds before it builds
+    start = am.build("linear_probe", 4, 10, CFG).state_dict()
+    history = am.fit("linear_probe", CFG, data, torch.device("cpu"), tmp_path)
+    assert len(history) == CFG.train.epochs and "val_pearson" in history and "train_reconstruction" not in history
+    trained = torch.load(tmp_path / "best.pt", weights_only=True)
+    changed = {k for k in start if not torch.equal(start[k], trained[k])}
+    assert changed == {"head.weight", "head.bias"}  # the encoder stays as built
+    assert (CFG.train.optimizer, CFG.train.schedule, CFG.train.select) == ("adam", "onecycle", "pearson")
 
 
 def test_rmse_and_pearson_columns_on_tensors():
@@ -202,6 +216,22 @@ def test_colocalisation_agrees_with_itself_and_tells_structure_from_noise():
     assert agreement(shuffled, z) < 0.9
     one_type = enrichment(ab.assign(A=ab.A + 10), xy)
     assert np.isnan(agreement(one_type, z))
+
+
+def test_bivariate_moran_with_spatialdm_weights_against_hand_computed_values():
+    from stpath.celltypes.colocalisation import bivariate_moran, rbf_weights
+
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    w = rbf_weights(xy, length=1.0, cutoff=0.2, n_neighbors=2).toarray()
+    e = np.exp(-0.5)  # spots 0 and 1, 1 apart; spot 2 is 2 from spot 1: exp(-2) = 0.135 < cutoff
+    np.testing.assert_allclose(w, [[1, e, 0], [e, 1, 0], [0, 0, 1]], rtol=1e-12)
+    ab = pd.DataFrame({"A": [1.0, 2.0, 6.0], "B": [3.0, 1.0, 2.0], "C": [1.0, 1.0, 1.0]})
+    r = bivariate_moran(ab, rbf_weights(xy, length=1.0, n_neighbors=2))
+    z = (ab - ab.mean()) / ab.std(ddof=0)
+    expected = (z.A @ w @ z.B) / w.sum()
+    assert np.isclose(r.loc["A", "B"], expected) and np.isclose(r.loc["B", "A"], expected)
+    assert np.isclose(r.loc["A", "A"], (z.A @ w @ z.A) / w.sum()) and r.loc["A", "A"] > 0
+    assert r["C"].isna().all()  # a constant type has no R
 
 
 def test_labels_are_aligned_by_barcode_and_a_missing_estimate_names_the_file(tmp_path):
@@ -285,7 +315,9 @@ def test_prediction_files_are_evaluated_per_model_and_fold_against_labels_and_tr
     pooled = summary[(summary.protocol == "pooled") & (summary.metric == "pearson_mean")].set_index(["model", "target", "fold"]).value
     assert np.allclose(pooled.loc["cuca"], 1.0) and (pooled.loc["linear_probe"] < 0.99).all()
     assert set(summary.target) == {"cell2location_q05", "truth"} and len(per_type) == 2 * 2 * 2 * 2 * 3
-    coloc, matrices = compare_slides(files)
-    assert list(coloc.model) == ["cuca", "cuca", "linear_probe", "linear_probe"]
-    assert np.allclose(coloc.value.iloc[:2], 1.0)  # identical dominant types: identical enrichment
-    assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and not matrices.duplicated(["sample", "source", "type_a", "type_b"]).any()
+    coloc, matrices = compare_slides(files, {"S1": 100.0, "S2": 100.0})  # 100 um between grid points
+    assert list(coloc.model) == ["cuca"] * 4 + ["linear_probe"] * 4
+    assert list(coloc.metric[:2]) == ["colocalisation_r", "colocalisation_moran_r"]
+    assert np.allclose(coloc.value.iloc[:4], 1.0)  # identical predictions: identical statistics
+    assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and set(matrices.statistic) == {"nhood_enrichment_z", "moran_r"}
+    assert not matrices.duplicated(["sample", "source", "statistic", "type_a", "type_b"]).any()

@@ -47,7 +47,7 @@ def test_stages_follow_slides_and_reference():
     config = load()
     stages = Stages.of(config, read_sheet(config["samples"]))
     assert stages.deconvolution and stages.expression_models == ["cmrcnet", "bleep", "direct"]
-    assert stages.cell_type_models == ["cuca", "cuca_image_only", "linear_probe"] and stages.whole_slide_cell_types == ["cuca"]
+    assert stages.cell_type_models == ["cuca", "cuca_image_only", "linear_probe", "ridge_probe"] and stages.whole_slide_cell_types == ["cuca"]
     assert stages.whole_slide_expression == ["cmrcnet", "direct"] and stages.final_models
     assert stages.labelled_slides == ["P1_S1", "P1_S2", "P2_S1", "P2_S2"] and stages.image_only == ["P3_S1"]
     assert stages.samples_with_slide == stages.labelled_slides + ["P3_S1"] and stages.samples_with_expression == stages.labelled_slides
@@ -69,6 +69,24 @@ def test_encoder_input_of_presets_and_timm_models():
     assert encoder_input({"preset": "virchow2", "encoder": {}}) == (224, "preset 'virchow2'")
     assert encoder_input({"preset": "", "encoder": {"name": "vit_small_patch16_384"}})[0] == 384
     assert encoder_input({"preset": "", "encoder": {"name": "resnet50"}})[0] is None  # a CNN takes any size
+
+
+def test_cell_type_defaults_are_the_papers_cuca():
+    """Left to the schema, the cell-type models are CUCA as released: Virchow2 with LoRA r 8 / alpha
+    16 on its last 2 blocks, Adam 2e-3 one-cycle, 100 epochs, batch 128, seed 3407; without the
+    weight file the run stops before any job. The demo sets its small encoder explicitly."""
+    from stpath.celltypes.settings import CellTypeSettings
+
+    config = load()
+    cells = {k: v for k, v in config["cell_type_models"].items() if k not in ("preset", "finetune", "encoder", "cuca", "train")}
+    defaults = load(cell_type_models=cells)
+    settings = CellTypeSettings.from_config(defaults["cell_type_models"])
+    assert (settings.cuca.preset, settings.cuca.finetune) == ("virchow2", "lora")
+    assert (settings.cuca.lora.r, settings.cuca.lora.alpha, settings.cuca.lora.blocks) == (8, 16, 2)
+    assert (settings.train.optimizer, settings.train.schedule, settings.train.lr, settings.train.epochs, settings.train.batch_size, settings.train.seed) == ("adam", "onecycle", 0.002, 100, 128, 3407)
+    assert "no pretrained weights are given" in refusal(defaults)
+    demo = CellTypeSettings.from_config(config["cell_type_models"])
+    assert demo.describe_encoder().endswith("from scratch, no pretrained weights; not the paper's Virchow2 + LoRA")
 
 
 def test_frozen_encoder_needs_weights_that_exist(tmp_path):

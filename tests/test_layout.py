@@ -92,7 +92,7 @@ def test_every_registered_model_builds():
     small = EncoderConfig(embed_dim=32, depth=2, num_heads=2, img_size=64, patch_size=16)
     settings = {
         registry.EXPRESSION: ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=small, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2)),
-        registry.CELL_TYPES: CellTypeSettings(cuca=CUCAConfig(encoder=small, hidden_dim=16, proj_dim=16, molecule_dims=(16,))),
+        registry.CELL_TYPES: CellTypeSettings(cuca=CUCAConfig(encoder=small, preset="", finetune="full", hidden_dim=16, proj_dim=16, molecule_dims=(16,))),
     }
     built = {name: spec.build(settings[spec.task], 12, 5) for name, spec in registry.MODELS.items()}
     assert built["cmrcnet"].cfg.reconstruction and not built["bleep"].cfg.reconstruction

@@ -137,7 +137,7 @@ def check_demo_final_models_and_whole_slides(out, sheet):
     """Every model trained once more on all labelled slides and bundled; whole-slide expression
     (retrieval and head) and cell types of every slide, the image-only one by the final models."""
     labelled = list(sheet.loc[sheet.format != "image", "sample"])
-    for model in ("cmrcnet", "bleep", "direct", "cuca", "cuca_image_only", "linear_probe"):
+    for model in ("cmrcnet", "bleep", "direct", "cuca", "cuca_image_only", "linear_probe", "ridge_probe"):
         assert (out / "models" / model / "final" / "history.tsv").exists()
         bundle = read_bundle(out / "bundles" / model)
         assert bundle.training_samples == labelled and bundle.scale.px == 224 and bundle.scale.um_per_px == 0.5
@@ -258,9 +258,9 @@ def check_demo_cell_type_models(out, samples):
     reaches the floor against the true abundances and is not worse than its image-only ablation."""
     summary = pd.read_csv(out / "metrics" / "summary.tsv", sep="\t")
     cells = summary[summary.gene_set == "cell_types"]
-    models = {"cuca", "cuca_image_only", "linear_probe"}
+    models = {"cuca", "cuca_image_only", "linear_probe", "ridge_probe"}
     assert set(cells.model) == models and set(cells.target) == {"cell2location_q05", "truth"}
-    assert {"pearson_mean", "spearman_mean", "jsd_mean", "colocalisation_r"} <= set(cells.metric)
+    assert {"pearson_mean", "spearman_mean", "jsd_mean", "jsd_squared_mean", "colocalisation_r", "colocalisation_moran_r"} <= set(cells.metric)
     pooled = cells[(cells.protocol == "pooled") & (cells.metric == "pearson_mean")]
     truth = pooled[pooled.target == "truth"].groupby("model").value.mean()
     assert truth["cuca"] > FLOOR_CUCA_TRUTH, truth

@@ -34,7 +34,7 @@ from stpath.training.loop import TrainConfig, frozen_prefix_output, seed_everyth
 
 N_TYPES, N_GENES = 39, 250  # HER2ST's cell types, CUCA's gene input
 SIZES = {
-    "small": CUCAConfig(encoder=EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4)),
+    "small": CUCAConfig(encoder=EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4), preset="", finetune="full"),
     "virchow2": CUCAConfig(preset="virchow2", finetune="lora"),
 }
 

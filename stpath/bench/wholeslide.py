@@ -33,7 +33,7 @@ from stpath.models.encoders import EncoderConfig
 N_GENES, N_TYPES, N_MAP_GENES = 785, 39, 64  # HER2ST's HVG union, its cell types, markers + HVG-50
 DEMO_ENCODER = EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4)
 SIZES = {
-    "demo": (ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=DEMO_ENCODER, proj_dim=64, gene_tokens=4, fusion_heads=4)), CellTypeSettings(cuca=CUCAConfig(encoder=DEMO_ENCODER))),
+    "demo": (ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=DEMO_ENCODER, proj_dim=64, gene_tokens=4, fusion_heads=4)), CellTypeSettings(cuca=CUCAConfig(encoder=DEMO_ENCODER, preset="", finetune="full"))),
     "paper": (ExpressionSettings(), CellTypeSettings(cuca=CUCAConfig(preset="virchow2", finetune="lora"))),
 }
 

@@ -1,13 +1,21 @@
-"""Spatial co-localisation of cell types: squidpy's neighbourhood enrichment of the dominant cell
-type per spot, computed on the predictions and on the labels, compared by the Pearson r of the
-two z-score matrices (over the types that dominate at least one spot in both)."""
+"""Spatial co-localisation of cell types, computed on the predictions and on the labels and
+compared by the Pearson r of the two type x type matrices:
+
+* squidpy's neighbourhood enrichment of the dominant cell type per spot (z-scores);
+* the released CUCA's statistic: the global bivariate Moran's R of every pair of cell-type
+  abundances, with SpatialDM's weights (an RBF kernel of length ``length`` (SpatialDM's ``l``) over the ``n_neighbors``
+  nearest spots, self-weight 1, weights under ``cutoff`` dropped)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import squidpy as sq
+from scipy import sparse
+from scipy.spatial import cKDTree
 
 from ..metrics import COLUMNS
 from ..predictions import SpotPrediction
@@ -27,6 +35,32 @@ def enrichment(abundance: pd.DataFrame, xy: np.ndarray, n_neighs: int = 6, n_per
     return pd.DataFrame(zscore, index=types, columns=types)
 
 
+def rbf_weights(xy: np.ndarray, length: float, cutoff: float = 0.2, n_neighbors: int = 160) -> sparse.csr_matrix:
+    """SpatialDM's spatial weights: exp(-d^2 / (2 length^2)) between each spot and its ``n_neighbors``
+    nearest spots (itself included, weight 1), weights under ``cutoff`` set to 0, symmetric."""
+    xy = np.asarray(xy, float)
+    k = min(n_neighbors, len(xy))
+    dist, idx = cKDTree(xy).query(xy, k=k)
+    w = np.exp(-(dist**2) / (2 * length**2))
+    w[w < cutoff] = 0
+    rows = np.repeat(np.arange(len(xy)), k)
+    weights = sparse.csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(len(xy), len(xy)))
+    weights = weights.maximum(weights.T)  # i among j's neighbours but not the reverse
+    weights.eliminate_zeros()
+    return weights
+
+
+def bivariate_moran(abundance: pd.DataFrame, weights: sparse.spmatrix) -> pd.DataFrame:
+    """Global bivariate Moran's R of every pair of columns: z_a' W z_b / sum(W), with z each
+    column standardised (mean 0, variance 1). A constant column has no R (NaN)."""
+    x = abundance.to_numpy(float)
+    sd = x.std(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, np.nan)
+    r = z.T @ (weights @ z) / weights.sum()
+    return pd.DataFrame(r, index=abundance.columns, columns=abundance.columns)
+
+
 def agreement(predicted: pd.DataFrame, labels: pd.DataFrame) -> float:
     """Pearson r of the upper triangles (with diagonal) over the types in both matrices."""
     types = [t for t in labels.index if t in predicted.index]
@@ -40,22 +74,45 @@ def agreement(predicted: pd.DataFrame, labels: pd.DataFrame) -> float:
     return float(np.corrcoef(a[keep], b[keep])[0, 1])
 
 
-def compare_slides(predictions: list[SpotPrediction]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per prediction (one model, one held-out slide): ``colocalisation_r`` summary rows, and the
-    long z-score matrices of the predictions and of the labels (once per slide)."""
-    summary, matrices, label_z = [], [], {}
+@dataclass(frozen=True)
+class MoranSettings:
+    """SpatialDM's weights as the released CUCA sets them (l = 500 in its coordinate units, which
+    for HER2ST are image pixels of about 0.69 um: 345 um), here in um so that they mean the same
+    on every slide."""
+
+    rbf_length_um: float = 345.0
+    cutoff: float = 0.2
+    n_neighbors: int = 160
+
+    @classmethod
+    def from_config(cls, section: dict) -> "MoranSettings":
+        """From the cell_type_models.colocalisation section."""
+        return cls(**section)
+
+
+ENRICHMENT, MORAN = "nhood_enrichment_z", "moran_r"
+
+
+def compare_slides(predictions: list[SpotPrediction], um_per_px: dict[str, float], moran: MoranSettings = MoranSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per prediction (one model, one held-out slide): summary rows of the agreement with the
+    labels, by squidpy's enrichment (``colocalisation_r``) and by the released Moran's R
+    (``colocalisation_moran_r``); and the long matrices of the predictions and of the labels (once
+    per slide), ``statistic`` naming which. ``um_per_px``: each slide's pixel size."""
+    summary, matrices, labels = [], [], {}
     for p in predictions:
         sample = p.sample
-        pred_z = enrichment(p.predicted, p.spatial)
-        if sample not in label_z:
-            label_z[sample] = enrichment(p.target, p.spatial)
-            matrices.append(_long(label_z[sample], sample, "labels"))
-        matrices.append(_long(pred_z, sample, p.model))
-        r = agreement(pred_z, label_z[sample])
-        summary.append((p.model, p.target_name, "cell_types", "per_slide", p.fold, sample, "colocalisation_r", r))
+        weights = rbf_weights(np.asarray(p.spatial) * um_per_px[sample], moran.rbf_length_um, moran.cutoff, moran.n_neighbors)
+        predicted = {ENRICHMENT: enrichment(p.predicted, p.spatial), MORAN: bivariate_moran(p.predicted, weights)}
+        if sample not in labels:
+            labels[sample] = {ENRICHMENT: enrichment(p.target, p.spatial), MORAN: bivariate_moran(p.target, weights)}
+            matrices += [_long(m, sample, "labels", statistic) for statistic, m in labels[sample].items()]
+        matrices += [_long(m, sample, p.model, statistic) for statistic, m in predicted.items()]
+        for statistic, metric in ((ENRICHMENT, "colocalisation_r"), (MORAN, "colocalisation_moran_r")):
+            r = agreement(predicted[statistic], labels[sample][statistic])
+            summary.append((p.model, p.target_name, "cell_types", "per_slide", p.fold, sample, metric, r))
     return pd.DataFrame(summary, columns=COLUMNS), pd.concat(matrices, ignore_index=True)
 
 
-def _long(z: pd.DataFrame, sample: str, source: str) -> pd.DataFrame:
-    long = z.rename_axis(index="type_a", columns="type_b").stack().rename("z").reset_index()
-    return long.assign(sample=sample, source=source)
+def _long(matrix: pd.DataFrame, sample: str, source: str, statistic: str) -> pd.DataFrame:
+    long = matrix.rename_axis(index="type_a", columns="type_b").stack(dropna=False).rename("value").reset_index()
+    return long.assign(sample=sample, source=source, statistic=statistic)

@@ -54,7 +54,7 @@ def prediction_maps(path, title: str, panels: dict[str, pd.DataFrame], types: li
     plt.close(fig)
 
 
-def pearson_bars(per_type: pd.DataFrame, path) -> None:
+def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:
     """Per-cell-type Pearson r (pooled over each fold's test spots, mean over folds) per model; one
     panel per reference (labels; the truth where known); the mean over types as its own group."""
     table = per_type[per_type["protocol"] == "pooled"]
@@ -70,29 +70,40 @@ def pearson_bars(per_type: pd.DataFrame, path) -> None:
         ax.set_title(f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds)", fontsize=9)
         plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
         ax.legend(fontsize=8)
+    if subtitle:
+        fig.suptitle(subtitle, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
+COLOCALISATION_ROWS = (
+    ("nhood_enrichment_z", "colocalisation_r", "squidpy neighbourhood enrichment of the dominant types (z)"),
+    ("moran_r", "colocalisation_moran_r", "bivariate Moran's R of the abundances (SpatialDM weights, as released)"),
+)
+
+
 def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, path) -> None:
-    """Neighbourhood-enrichment z-scores of the dominant types (mean over test slides): the labels
+    """Co-localisation of the cell types (mean over test slides), one row per statistic: the labels
     first, then each model, titled with the mean agreement r with the labels."""
     sources = ["labels"] + [s for s in dict.fromkeys(matrices["source"]) if s != "labels"]
-    means = {s: matrices[matrices["source"] == s].groupby(["type_a", "type_b"])["z"].mean().unstack("type_b") for s in sources}
-    types = list(means["labels"].index)
-    lim = max(float(np.nanmax(np.abs(m.to_numpy()))) for m in means.values()) or 1.0
     ncol = len(sources)
-    fig, axes = plt.subplots(1, ncol, figsize=(3.6 * ncol + 1, 3.8), dpi=110, squeeze=False)
-    for ax, s in zip(axes[0], sources):
-        m = means[s].reindex(index=types, columns=types)
-        im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_xticks(range(len(types)), types, rotation=60, ha="right", fontsize=7)
-        ax.set_yticks(range(len(types)), types, fontsize=7)
-        r = agreement.loc[agreement["model"] == s, "value"]
-        ax.set_title(s if s == "labels" else f"{s} (r = {r.mean():.2f})", fontsize=9)
-    fig.colorbar(im, ax=axes[0, -1], fraction=0.046, pad=0.02, label="enrichment z-score")
-    fig.suptitle("co-localisation of the dominant cell types (squidpy neighbourhood enrichment)", fontsize=10)
+    fig, axes = plt.subplots(len(COLOCALISATION_ROWS), ncol, figsize=(3.6 * ncol + 1, 3.9 * len(COLOCALISATION_ROWS)), dpi=110, squeeze=False)
+    for row, (statistic, metric, label) in zip(axes, COLOCALISATION_ROWS):
+        table = matrices[matrices["statistic"] == statistic]
+        means = {s: table[table["source"] == s].groupby(["type_a", "type_b"])["value"].mean().unstack("type_b") for s in sources}
+        types = list(means["labels"].index)
+        lim = max(float(np.nanmax(np.abs(m.to_numpy()))) if np.isfinite(m.to_numpy()).any() else 0.0 for m in means.values()) or 1.0
+        for ax, s in zip(row, sources):
+            m = means[s].reindex(index=types, columns=types)
+            im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_xticks(range(len(types)), types, rotation=60, ha="right", fontsize=7)
+            ax.set_yticks(range(len(types)), types, fontsize=7)
+            r = agreement.loc[(agreement["model"] == s) & (agreement["metric"] == metric), "value"]
+            ax.set_title(s if s == "labels" else f"{s} (r = {r.mean():.2f})", fontsize=9)
+        fig.colorbar(im, ax=row[-1], fraction=0.046, pad=0.02, label=label.split(" (")[0] if statistic == "moran_r" else "enrichment z-score")
+        row[0].annotate(label, (0, 1.18), xycoords="axes fraction", fontsize=9, fontweight="bold")
+    fig.suptitle("co-localisation of the cell types: labels vs predictions", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -1,5 +1,6 @@
-"""The LinearProbing baseline: ridge regression on frozen encoder features, its penalty chosen on
-the validation split (mean per-cell-type Pearson r), then refitted on all training spots."""
+"""The ridge probe: ridge regression on frozen encoder features, its penalty chosen on the
+validation spots (mean per-cell-type Pearson r), then refitted on all training spots. (The released
+LinearProbing baseline trains the same linear head by gradient descent: model ``linear_probe``.)"""
 
 from __future__ import annotations
 

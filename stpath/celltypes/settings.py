@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..models.cuca import CUCAConfig
 from ..training.loop import TrainConfig
@@ -28,7 +29,7 @@ def cuca_training(**section) -> TrainConfig:
 class CellTypeSettings:
     """Defaults: the paper's settings (as the config schema's)."""
 
-    models: tuple[str, ...] = ("cuca", "cuca_image_only", "linear_probe")
+    models: tuple[str, ...] = ("cuca", "cuca_image_only", "linear_probe", "ridge_probe")
     labels: LabelSettings = field(default_factory=LabelSettings)
     gene_set: str = "top_expressed"  # genes.tsv column of the molecule branch's input
     accelerator: str = "auto"
@@ -37,6 +38,18 @@ class CellTypeSettings:
     probe_alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
     whole_slide: tuple[str, ...] = ("cuca",)
     map_types: int = 6
+
+    def describe_encoder(self) -> str:
+        """The image encoder in a few words, for figure titles (the demo's is not the paper's)."""
+        cuca, lora = self.cuca, self.cuca.lora
+        if cuca.preset:
+            name = {"virchow2": "Virchow2", "uni": "UNI"}.get(cuca.preset, cuca.preset)
+        else:
+            name = cuca.encoder.name or f"ViT ({cuca.encoder.depth} blocks, width {cuca.encoder.embed_dim})"
+        how = {"lora": f"LoRA r {lora.r}, alpha {lora.alpha} on its last {lora.blocks} blocks", "frozen": "frozen", "full": "trained in full"}[cuca.finetune]
+        origin = "from " + Path(cuca.encoder.weights).name if cuca.encoder.weights else "from scratch, no pretrained weights"
+        paper = "" if (cuca.preset, cuca.finetune) == ("virchow2", "lora") else "; not the paper's Virchow2 + LoRA"
+        return f"encoder: {name}, {how}, {origin}{paper}"
 
     @classmethod
     def from_config(cls, section: dict) -> "CellTypeSettings":

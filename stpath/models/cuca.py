@@ -26,8 +26,8 @@ from .losses import rmse
 @dataclass(frozen=True)
 class CUCAConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    preset: str = ""  # "virchow2" | "uni" | "" (encoder settings as given)
-    finetune: str = "full"  # "lora" (frozen backbone + LoRA), "frozen" (heads only), "full"
+    preset: str = "virchow2"  # "virchow2" | "uni" | "" (encoder settings as given); the paper's: virchow2
+    finetune: str = "lora"  # "lora" (frozen backbone + LoRA; the paper's), "frozen" (heads only), "full"
     lora: LoraSettings = field(default_factory=LoraSettings)
     hidden_dim: int = 512
     proj_dim: int = 512
@@ -125,17 +125,30 @@ class CUCA(nn.Module):
         return {"loss": loss, **out, "prediction": pred}
 
 
-class LinearProbe(nn.Module):
-    """The LinearProbing baseline: frozen encoder features -> a linear map fitted by ridge
-    regression (``celltypes.probe``), standardisation folded into the weights."""
+class FrozenFeatureHead(nn.Module):
+    """A linear map from the frozen encoder's features (CLS + mean patch token) to the abundances:
+    the LinearProbing baselines. The encoder's whole output is a frozen prefix, computed once."""
 
     def __init__(self, n_types: int, cfg: CUCAConfig):
         super().__init__()
         self.encoder = cfg.encoder_module(finetune="frozen")
         self.head = nn.Linear(self.encoder.dim, n_types)
 
+    @property
+    def prefix_frozen(self) -> bool:
+        return True
+
+    def prefix(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder.prefix(images)
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
+
+    def forward(self, x: torch.Tensor, genes: torch.Tensor, abundance: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The released LinearProbing: trained like CUCA, on the main RMSE alone."""
+        pred = self.predict(x)
+        main = rmse(pred, abundance)
+        return {"loss": main, "main": main, "prediction": pred}
 
 
 def build(settings, n_genes: int, n_outputs: int, **variant) -> CUCA:
@@ -144,5 +157,7 @@ def build(settings, n_genes: int, n_outputs: int, **variant) -> CUCA:
     return CUCA(n_outputs, n_genes, replace(settings.cuca, **variant))
 
 
-def build_probe(settings, n_genes: int, n_outputs: int) -> LinearProbe:
-    return LinearProbe(n_outputs, settings.cuca)
+def build_probe(settings, n_genes: int, n_outputs: int) -> FrozenFeatureHead:
+    """The linear probe (trained by the loop, as released) and the ridge probe (its head fitted in
+    closed form by ``celltypes.probe``) share this model."""
+    return FrozenFeatureHead(n_outputs, settings.cuca)

@@ -35,7 +35,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("direct", EXPRESSION, "direct:build"),
         ModelSpec("cuca", CELL_TYPES, "cuca:build"),
         ModelSpec("cuca_image_only", CELL_TYPES, "cuca:build", {"w_rec": 0.0, "w_align": 0.0}),
-        ModelSpec("linear_probe", CELL_TYPES, "cuca:build_probe", closed_form=True),
+        ModelSpec("linear_probe", CELL_TYPES, "cuca:build_probe"),  # trained like CUCA, as released
+        ModelSpec("ridge_probe", CELL_TYPES, "cuca:build_probe", closed_form=True),
     )
 }
 

@@ -139,6 +139,7 @@ if CELL_TYPE_MODELS:
                 sample=LABELLED,
             ),
             truth=cell_type_truth_files,
+            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=LABELLED),
         output:
             summary=f"{OUT}/metrics/cell_types/summary.tsv",
             per_type=f"{OUT}/metrics/cell_types/per_type.tsv",
@@ -153,7 +154,8 @@ if CELL_TYPE_MODELS:
         resources:
             mem_mb=8000,
         params:
-            labels=CELL["labels"],
+            samples=LABELLED,
+            colocalisation=CELL["colocalisation"],
             truth_samples=LABELLED if DECON["truth"] else [],
         script:
             "../scripts/cell_type_metrics.py"
@@ -183,6 +185,8 @@ if CELL_TYPE_MODELS:
         threads: 1
         resources:
             mem_mb=4000,
+        params:
+            models=CELL,
         script:
             "../scripts/cell_type_figures.py"
 

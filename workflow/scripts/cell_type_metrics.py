@@ -1,9 +1,10 @@
 import pandas as pd
 
 from stpath import logs
-from stpath.celltypes.colocalisation import compare_slides
+from stpath.celltypes.colocalisation import MoranSettings, compare_slides
 from stpath.celltypes.metrics import evaluate_cell_types
 from stpath.deconvolution.truth import read_truth
+from stpath.ingest.ingested import read_sample_info
 from stpath.metrics import write_table
 from stpath.predictions import read_spot_prediction
 
@@ -11,7 +12,8 @@ logs.to_file(snakemake.log[0])
 predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
 truth = read_truth(snakemake.input.truth, snakemake.params.truth_samples) if snakemake.input.truth else None
 summary, per_type = evaluate_cell_types(predictions, truth)
-colocalisation, matrices = compare_slides(predictions)
+um_per_px = {s: read_sample_info(path).um_per_px for s, path in zip(snakemake.params.samples, snakemake.input.labels)}
+colocalisation, matrices = compare_slides(predictions, um_per_px, MoranSettings.from_config(snakemake.params.colocalisation))
 write_table(pd.concat([colocalisation, summary], ignore_index=True), snakemake.output.summary)
 write_table(per_type, snakemake.output.per_type)
 write_table(matrices, snakemake.output.colocalisation)
