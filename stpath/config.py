@@ -15,6 +15,7 @@ import yaml
 
 from .bundles import InputScale, check_applicable, read_bundle
 from .errors import InputError
+from .ingest.download import pending_downloads
 from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
 from .ingest.preflight import check_samples
 from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, read_sheet, to_sample
@@ -95,24 +96,24 @@ def check_sheet_schema(sheet: pd.DataFrame, schema_path: str | Path, sheet_path:
         check_schema(row.to_dict(), schema_path, sheet_path, f"sample {row['sample']!r}: column")
 
 
-def pending_downloads(config: dict) -> dict[str, str]:
-    """The ``downloads`` whose file is missing under data_root: only those get a download rule
-    (a rule never claims existing user data as its output)."""
-    root = Path(config["data_root"])
-    return {rel: url for rel, url in (config.get("downloads") or {}).items() if not (root / rel).exists()}
+def converted_reference(config: dict) -> dict[str, str]:
+    """{reference.path: reference.convert_from} when the workflow converts the single-cell reference
+    from a public atlas's archive (rule convert_reference), else {}."""
+    reference = config.get("deconvolution", {}).get("reference", {})
+    return {reference["path"]: reference["convert_from"]} if reference.get("convert_from") else {}
 
 
 def made_by_workflow(config: dict):
     """A predicate: True for input paths that the demo generator or a download rule creates."""
     root = Path(config["data_root"])
-    downloads = pending_downloads(config)
+    made_here = set(pending_downloads(config)) | set(converted_reference(config))
 
     def made(path) -> bool:
         path = Path(path)
         if config["demo"]["generate"] and root in path.parents:
             return True
         try:
-            return str(path.relative_to(root)) in downloads
+            return str(path.relative_to(root)) in made_here
         except ValueError:
             return False
 
@@ -181,7 +182,7 @@ def check_bundles(config: dict) -> None:
 
 def check_deconvolution_inputs(config: dict, made) -> None:
     reference = config["deconvolution"]["reference"]
-    given = [reference["signatures"]] if reference["signatures"] else [reference["path"], reference["labels"]]
+    given = [reference["signatures"]] if reference["signatures"] else [reference["path"], reference["labels"], reference["convert_from"]]
     for rel in filter(None, given):
         path = Path(config["data_root"]) / rel
         if not path.exists() and not made(path):

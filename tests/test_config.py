@@ -7,8 +7,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from stpath.config import Stages, check_config, encoder_input, pending_downloads
+from stpath.config import Stages, check_config, encoder_input
 from stpath.errors import InputError
+from stpath.ingest.download import pending_downloads
 from stpath.ingest.sheet import read_sheet
 
 from conftest import REPO
@@ -117,5 +118,13 @@ def test_deconvolution_inputs_must_exist_or_be_downloaded(tmp_path):
     config["deconvolution"]["reference"]["path"] = "reference/missing.h5ad"
     assert "missing.h5ad: deconvolution input not found" in refusal(config)
     config["downloads"] = {"reference/missing.h5ad": "http://127.0.0.1/missing.h5ad"}
-    assert pending_downloads(config) == config["downloads"]
+    assert {rel: d.url for rel, d in pending_downloads(config).items()} == config["downloads"]
     check_config(config)  # a download rule will fetch it
+
+
+def test_converted_reference_is_made_by_the_workflow_when_its_archive_is():
+    config = load("spacexr_hippocampus.yaml")
+    config["deconvolution"]["reference"].update(path="reference/atlas.h5ad", convert_from="archives/atlas.tar.gz")
+    assert "archives/atlas.tar.gz: deconvolution input not found" in refusal(config)
+    config["downloads"] = {"archives/atlas.tar.gz": "http://127.0.0.1/atlas.tar.gz"}
+    check_config(config, inspect_inputs=False)  # downloaded, then converted to reference.path

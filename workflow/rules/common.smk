@@ -21,8 +21,9 @@ from stpath.config import (
     check_config,
     check_schema,
     check_sheet_schema,
-    pending_downloads,
+    converted_reference,
 )
+from stpath.ingest.download import pending_archives, pending_downloads
 from stpath.ingest.folds import (
     FoldSettings,
     plan_folds,
@@ -51,7 +52,14 @@ check_config(config, SHEET, inspect_inputs=workflow.is_main_process)
 DATASET = config["dataset"]
 DATA_ROOT = Path(config["data_root"])
 OUT = f"results/{DATASET}"
+# Only missing files get a producing rule: a rule never claims existing user data as its output.
 DOWNLOADS = pending_downloads(config)
+ARCHIVES = pending_archives(DOWNLOADS)
+CONVERTED_REFERENCE = {
+    rel: src
+    for rel, src in converted_reference(config).items()
+    if not (DATA_ROOT / rel).exists()
+}
 SAMPLES = {name: to_sample(row, DATA_ROOT) for name, row in SHEET.iterrows()}
 STAGES = Stages.of(config, SHEET)
 SAMPLES_WITH_SLIDE = STAGES.samples_with_slide
@@ -112,6 +120,12 @@ wildcard_constraints:
 # ---- input functions -----------------------------------------------------------------------------
 def data_path(relpath):
     return str(DATA_ROOT / relpath)
+
+
+def archive_of(wildcards):
+    """The archive a download entry takes its file from (none for a plain URL)."""
+    archive = DOWNLOADS[wildcards.relpath].archive
+    return [data_path(archive)] if archive else []
 
 
 def sample_inputs(wildcards):

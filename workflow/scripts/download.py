@@ -1,12 +1,9 @@
-import logging
-import shutil
-import urllib.request
-
 from stpath import logs
-from stpath.atomic import atomic_path
+from stpath.ingest.download import download, extract_member
 
 logs.to_file(snakemake.log[0])
-url = snakemake.params.url
-logging.info("downloading %s", url)
-with atomic_path(snakemake.output[0]) as tmp, urllib.request.urlopen(url, timeout=120) as response, open(tmp, "wb") as f:
-    shutil.copyfileobj(response, f)
+entry = snakemake.params.download
+if entry.member:
+    extract_member(entry, snakemake.input[0], snakemake.params.data_root)
+else:
+    download(entry, snakemake.params.data_root)
