@@ -2,13 +2,15 @@
 
 Owner of the metric tables (``metrics/**/summary.tsv`` in ``COLUMNS``, and the per-gene and
 per-type tables): ``write_table`` writes them, ``read_table`` reads them, ``stack_summaries``
-joins the branches' summaries into ``metrics/summary.tsv``."""
+joins the branches' summaries into ``metrics/summary.tsv``. Every written table states, per row, the
+patient protocol of its test slides (column ``patients``: within-patient or cross-patient)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from .atomic import atomic_path
+from .ingest.folds import patient_split
 
 # one row per (model, reference, gene set or "cell_types", protocol, fold, test slide, metric)
 COLUMNS = ["model", "target", "gene_set", "protocol", "fold", "test_sample", "metric", "value"]
@@ -22,6 +24,26 @@ def pearson_columns(pred, true):
     denom = ((p**2).sum(0) * (t**2).sum(0)) ** 0.5
     constant = denom == 0
     return (p * t).sum(0) / (denom + constant) * ~constant
+
+
+def label_patients(table: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``patients`` column after ``protocol`` (else ``test_sample``): whether the row's test slide (or,
+    for a pooled row, any test slide of its fold) has its patient among the fold's training."""
+    tested = folds[folds["role"] == "test"].groupby("fold")["sample"].agg(list)
+    labels = [
+        patient_split(folds, fold, [sample] if sample in tested.get(fold, []) else tested.get(fold, []))
+        for fold, sample in zip(table["fold"].astype(int), table["test_sample"])
+    ]
+    out = table.copy()
+    after = "protocol" if "protocol" in out else "test_sample"
+    out.insert(list(out.columns).index(after) + 1, "patients", labels)
+    return out
+
+
+def patients_phrase(table: pd.DataFrame) -> str:
+    """The protocol of a table's rows, for figure titles."""
+    kinds = sorted(set(table["patients"])) if "patients" in table else []
+    return " and ".join(kinds) + (" test slides" if kinds else "")
 
 
 def write_table(table: pd.DataFrame, path, float_format: str = "%.6g") -> None:

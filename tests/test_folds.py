@@ -103,3 +103,28 @@ def test_resume_fingerprint_depends_on_the_validation_slides():
     data = SpotSet(torch.zeros(3, 4, 4, 3, dtype=torch.uint8), torch.zeros(3, 2), np.array(["A", "B", "C"], dtype=object), np.array(["a", "b", "c"]), ["G1", "G2"])
     assert fingerprint("direct", {"x": 1}, data) == fingerprint("direct", {"x": 1}, data, ())
     assert fingerprint("direct", {"x": 1}, data, ("C",)) != fingerprint("direct", {"x": 1}, data, ("B",))
+
+
+def test_every_result_row_states_within_or_cross_patient():
+    from stpath.ingest.folds import patient_split, protocol_of
+    from stpath.metrics import label_patients, patients_phrase
+
+    rows = [  # fold 0: slide A2 held out while A1 trains (within); fold 1: patient B held out whole
+        (0, "A1", "A", "train"), (0, "A2", "A", "test"), (0, "B1", "B", "train"), (0, "B2", "B", "train"), (0, "C1", "C", "val"),
+        (1, "A1", "A", "train"), (1, "A2", "A", "train"), (1, "B1", "B", "test"), (1, "B2", "B", "test"), (1, "C1", "C", "val"),
+        (2, "A1", "A", "train"), (2, "A2", "A", "train"), (2, "B1", "B", "train"), (2, "B2", "B", "test"), (2, "C1", "C", "test"),
+    ]  # fold 2: B2 within (B1 trains), C1 cross
+    folds = pd.DataFrame(rows, columns=["fold", "sample", "patient", "role"])
+    assert patient_split(folds, 0, ["A2"]) == "within-patient" and patient_split(folds, 1, ["B1", "B2"]) == "cross-patient"
+    assert patient_split(folds, 2, ["C1"]) == "cross-patient" and patient_split(folds, 2, ["B2", "C1"]) == "within-patient"
+    selected_on_its_patient = pd.DataFrame([(0, "A1", "A", "val"), (0, "A2", "A", "test"), (0, "B1", "B", "train")], columns=folds.columns)
+    assert patient_split(selected_on_its_patient, 0, ["A2"]) == "within-patient"  # model selection saw patient A
+    assert "cross-patient (its patient is not in training)" in protocol_of("fold2", "C1", folds)
+    summary = pd.DataFrame(
+        {"model": "m", "protocol": ["per_slide", "per_slide", "pooled", "per_slide", "pooled"], "fold": [0, 1, 1, 2, 2], "test_sample": ["A2", "B1", "all", "C1", "all"]}
+    )
+    labelled = label_patients(summary, folds)
+    assert list(labelled.columns) == ["model", "protocol", "patients", "fold", "test_sample"]
+    assert list(labelled["patients"]) == ["within-patient", "cross-patient", "cross-patient", "cross-patient", "within-patient"]
+    assert patients_phrase(labelled) == "cross-patient and within-patient test slides"
+    assert patients_phrase(labelled[labelled["fold"] == 1]) == "cross-patient test slides"

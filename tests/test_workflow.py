@@ -225,7 +225,9 @@ def check_demo_expression_models(out, samples):
     from stpath.metrics import COLUMNS
 
     summary = pd.read_csv(out / "metrics" / "summary.tsv", sep="\t")
-    assert list(summary.columns) == COLUMNS
+    assert list(summary.columns) == [*COLUMNS[:4], "patients", *COLUMNS[4:]]
+    assert set(summary.patients) == {"cross-patient"}  # patient folds: no test slide's patient trains
+    assert set(pd.read_csv(out / "metrics" / "per_gene.tsv", sep="\t").patients) == {"cross-patient"}
     summary = summary[summary.target == "expression"]
     assert set(summary.model) == {"cmrcnet", "bleep", "direct"} and set(summary.protocol) == {"per_slide", "hest"}
     per_slide = summary[(summary.protocol == "per_slide") & (summary.metric == "pearson_mean")]

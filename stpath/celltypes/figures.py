@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from ..metrics import patients_phrase  # noqa: E402
 from ..plots import panel_thumbnail  # noqa: E402
 
 
@@ -67,7 +68,7 @@ def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:
         ax.axhline(0, color="black", lw=0.6)
         ax.set_ylabel("Pearson r")
         ax.set_xlabel("")
-        ax.set_title(f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds)", fontsize=9)
+        ax.set_title(f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds), {patients_phrase(table)}", fontsize=9)
         plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
         ax.legend(fontsize=8)
     if subtitle:
@@ -103,7 +104,7 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
             ax.set_title(s if s == "labels" else f"{s} (r = {r.mean():.2f})", fontsize=9)
         fig.colorbar(im, ax=row[-1], fraction=0.046, pad=0.02, label=label.split(" (")[0] if statistic == "moran_r" else "enrichment z-score")
         row[0].annotate(label, (0, 1.18), xycoords="axes fraction", fontsize=9, fontweight="bold")
-    fig.suptitle("co-localisation of the cell types: labels vs predictions", fontsize=10)
+    fig.suptitle(f"co-localisation of the cell types: labels vs predictions ({patients_phrase(agreement)})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

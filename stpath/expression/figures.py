@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..metrics import pearson_columns  # noqa: E402
+from ..metrics import patients_phrase, pearson_columns  # noqa: E402
 from ..plots import panel_thumbnail  # noqa: E402
 from ..predictions import SpotPrediction  # noqa: E402
 
@@ -43,7 +43,7 @@ def per_gene_distributions(per_gene: pd.DataFrame, path) -> None:
     ax.set_xticks(range(1, len(models) + 1), models)
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylabel("Pearson r per gene (test spots of a slide)")
-    ax.set_title("Per-gene PCC, all genes and held-out slides", fontsize=10)
+    ax.set_title(f"Per-gene PCC, all genes and held-out slides ({patients_phrase(per_gene)})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -60,7 +60,7 @@ def summary_bars(summary: pd.DataFrame, path) -> None:
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xlabel("")
     ax.set_ylabel("mean Pearson r")
-    ax.set_title("Expression prediction on held-out slides (error bars: s.d. over slides/folds)", fontsize=9)
+    ax.set_title(f"Expression prediction on held-out slides, {patients_phrase(pcc)} (error bars: s.d. over slides/folds)", fontsize=9)
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     fig.tight_layout()
     fig.savefig(path)

@@ -188,16 +188,25 @@ def predicting_runs(folds: pd.DataFrame, fold_ids: list[int], image_only: list[s
     return runs + ([("final", list(image_only))] if image_only else [])
 
 
+WITHIN_PATIENT, CROSS_PATIENT = "within-patient", "cross-patient"
+
+
+def patient_split(folds: pd.DataFrame, fold: int, samples) -> str:
+    """"within-patient" when a patient of ``samples`` (held out in ``fold``) also has slides the
+    fold's models learnt from or were selected on (train or val), else "cross-patient"."""
+    rows = folds[folds["fold"] == int(fold)]
+    patients = set(rows.loc[rows["sample"].isin(list(samples)), "patient"])
+    seen = set(rows.loc[rows["role"].isin(["train", "val"]), "patient"])
+    return WITHIN_PATIENT if patients & seen else CROSS_PATIENT
+
+
 def protocol_of(split: str, sample: str = "", folds: pd.DataFrame | None = None) -> str:
     """How a whole-slide map was predicted, for titles: by a bundle, by the final model (an
-    image-only slide), or held out by a fold's model, within-patient when other slides of its
-    patient are among that fold's training slides, else cross-patient."""
+    image-only slide), or held out by a fold's model, within- or cross-patient."""
     if split == "final":
         return "image-only slide, final model (trained on every labelled slide)"
     if split == "bundle":
         return "model bundle of another run (not trained on this slide)"
-    fold = folds[folds["fold"] == int(split.removeprefix("fold"))]
-    patient = fold.loc[fold["sample"] == sample, "patient"].iloc[0]
-    within = (fold.loc[fold["role"] == "train", "patient"] == patient).any()
-    kind = "within-patient (other slides of its patient are in training)" if within else "cross-patient (its patient is not in training)"
-    return f"held out in {split}, {kind}"
+    if patient_split(folds, int(split.removeprefix("fold")), [sample]) == WITHIN_PATIENT:
+        return f"held out in {split}, within-patient (other slides of its patient are in training)"
+    return f"held out in {split}, cross-patient (its patient is not in training)"

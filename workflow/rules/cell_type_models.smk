@@ -157,6 +157,7 @@ if CELL_TYPE_MODELS:
             samples=LABELLED,
             colocalisation=CELL["colocalisation"],
             truth_samples=LABELLED if DECON["truth"] else [],
+            folds=FOLD_TABLE.to_dict("list"),
         script:
             "../scripts/cell_type_metrics.py"
 
@@ -217,5 +218,6 @@ if CELL_TYPE_MODELS:
             mem_mb=4000,
         params:
             map_types=CELL["map_types"],
+            folds=FOLD_TABLE.to_dict("list"),
         script:
             "../scripts/cell_type_maps.py"

@@ -216,5 +216,6 @@ if EXPRESSION_MODELS:
             mem_mb=4000,
         params:
             reference_model=EXPRESSION_MODELS[0],
+            folds=FOLD_TABLE.to_dict("list"),
         script:
             "../scripts/expression_maps.py"

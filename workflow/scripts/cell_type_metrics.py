@@ -5,7 +5,7 @@ from stpath.celltypes.colocalisation import MoranSettings, compare_slides
 from stpath.celltypes.metrics import evaluate_cell_types
 from stpath.deconvolution.truth import read_truth
 from stpath.ingest.ingested import read_sample_info
-from stpath.metrics import write_table
+from stpath.metrics import label_patients, write_table
 from stpath.predictions import read_spot_prediction
 
 logs.to_file(snakemake.log[0])
@@ -14,6 +14,7 @@ truth = read_truth(snakemake.input.truth, snakemake.params.truth_samples) if sna
 summary, per_type = evaluate_cell_types(predictions, truth)
 um_per_px = {s: read_sample_info(path).um_per_px for s, path in zip(snakemake.params.samples, snakemake.input.labels)}
 colocalisation, matrices = compare_slides(predictions, um_per_px, MoranSettings.from_config(snakemake.params.colocalisation))
-write_table(pd.concat([colocalisation, summary], ignore_index=True), snakemake.output.summary)
-write_table(per_type, snakemake.output.per_type)
+folds = pd.DataFrame(snakemake.params.folds)
+write_table(label_patients(pd.concat([colocalisation, summary], ignore_index=True), folds), snakemake.output.summary)
+write_table(label_patients(per_type, folds), snakemake.output.per_type)
 write_table(matrices, snakemake.output.colocalisation)

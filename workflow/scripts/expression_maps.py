@@ -1,6 +1,9 @@
+import pandas as pd
+
 from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.expression import figures
+from stpath.ingest.folds import protocol_of
 from stpath.predictions import read_spot_prediction
 from stpath.wsi.tiles import read_thumbnail
 
@@ -9,6 +12,7 @@ predictions = {p.model: p for p in map(read_spot_prediction, snakemake.input.pre
 thumb = read_thumbnail(snakemake.input.tiles)
 reference = snakemake.params.reference_model
 fold = predictions[reference].fold
-title = f"{snakemake.wildcards.sample} (held out in fold {fold}): measured vs predicted, genes ranked by {reference} PCC"
+protocol = protocol_of(f"fold{fold}", snakemake.wildcards.sample, pd.DataFrame(snakemake.params.folds))
+title = f"{snakemake.wildcards.sample} ({protocol}): measured vs predicted, genes ranked by {reference} PCC"
 with atomic_path(snakemake.output[0]) as tmp:
     figures.gene_maps(predictions, reference, thumb.image, thumb.downsample, tmp, title)

@@ -5,7 +5,7 @@ import pandas as pd
 
 from stpath import logs
 from stpath.expression.metrics import evaluate_expression, pcc_overview
-from stpath.metrics import write_table
+from stpath.metrics import label_patients, write_table
 from stpath.predictions import read_spot_prediction
 
 logs.to_file(snakemake.log[0])
@@ -14,5 +14,5 @@ expression = {Path(p).stem: p for p in snakemake.input.expression}
 folds = pd.DataFrame(snakemake.params.folds)
 summary, per_gene = evaluate_expression(predictions, folds, expression, list(snakemake.params.markers), snakemake.params.n_genes)
 logging.getLogger("stpath.metrics").info("mean PCC over test slides / folds:\n%s", pcc_overview(summary).round(3).to_string())
-write_table(summary, snakemake.output.summary, "%.5f")
-write_table(per_gene, snakemake.output.per_gene, "%.5f")
+write_table(label_patients(summary, folds), snakemake.output.summary, "%.5f")
+write_table(label_patients(per_gene, folds), snakemake.output.per_gene, "%.5f")
