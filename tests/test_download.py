@@ -3,14 +3,11 @@ HER2ST files and a small synthetic archive in the exact layout of GEO GSE176078 
 public URLs; config/her2st_full.yaml, with its URLs pointed at that server, fetches, verifies and
 converts them through the workflow's rules."""
 
-import functools
 import gzip
 import hashlib
-import http.server
 import io
 import re
 import tarfile
-import threading
 import zipfile
 from pathlib import Path
 
@@ -18,14 +15,13 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.io
-import scipy.sparse as sp
 import yaml
 
 from stpath.config import check_schema
-from stpath.deconvolution.atlas import read_wu2021
+from stpath.deconvolution.atlas import read_wu2021, write_wu2021_archive
 from stpath.errors import InputError
-from stpath.ingest.download import Download, download, extract_member, pending_archives, pending_downloads
+from stpath.ingest.download import Download, download, downloads_of, extract_member, pending_archives, pending_downloads
+from stpath.ops.mirror import mirror_downloads, point_downloads_at, serve
 
 from conftest import REPO, SHARED, run_snakemake, shared
 
@@ -40,81 +36,59 @@ def sha(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def write_wu2021_archive(path: Path, n_cells=40, n_genes=30, drop=(), seed=0) -> tuple[np.ndarray, pd.DataFrame]:
-    """A small GSE176078 archive: genes x cells Matrix Market, headerless gene and barcode lists,
-    metadata.csv indexed by barcode with orig.ident and the three tiers. ``drop`` leaves members out."""
+def write_synthetic_wu2021(path: Path, n_cells=40, n_genes=30, drop=(), seed=0) -> tuple[np.ndarray, pd.DataFrame]:
+    """A small archive in the GSE176078 layout (cells of two patients, three types); ``drop``
+    then removes members, to make a damaged one."""
     rng = np.random.default_rng(seed)
-    counts = rng.poisson(2.0, (n_genes, n_cells)).astype(np.int64)
+    counts = rng.poisson(2.0, (n_cells, n_genes)).astype(np.int64)
     patients = np.array(["CID3586", "CID4465"])[np.arange(n_cells) % 2]
-    barcodes = [f"{p}_{''.join(rng.choice(list('ACGT'), 16))}" for p in patients]
     kind = np.arange(n_cells) % 3
     metadata = pd.DataFrame(
         {
             "orig.ident": patients,
-            "nCount_RNA": counts.sum(0),
-            "nFeature_RNA": (counts > 0).sum(0),
+            "nCount_RNA": counts.sum(1),
+            "nFeature_RNA": (counts > 0).sum(1),
             "percent.mito": 0.0,
             "subtype": "HER2+",
             "celltype_subset": [f"subset {k}" for k in kind],
             "celltype_minor": np.array(TIERS["celltype_minor"])[kind],
             "celltype_major": np.array(TIERS["celltype_major"])[kind],
         },
-        index=barcodes,
+        index=[f"{p}_{''.join(rng.choice(list('ACGT'), 16))}" for p in patients],
     )
-    mtx = io.BytesIO()
-    scipy.io.mmwrite(mtx, sp.coo_matrix(counts))
-    files = {
-        "count_matrix_sparse.mtx": mtx.getvalue(),
-        "count_matrix_genes.tsv": "".join(f"GENE{i}\n" for i in range(n_genes)).encode(),
-        "count_matrix_barcodes.tsv": "".join(f"{b}\n" for b in barcodes).encode(),
-        "metadata.csv": metadata.to_csv().encode(),
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in files.items():
-            if name not in drop:
-                info = tarfile.TarInfo(f"Wu_etal_2021_BRCA_scRNASeq/{name}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    return counts.T, metadata
+    write_wu2021_archive(path, counts, [f"GENE{i}" for i in range(n_genes)], metadata)
+    if drop:
+        with tarfile.open(path) as tar:
+            kept = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if Path(m.name).name not in drop]
+        with tarfile.open(path, "w:gz") as tar:
+            for member, data in kept:
+                tar.addfile(member, io.BytesIO(data))
+    return counts, metadata
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+def full_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """(base URL, served folder): files at the paths of their public URLs (host first)."""
-    shared("her2st")  # skips without the shared data
+    """(base URL, served folder): the full config's files of the shared sections at the paths of
+    their public URLs (host first), the images inside a repository archive, and a synthetic atlas."""
     www = tmp_path_factory.mktemp("www")
-    raw = www / "raw.githubusercontent.com" / "almaan" / "her2st" / COMMIT / "data"
-    for s in SECTIONS:
-        for rel, src in ((f"ST-cnts/{s}.tsv.gz", f"counts/{s}.tsv.gz"), (f"ST-spotfiles/{s}_selection.tsv", f"spots/{s}_selection.tsv")):
-            (raw / rel).parent.mkdir(parents=True, exist_ok=True)
-            (raw / rel).symlink_to(HER2ST / src)
-    # the repository archive: one JPEG per section folder, under GitHub's top-level folder
-    repo_archive = www / "codeload.github.com" / "almaan" / "her2st" / "tar.gz" / COMMIT
-    repo_archive.parent.mkdir(parents=True)
-    with tarfile.open(repo_archive, "w:gz") as tar:
-        for s, name in (("C2", "5714_HE_BT_C2.jpg"), ("C3", "5714_HE_BT_D1.jpg")):
-            tar.add(HER2ST / "images" / f"{s}.jpg", f"her2st-{COMMIT}/data/ST-imgs/C/{s}/{name}")
-        tar.add(HER2ST / "counts" / "C2.tsv.gz", f"her2st-{COMMIT}/data/ST-cnts/C2.tsv.gz")
-    write_wu2021_archive(www / GEO)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(www)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", www
-    httpd.shutdown()
+    entries = {rel: d for rel, d in downloads_of(full_config()).items() if re.search(r"/(%s)[._]" % "|".join(SECTIONS), rel)}
+    mirror_downloads(www, entries, shared("her2st"))
+    write_synthetic_wu2021(www / GEO)
+    with serve(www) as base:
+        yield base, www
 
 
 def local_full_config(base: str, tmp_path: Path, sections=SECTIONS) -> Path:
     """config/her2st_full.yaml with its URLs on the local server, its sheet and downloads cut to
     ``sections`` (and the atlas), folds that one patient allows, and a stand-in for Virchow2's weight file."""
-    config = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
+    config = full_config()
     keep = {rel: e for rel, e in config["downloads"].items() if rel.startswith("archives/") or re.search(r"/(%s)[._]" % "|".join(sections), rel)}
-    config["downloads"] = {rel: {**e, "url": re.sub(r"^https://", f"{base}/", e["url"])} for rel, e in keep.items()}
+    config["downloads"] = point_downloads_at(keep, base)
     sheet = pd.read_csv(REPO / config["samples"], sep="\t", dtype=str, keep_default_na=False)
     config["samples"] = str(tmp_path / "samples.tsv")
     sheet[sheet["sample"].isin(sections)].to_csv(config["samples"], sep="\t", index=False)
@@ -257,9 +231,9 @@ def test_download_entries_are_urls_or_url_sha256_member(tmp_path):
 
 
 def test_wu2021_archive_becomes_the_reference_with_tiers_and_patient(tmp_path):
-    counts, metadata = write_wu2021_archive(tmp_path / "gse.tar.gz")
+    counts, metadata = write_synthetic_wu2021(tmp_path / "gse.tar.gz")
     adata = read_wu2021(tmp_path / "gse.tar.gz", tmp_path)
-    np.testing.assert_array_equal(adata.X.toarray(), counts)  # cells x genes, raw
+    np.testing.assert_array_equal(adata.X.toarray(), counts)  # back to cells x genes, raw
     assert list(adata.obs_names) == list(metadata.index) and list(adata.var_names[:2]) == ["GENE0", "GENE1"]
     assert (adata.obs["Patient"].astype(str) == metadata["orig.ident"]).all()
     assert (adata.obs["celltype_minor"].astype(str) == metadata["celltype_minor"]).all()
@@ -267,7 +241,7 @@ def test_wu2021_archive_becomes_the_reference_with_tiers_and_patient(tmp_path):
 
 
 def test_wu2021_archive_in_another_layout_is_refused(tmp_path):
-    write_wu2021_archive(tmp_path / "no_meta.tar.gz", drop=["metadata.csv"])
+    write_synthetic_wu2021(tmp_path / "no_meta.tar.gz", drop=["metadata.csv"])
     with pytest.raises(InputError, match=r"no_meta.tar.gz: the archive lacks metadata.csv .*Fix: give the GEO file"):
         read_wu2021(tmp_path / "no_meta.tar.gz")
     (tmp_path / "plain.gz").write_bytes(gzip.compress(b"not a tar"))

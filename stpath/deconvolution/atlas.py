@@ -1,10 +1,12 @@
 """The breast cancer single-cell atlas of Wu et al., Nat Genet 2021 (GEO GSE176078), the reference
 of the CUCA paper: read from its published archive (``GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz``)
 into the reference AnnData the deconvolution reads (``reference.load_reference``): raw counts,
-cells x genes, and in ``obs`` the three annotation tiers and the patient."""
+cells x genes, and in ``obs`` the three annotation tiers and the patient. ``write_wu2021_archive``
+writes that layout (for tests and offline runs)."""
 
 from __future__ import annotations
 
+import io
 import logging
 import tarfile
 import tempfile
@@ -14,6 +16,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import scipy.io
+import scipy.sparse as sp
 
 from ..atomic import atomic_path
 from ..errors import InputError
@@ -87,3 +90,21 @@ def convert_wu2021(archive: str | Path, out: str | Path) -> ad.AnnData:
     counts = adata.obs["celltype_minor"].value_counts()
     log.info("%s: %d cells x %d genes, %d patients, %d minor cell types (smallest %s: %d cells)", out, adata.n_obs, adata.n_vars, adata.obs[PATIENT].nunique(), len(counts), counts.index[-1], counts.iloc[-1])
     return adata
+
+
+def write_wu2021_archive(path: str | Path, counts, genes, metadata: pd.DataFrame) -> None:
+    """An archive in the published layout: ``counts`` cells x genes (raw), ``metadata`` indexed by
+    barcode with ``orig.ident`` and the tiers; the matrix is written genes x cells, as published."""
+    mtx = io.BytesIO()
+    scipy.io.mmwrite(mtx, sp.coo_matrix(sp.csr_matrix(counts).T))
+    files = {
+        MATRIX: mtx.getvalue(),
+        GENES: "".join(f"{g}\n" for g in genes).encode(),
+        BARCODES: "".join(f"{b}\n" for b in metadata.index).encode(),
+        METADATA: metadata.to_csv().encode(),
+    }
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"Wu_etal_2021_BRCA_scRNASeq/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
