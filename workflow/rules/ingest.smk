@@ -24,7 +24,12 @@ rule folds:
     input:
         config["samples"],
     output:
-        f"{OUT}/splits/folds.tsv",
+        report(
+            f"{OUT}/splits/folds.tsv",
+            caption="../report/folds.rst",
+            category="1. Slides and spots",
+            subcategory="Folds",
+        ),
     log:
         f"logs/{DATASET}/folds.log",
     benchmark:
