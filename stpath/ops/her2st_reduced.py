@@ -3,7 +3,8 @@ internet: the config's own download entries for those sections and the atlas's a
 local mirror on 127.0.0.1, so the run downloads, verifies, converts and then runs every stage.
 
 Reduced: the sections of one patient (C2-C6 in ../shared/data/her2st), so leave-one-section-out
-folds; the demo's small from-scratch encoders and short trainings; short cell2location fits. The
+folds; CMRCNet and direct regression, CUCA and the linear probe, with the demo's small from-scratch
+encoders and 10 epochs; short cell2location fits (100 + 150 epochs). The
 breast atlas is not on this machine, so the served "atlas" is built from the sections themselves:
 their spots clustered (k-means on log-normalised PCA) into pseudo cell types, each spot a "cell",
 the section as its "patient", in the exact GSE176078 layout. It exercises the conversion,
@@ -41,11 +42,13 @@ REDUCED = {
     "expression_models": {
         "encoder": {"embed_dim": 96, "depth": 2, "num_heads": 4},
         "cmrcnet": {"proj_dim": 64, "gene_tokens": 4, "fusion_heads": 4},
+        "models": ["cmrcnet", "direct"],
         "train": {"epochs": 10, "batch_size": 32},
         "retrieval_k": 20,
         "whole_slide": ["cmrcnet"],
     },
     "cell_type_models": {
+        "models": ["cuca", "linear_probe"],
         "preset": "",
         "finetune": "full",
         "encoder": {"patch_size": 32, "embed_dim": 96, "depth": 2, "num_heads": 4},
@@ -54,7 +57,7 @@ REDUCED = {
     },
     "deconvolution": {
         "regression": {"max_epochs": 100, "num_samples": 100},
-        "mapping": {"max_epochs": 400, "lr": 0.01, "num_samples": 100, "N_cells_per_location": 10, "detection_alpha": 20},
+        "mapping": {"max_epochs": 150, "lr": 0.01, "num_samples": 100, "N_cells_per_location": 10, "detection_alpha": 20},
     },
     "training": {"final_models": False},
 }
