@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test lint bench unlock clean
+.PHONY: install demo test lint bench unlock clean check-envs
 
 $(STAMP): requirements.in requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest tests
+
+# Each step's conda env installed for real through pip in a fresh virtualenv (its pip section, the
+# lock as constraints), then every module its scripts import imported. Not part of `make test`.
+check-envs: install
+	$(BIN)/python -m stpath.ops.envinstall
 
 # After a killed run (kill -9, power cut): removes Snakemake's stale lock, refusing while a run is
 # still alive in this directory. Pass the run's options: make unlock ARGS="--configfile config/her2st.yaml"

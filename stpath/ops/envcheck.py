@@ -2,7 +2,8 @@
 
 For every rule: it names a conda env and a script; the env lists (pinned) every third-party package
 that the script and the stpath modules it imports, transitively, import; and each pin agrees with
-requirements.lock, the lock of the plain-virtualenv run mode.
+requirements.lock, the lock of the plain-virtualenv run mode. (``envfiles`` writes the env files;
+``envinstall`` installs each for real.)
 """
 
 from __future__ import annotations
@@ -15,20 +16,17 @@ from pathlib import Path
 
 import yaml
 
-# import name -> conda package name, where they differ
-CONDA_NAME = {
+# import name -> PyPI distribution, where they differ
+PIP_NAME = {
     "PIL": "pillow",
     "skimage": "scikit-image",
     "sklearn": "scikit-learn",
     "yaml": "pyyaml",
     "openslide": "openslide-python",
-    "torch": "pytorch",
     "scvi": "scvi-tools",
 }
-# conda package name -> pip name in the lock, where they differ
-LOCK_NAME = {"pytorch": "torch"}
-# conda packages that are libraries without a pip twin in the lock
-NOT_IN_LOCK = {"python", "openslide", "pip"}
+# the conda packages of an env: the interpreter and its installer, not in the lock
+NOT_IN_LOCK = {"python", "pip"}
 # the only channels an env may use (no anaconda defaults: reproducible and licence-free)
 CHANNELS = {"conda-forge", "bioconda", "nodefaults"}
 
@@ -111,17 +109,22 @@ def _module_files(mod: Path, members: list[str]) -> list[Path]:
     return [f for f in files if f.exists()]
 
 
+def canonical(name: str) -> str:
+    """PEP 503 name: lower case, runs of -_. as one -."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
 def env_packages(env_file: Path) -> dict[str, str | None]:
     spec = yaml.safe_load(env_file.read_text())
     out = {}
     for dep in spec.get("dependencies", []):
         if isinstance(dep, str):
             name, _, version = dep.partition("=")
-            out[name.strip().lower()] = version.lstrip("=") or None
+            out[canonical(name)] = version.lstrip("=") or None
         elif isinstance(dep, dict):  # packages that only PyPI has, installed by conda's pip
             for line in dep.get("pip", []):
                 name, _, version = line.partition("==")
-                out[name.strip().lower()] = version.strip() or None
+                out[canonical(name)] = version.strip() or None
     return out
 
 
@@ -130,7 +133,7 @@ def read_lock(lock: Path) -> dict[str, str]:
     for line in lock.read_text().splitlines():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==", 1)
-            pins[name.strip().lower()] = version.strip()
+            pins[canonical(name)] = version.strip()
     return pins
 
 
@@ -166,13 +169,13 @@ def check(repo: Path) -> list[str]:
         for name, version in pkgs.items():
             if version is None:
                 problems.append(f"{rule.conda.name}: {name} is not pinned")
-            elif name not in NOT_IN_LOCK and lock.get(LOCK_NAME.get(name, name)) != version:
-                locked = lock.get(LOCK_NAME.get(name, name))
+            elif name not in NOT_IN_LOCK and lock.get(name) != version:
+                locked = lock.get(name)
                 problems.append(f"{rule.conda.name}: {name}={version} but requirements.lock has {locked}")
         if rule.script is None:
             continue
         for module in sorted(third_party_imports(rule.script, repo / "stpath")):
-            conda_name = CONDA_NAME.get(module, module).lower()
-            if conda_name not in pkgs:
-                problems.append(f"{where}: {rule.script.name} imports {module!r} but {rule.conda.name} lacks {conda_name}")
+            dist = canonical(PIP_NAME.get(module, module))
+            if dist not in pkgs:
+                problems.append(f"{where}: {rule.script.name} imports {module!r} but {rule.conda.name} lacks {dist}")
     return problems
