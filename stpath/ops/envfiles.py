@@ -28,7 +28,7 @@ from .envcheck import parse_rules, read_lock, third_party_imports
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = "3.11"
-PIP = "25.3"  # conda-forge's pip build of that version (the env's only conda package besides Python)
+PIP = "25.3"  # on conda-forge as noarch/pip-25.3-pyh8b19718_0 (anaconda.org/conda-forge/pip/files)
 # a module that is imported needs a second distribution at run time
 COMPANIONS = {"openslide": ["openslide-bin"], "tifffile": ["imagecodecs"]}
 # torch's CUDA runtime: resolved by pip from torch's exact pins, absent from a CPU-only install
