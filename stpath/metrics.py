@@ -27,16 +27,18 @@ def pearson_columns(pred, true):
 
 
 def label_patients(table: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with a ``patients`` column after ``protocol`` (else ``test_sample``): whether the row's test slide (or,
-    for a pooled row, any test slide of its fold) has its patient among the fold's training."""
+    """``table`` with a ``patients`` column after ``protocol`` (else ``test_sample``): whether the
+    row's test slide (or, for a pooled row, any test slide of its fold) has its patient among the
+    fold's training. Decided once per (fold, test slide), not per row: per-gene tables are long."""
     tested = folds[folds["role"] == "test"].groupby("fold")["sample"].agg(list)
-    labels = [
-        patient_split(folds, fold, [sample] if sample in tested.get(fold, []) else tested.get(fold, []))
-        for fold, sample in zip(table["fold"].astype(int), table["test_sample"])
-    ]
+    keys = pd.MultiIndex.from_arrays([table["fold"].astype(int), table["test_sample"]])
+    label = {
+        (fold, sample): patient_split(folds, fold, [sample] if sample in tested.get(fold, []) else tested.get(fold, []))
+        for fold, sample in keys.unique()
+    }
     out = table.copy()
     after = "protocol" if "protocol" in out else "test_sample"
-    out.insert(list(out.columns).index(after) + 1, "patients", labels)
+    out.insert(list(out.columns).index(after) + 1, "patients", [label[k] for k in keys])
     return out
 
 

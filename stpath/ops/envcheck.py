@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from packaging.utils import canonicalize_name
 
 # import name -> PyPI distribution, where they differ
 PIP_NAME = {
@@ -109,22 +110,17 @@ def _module_files(mod: Path, members: list[str]) -> list[Path]:
     return [f for f in files if f.exists()]
 
 
-def canonical(name: str) -> str:
-    """PEP 503 name: lower case, runs of -_. as one -."""
-    return re.sub(r"[-_.]+", "-", name.strip()).lower()
-
-
 def env_packages(env_file: Path) -> dict[str, str | None]:
     spec = yaml.safe_load(env_file.read_text())
     out = {}
     for dep in spec.get("dependencies", []):
         if isinstance(dep, str):
             name, _, version = dep.partition("=")
-            out[canonical(name)] = version.lstrip("=") or None
+            out[canonicalize_name(name.strip())] = version.lstrip("=") or None
         elif isinstance(dep, dict):  # packages that only PyPI has, installed by conda's pip
             for line in dep.get("pip", []):
                 name, _, version = line.partition("==")
-                out[canonical(name)] = version.strip() or None
+                out[canonicalize_name(name.strip())] = version.strip() or None
     return out
 
 
@@ -133,7 +129,7 @@ def read_lock(lock: Path) -> dict[str, str]:
     for line in lock.read_text().splitlines():
         if "==" in line and not line.startswith("#"):
             name, version = line.split("==", 1)
-            pins[canonical(name)] = version.strip()
+            pins[canonicalize_name(name.strip())] = version.strip()
     return pins
 
 
@@ -175,7 +171,7 @@ def check(repo: Path) -> list[str]:
         if rule.script is None:
             continue
         for module in sorted(third_party_imports(rule.script, repo / "stpath")):
-            dist = canonical(PIP_NAME.get(module, module))
+            dist = canonicalize_name(PIP_NAME.get(module, module))
             if dist not in pkgs:
                 problems.append(f"{where}: {rule.script.name} imports {module!r} but {rule.conda.name} lacks {dist}")
     return problems

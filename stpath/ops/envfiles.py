@@ -108,7 +108,7 @@ def render(stem: str, modules: set[str], lock: dict[str, str]) -> str:
 
 
 def rendered(repo: Path = REPO) -> dict[Path, str]:
-    lock = {canonicalize_name(n): v for n, v in read_lock(repo / "requirements.lock").items()}
+    lock = read_lock(repo / "requirements.lock")  # canonical names
     return {repo / "envs" / f"{stem}.yaml": render(stem, modules, lock) for stem, modules in sorted(step_imports(repo).items())}
 
 

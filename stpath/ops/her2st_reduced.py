@@ -33,6 +33,7 @@ from ..ingest.readers.legacy_st import read_legacy_st_counts, read_legacy_st_pos
 from .mirror import mirror_downloads, mirror_path, point_downloads_at, serve
 
 REPO = Path(__file__).resolve().parents[2]
+FULL = REPO / "config" / "her2st_full.yaml"
 SECTIONS = ["C2", "C3", "C4", "C5", "C6"]
 ATLAS = "archives/GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz"
 N_TYPES = 6
@@ -61,6 +62,14 @@ REDUCED = {
     },
     "training": {"final_models": False},
 }
+# replaced whole, not merged: patient folds with validation patients need more than one patient,
+# and the Virchow2 preset and its weight file are not on this machine
+REPLACED = ("folds", "cell_type_models")
+
+
+def of_sections(relpath: str) -> bool:
+    """A download entry of one of the SECTIONS (counts/C2.tsv.gz, spots/C2_selection.tsv, ...)."""
+    return any(f"/{s}." in relpath or f"/{s}_" in relpath for s in SECTIONS)
 
 
 def pseudo_atlas(her2st: Path, path: Path, seed: int = 0) -> pd.Series:
@@ -87,15 +96,14 @@ def pseudo_atlas(her2st: Path, path: Path, seed: int = 0) -> pd.Series:
 
 
 def reduced_config(base: str, workdir: Path) -> Path:
-    config = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
-    entries = {rel: e for rel, e in config["downloads"].items() if rel == ATLAS or any(f"/{s}." in rel or f"/{s}_" in rel for s in SECTIONS)}
+    config = yaml.safe_load(FULL.read_text())
+    entries = {rel: e for rel, e in config["downloads"].items() if rel == ATLAS or of_sections(rel)}
     config["downloads"] = point_downloads_at(entries, base)
     sheet = pd.read_csv(REPO / config["samples"], sep="\t", dtype=str, keep_default_na=False)
     sheet[sheet["sample"].isin(SECTIONS)].to_csv(workdir / "samples.tsv", sep="\t", index=False)
     config.update(dataset="her2st_reduced", samples=str(workdir / "samples.tsv"), data_root=str(workdir / "data"))
     for key, value in REDUCED.items():
-        config[key] = {**config.get(key, {}), **value} if key not in ("folds", "cell_type_models") else value
-    config["deconvolution"]["reference"] = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())["deconvolution"]["reference"]
+        config[key] = value if key in REPLACED else {**config.get(key, {}), **value}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -110,9 +118,9 @@ def main(argv=None) -> int:
     workdir = args.workdir.resolve()
     www = workdir / "mirror"
     workdir.mkdir(parents=True, exist_ok=True)
-    full = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
+    full = yaml.safe_load(FULL.read_text())
     if not www.exists():
-        entries = {rel: d for rel, d in downloads_of(full).items() if rel != ATLAS and any(f"/{s}." in rel or f"/{s}_" in rel for s in SECTIONS)}
+        entries = {rel: d for rel, d in downloads_of(full).items() if of_sections(rel)}
         mirror_downloads(www, entries, args.her2st)
         types = pseudo_atlas(args.her2st, mirror_path(www, full["downloads"][ATLAS]["url"]))
         print(f"pseudo atlas: {types.sum()} spots as cells, {len(types)} types:\n{types.to_string()}", flush=True)
