@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..metrics import pearson_columns
-from .augment import to_model_input
+from .augment import StainJitter, to_model_input
 from .checkpoint import (
     RESUME_POINT,
     generator_states,
@@ -53,12 +53,19 @@ class TrainConfig:
     div_factor: float = 10.0
     final_div_factor: float = 10.0
     select: str = "loss"  # or "pearson": mean over columns of r(prediction, last target)
+    stain: StainJitter = StainJitter()  # colour perturbations on top of ``augment``'s flips and turns
+
+    @property
+    def perturbs_images(self) -> bool:
+        return self.augment or self.stain.active
 
     @classmethod
     def from_config(cls, section: dict, **method) -> "TrainConfig":
         """From a ``train`` config section; ``method`` fixes what the method prescribes and the
         config does not expose (optimizer, schedule, selection rule)."""
-        return cls(**section, **method)
+        section = dict(section)
+        stain = StainJitter(**section.pop("stain_jitter", {}))
+        return cls(**section, **method, stain=stain)
 
 
 def seed_everything(seed: int) -> None:
@@ -94,11 +101,14 @@ def frozen_prefix_output(model: nn.Module, images: torch.Tensor, device: torch.d
     return tokens
 
 
-def batch_input(inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, generator, augment: bool) -> torch.Tensor:
+def batch_input(inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, generator, cfg: TrainConfig | None) -> torch.Tensor:
+    """The model input of ``rows``, perturbed as ``cfg`` says (None: as is, for validation)."""
     x = inputs[rows].to(device, non_blocking=True)
-    if x.dtype == torch.uint8:  # image patches; otherwise precomputed prefix tokens
-        return to_model_input(x, generator, augment)
-    return x
+    if x.dtype != torch.uint8:  # precomputed prefix tokens
+        return x
+    if cfg is None:
+        return to_model_input(x)
+    return to_model_input(x, generator, cfg.augment, cfg.stain)
 
 
 def _batches(n: int, size: int, generator: torch.Generator | None, drop_last: bool):
@@ -107,14 +117,14 @@ def _batches(n: int, size: int, generator: torch.Generator | None, drop_last: bo
     return [order[i : i + size] for i in range(0, stop, size)]
 
 
-def _run(model, inputs, targets, idx, batches, device, autocast, optimizer=None, generator=None, augment=False, collect=False):
+def _run(model, inputs, targets, idx, batches, device, autocast, optimizer=None, generator=None, perturb: TrainConfig | None = None, collect=False):
     """One pass over ``batches``: mean of the scalar outputs (loss terms), and the concatenated
-    ``prediction`` output when ``collect``."""
+    ``prediction`` output when ``collect``; images perturbed as ``perturb`` says."""
     sums: dict[str, torch.Tensor] = {}
     count, predictions = 0, []
     for b in batches:
         rows = idx[b]
-        x = batch_input(inputs, rows, device, generator, augment)
+        x = batch_input(inputs, rows, device, generator, perturb)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             out = model(x, *(t[rows] for t in targets))
         if optimizer is not None:
@@ -181,7 +191,7 @@ def train(
         log.info("resumed from %s at epoch %d", workdir / RESUME_POINT, start)
     del state
 
-    frozen_prefix = getattr(model, "prefix_frozen", False) and not cfg.augment
+    frozen_prefix = getattr(model, "prefix_frozen", False) and not cfg.perturbs_images
     inputs = resident(frozen_prefix_output(model, data.images, device) if frozen_prefix else data.images, device)
     targets = tuple(t.to(device) for t in (data.expression, data.labels) if t is not None)
     tr, va = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
@@ -199,7 +209,7 @@ def train(
         aug_gen = torch.Generator(device=device).manual_seed(cfg.seed * 7_919 + epoch)
         model.train()
         batches = _batches(len(tr), cfg.batch_size, order_gen, drop_last=True)
-        train_terms, _ = _run(model, inputs, targets, tr, batches, device, autocast, optimizer, aug_gen, cfg.augment)
+        train_terms, _ = _run(model, inputs, targets, tr, batches, device, autocast, optimizer, aug_gen, cfg)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_seconds = time.perf_counter() - tick
