@@ -7,6 +7,8 @@ takes and predicts with their normalisation, cell types, encoder, input scale, t
 weight file is not needed) and, for retrieval models, ``keys.h5`` (the training spots' expression
 embeddings and expression). Owner of that layout: ``write_bundle`` writes it, ``read_bundle`` and
 ``read_keys`` read it, ``check_applicable`` refuses a bundle for tiles or genes it was not made for.
+A bundle learnt from stain-normalised images also holds the target's stain fit
+(``stain_target.json``, the format of ``stpath.wsi.stain``): an applying run maps its slides to it.
 Light at parse time (json, numpy): the workflow reads manifests before any job; h5py and pydantic
 only when keys or settings are read."""
 
@@ -17,7 +19,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +30,19 @@ FORMAT_VERSION = 1
 MANIFEST = "bundle.json"
 WEIGHTS = "weights.pt"
 KEYS = "keys.h5"
+STAIN_TARGET = "stain_target.json"
 # what the expression models learn and predict (stpath.genes.selection.normalise)
 NORMALISATION = "normalize_total to each slide's median library size, then log1p (scanpy)"
 
 
 @dataclass(frozen=True)
 class InputScale:
-    """The images a model learnt from: their pixel size and side."""
+    """The images a model learnt from: their pixel size and side, and the stain fit they were
+    normalised to (``{}``: not normalised; ``{"method": m}``: to a target not known yet)."""
 
     um_per_px: float
     px: int
+    stain: dict = field(default_factory=dict)
 
     @property
     def field_um(self) -> float:
@@ -76,6 +81,8 @@ class Bundle:
 
 def settings_fingerprint(bundle: Bundle) -> str:
     content = [bundle.model, bundle.settings, bundle.input_genes, bundle.outputs, bundle.scale.um_per_px, bundle.scale.px, bundle.training_samples]
+    if bundle.scale.stain:
+        content.append(bundle.scale.stain)
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -109,6 +116,10 @@ def write_bundle(folder, bundle: Bundle, weights: Path, keys: tuple[np.ndarray, 
     tmp.mkdir(parents=True)
     try:
         shutil.copyfile(weights, tmp / WEIGHTS)
+        if bundle.scale.stain:
+            from .wsi.stain import StainFit, write_stain_fit
+
+            write_stain_fit(tmp / STAIN_TARGET, StainFit(**bundle.scale.stain))
         if bundle.retrieval:
             import h5py
 
@@ -172,6 +183,16 @@ def read_keys(bundle: Bundle) -> tuple[np.ndarray, np.ndarray]:
 
 def check_applicable(bundle: Bundle, tiles: InputScale, genes: list[str]) -> None:
     """Refuse a bundle for tiles of another pixel size or side, or for genes it does not predict."""
+    if bundle.scale.stain != tiles.stain:
+        wanted = bundle.scale.stain.get("method", "none")
+        raise InputError(
+            Path(bundle.path) / MANIFEST,
+            f"{bundle.describe()} learnt from images stain-normalised by {wanted}"
+            f"{' to ' + bundle.scale.stain['sample'] if wanted != 'none' else ''}; this run's tiles are "
+            f"{'normalised by ' + tiles.stain['method'] + ' to another target' if tiles.stain else 'not normalised'}",
+            (f"set stain_normalisation: {{method: {wanted}, target: {Path(bundle.path) / STAIN_TARGET}}} in the config"
+             if wanted != "none" else "set stain_normalisation.method: none in the config") + " (or remove the bundle from apply.bundles)",
+        )
     if not np.isclose(tiles.um_per_px, bundle.scale.um_per_px, rtol=1e-6) or tiles.px != bundle.scale.px:
         raise InputError(
             Path(bundle.path) / MANIFEST,

@@ -20,6 +20,7 @@ from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
 from .ingest.preflight import check_samples
 from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, read_sheet, to_sample
 from .models.presets import PRESETS
+from .wsi.stain import read_stain_fit
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     if stages.expression_models:
         check_encoder_weights(config, "expression_models")
         check_input_size(config, "expression_models")
+    if set(stages.expression_models) & set(FROZEN_MODELS):
+        check_frozen_encoder(config)
     if stages.cell_type_models:
         check_finetuning(config)
         check_encoder_weights(config, "cell_type_models")
@@ -153,6 +156,48 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
         check_whole_slide_scale(config)
     if stages.bundles:
         check_bundles(config)
+    check_stain_normalisation(config, stages)
+
+
+def run_stain(config: dict) -> dict:
+    """What this run's tiles are normalised to, as a bundle records it (``InputScale.stain``)."""
+    norm = config["stain_normalisation"]
+    if norm["method"] == "none":
+        return {}
+    if norm["target"].endswith(".json") and Path(norm["target"]).exists():
+        return read_stain_fit(norm["target"]).record()
+    return {"method": norm["method"]}
+
+
+def stain_target(config: dict, stages: Stages, out: str) -> str:
+    """The stain fit file every slide's tiles and patches are mapped to; "" when they are not
+    normalised. The target is a stain fit file, a sample of the sheet, or the sheet's first slide."""
+    norm = config["stain_normalisation"]
+    if norm["method"] == "none" or not stages.samples_with_slide:
+        return ""
+    if norm["target"].endswith(".json"):
+        return norm["target"]
+    return f"{out}/stain/{norm['target'] or stages.samples_with_slide[0]}.json"
+
+
+def check_stain_normalisation(config: dict, stages: Stages) -> None:
+    """The target is a slide of this run, or a fit file of the same method."""
+    norm = config["stain_normalisation"]
+    target = norm["target"]
+    if norm["method"] == "none" or not target:
+        return
+    if target.endswith(".json"):
+        if not Path(target).exists():
+            raise InputError(target, "stain_normalisation.target: stain fit file not found", "point it at a stain/{sample}.json of another run or a bundle's stain_target.json, or name a sample of this run's sheet")
+        fit = read_stain_fit(target)
+        if fit.method != norm["method"]:
+            raise InputError(target, f"a {fit.method} fit, but stain_normalisation.method is {norm['method']}", f"set stain_normalisation.method: {fit.method}, or point the target at a {norm['method']} fit")
+    elif target not in stages.samples_with_slide:
+        raise InputError(
+            config["samples"],
+            f"stain_normalisation.target {target!r} is not a sample with a slide in this sheet",
+            f"set it to one of {stages.samples_with_slide[:5]}, to a stain fit file (.json), or to \"\" for the first slide",
+        )
 
 
 def check_folds(sheet: pd.DataFrame, folds: FoldSettings, sheet_path) -> None:
@@ -170,7 +215,7 @@ def check_bundles(config: dict) -> None:
     """Every bundle of apply.bundles is complete, was made for tiles like this run's, and predicts
     the genes asked for; no two share a name."""
     tiling = config["tiling"]
-    scale = InputScale(tiling["target_um_per_px"], tiling["tile_px"])
+    scale = InputScale(tiling["target_um_per_px"], tiling["tile_px"], run_stain(config))
     names: dict[str, str] = {}
     for folder in config["apply"]["bundles"]:
         bundle = read_bundle(folder)
@@ -207,6 +252,29 @@ def check_encoder_weights(config: dict, branch: str) -> None:
             weights,
             "encoder weight file not found",
             f"download the encoder's weights once (e.g. huggingface paige-ai/Virchow2) and point {branch}.encoder.weights at the file",
+        )
+
+
+FROZEN_MODELS = ("hest_probe", "frozen_retrieval")
+
+
+def check_frozen_encoder(config: dict) -> None:
+    """The frozen encoder's weight file exists and its input is the patches' size."""
+    expr = config["expression_models"]
+    frozen = expr["frozen"]
+    if frozen["weights"] and not Path(frozen["weights"]).exists():
+        raise InputError(
+            frozen["weights"], "frozen encoder weight file not found",
+            "download the encoder's weights once (e.g. MahmoodLab/UNI's pytorch_model.bin) and point expression_models.frozen.weights at the file",
+        )
+    section = {"preset": frozen["preset"], "encoder": {**expr["encoder"], "name": frozen["name"] or expr["encoder"]["name"]}}
+    size, key = encoder_input(section)
+    patch_px = config["patches"]["patch_px"]
+    if size is not None and size != patch_px:
+        raise InputError(
+            None,
+            f"patches.patch_px is {patch_px} px but the frozen encoder (expression_models.frozen, {key}) takes {size} px inputs",
+            f"set patches.patch_px to {size}, or choose a frozen encoder of {patch_px} px",
         )
 
 

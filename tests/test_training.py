@@ -15,11 +15,11 @@ import torch
 
 from stpath.expression import metrics as em
 from stpath.expression.models import build, predict
-from stpath.expression.retrieval import retrieve
 from stpath.expression.settings import ExpressionSettings
 from stpath.metrics import COLUMNS, pearson_columns
 from stpath.models.cmrcnet import CMRCNetConfig
 from stpath.models.encoders import EncoderConfig
+from stpath.models.retrieval import retrieve
 from stpath.training import checkpoint
 from stpath.training.augment import IMAGENET_MEAN, IMAGENET_STD, to_model_input
 from stpath.training.data import SpotSet, split_validation
@@ -177,12 +177,12 @@ def _map_generator_states(obj, device):
 KILLABLE_RUN = """
 import sys
 import numpy as np, torch
-sys.path.insert(0, {repo!r})
+sys.path[:0] = [{repo!r}, {repo!r} + "/tests"]  # the tests folder by path: torchstain's wheel installs a package named tests
 from stpath import logs
 from stpath.expression.models import build
 from stpath.training.data import SpotSet
 from stpath.training.loop import TrainConfig, seed_everything, train
-from tests.test_training import CFG, spot_set
+from test_training import CFG, spot_set
 torch.set_num_threads(1)
 logs.to_file({log!r})
 seed_everything(1)

@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
+from skimage.color import hed_from_rgb, rgb_from_hed
 from skimage.draw import disk, ellipse
 
 from .celltypes import CELL_TYPES
@@ -193,6 +194,21 @@ def render(rng, tissue, w, nuclei, params: DemoParams) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8).transpose(1, 2, 0)
 
 
+def patient_stain(image: np.ndarray, seed: int, patient: str, strength: float = 0.25, hue: float = 0.08) -> np.ndarray:
+    """The image as the patient's lab stains it: haematoxylin and eosin amounts scaled by
+    log-normal factors (sd ``strength``) and their colours moved (``hue``: sd of the change of
+    each stain's optical-density vector), by colour deconvolution with scikit-image's matrices."""
+    rng = rng_for(seed, "stain", patient)
+    od = -np.log(np.maximum(image.astype(np.float32), 1.0) / 255.0)
+    concentrations = od @ hed_from_rgb
+    concentrations[..., :2] *= rng.lognormal(0.0, strength, size=2)
+    vectors = rgb_from_hed.copy()
+    vectors[:2] = np.abs(vectors[:2] + rng.normal(0.0, hue, size=(2, 3)))
+    vectors[:2] /= np.linalg.norm(vectors[:2], axis=1, keepdims=True)
+    out = 255.0 * np.exp(-(concentrations @ vectors))
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def visium_grid(size_px: int, um_per_px: float, margin_um: float = 150.0) -> pd.DataFrame:
     """Hexagonal Visium array (100 um pitch) over the slide, Space Ranger naming and columns."""
     pitch = VISIUM_PITCH_UM / um_per_px
@@ -223,7 +239,7 @@ def slide(seed: int, sample: str, patient: str, sig: pd.DataFrame, params: DemoP
     n_coarse = int(round(params.size_px * params.um_per_px / um_per_coarse))
     tissue, w = composition_fields(rng, n_coarse, um_per_coarse, patient_bias, params)
     xs, ys, kinds = place_nuclei(rng, tissue, w, params.size_px, params.um_per_px)
-    image = render(rng, tissue, w, (xs, ys, kinds), params)
+    image = patient_stain(render(rng, tissue, w, (xs, ys, kinds), params), seed, patient)
 
     grid = visium_grid(params.size_px, params.um_per_px)
     centres = grid[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy()

@@ -4,6 +4,7 @@ all on the same encoder settings; the registry says which model is which."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +16,13 @@ from torch import nn
 from ..ingest.folds import samples_in, training_samples
 from ..ingest.ingested import read_spatial
 from ..models import registry
+from ..models.retrieval import retrieve
 from ..predictions import SpotPrediction
-from ..training.checkpoint import fingerprint, load_weights
+from ..training.checkpoint import fingerprint, load_weights, write_best_weights
 from ..training.data import SpotSet, load_expression, load_spots
 from ..training.infer import embed_images
 from ..training.loop import seed_everything, train
-from .retrieval import retrieve
+from .hest import fit_hest_probe
 from .settings import ExpressionSettings
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,27 @@ def build(name: str, n_genes: int, settings: ExpressionSettings) -> nn.Module:
 
 def fit(name: str, settings: ExpressionSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0, val_samples: tuple[str, ...] = ()) -> pd.DataFrame:
     """Train one model on ``data``; ``workdir/best.pt`` holds the selected weights afterwards.
-    Returns the per-epoch history."""
+    Returns the per-epoch history (for the frozen-encoder models, one row: nothing is selected,
+    every training spot, validation slides included, is fitted or kept as a key)."""
     seed_everything(settings.train.seed)
     model = build(name, len(data.genes), settings)
     log.info("%s: %.1f M parameters", name, sum(p.numel() for p in model.parameters()) / 1e6)
-    return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data, val_samples), checkpoint_minutes, val_samples)
+    if not registry.get(name).closed_form:
+        return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data, val_samples), checkpoint_minutes, val_samples)
+    model.to(device).eval()
+    tick = time.perf_counter()
+    embeddings = embed_images(model.embed_images, data.images, device)
+    if name == "hest_probe":
+        weight, bias = fit_hest_probe(embeddings.cpu().numpy(), data.expression.numpy(), settings.frozen.pca_dim, settings.train.seed)
+        with torch.no_grad():
+            model.head.weight.copy_(torch.from_numpy(weight))
+            model.head.bias.copy_(torch.from_numpy(bias))
+    else:
+        model.set_keys(embeddings, data.expression)
+    write_best_weights(workdir, model.state_dict())
+    seconds = time.perf_counter() - tick
+    log.info("%s: %d training spots embedded by the frozen encoder and fitted in %.1f s", name, len(data), seconds)
+    return pd.DataFrame([{"epoch": 1, "spots": len(data), "compute_seconds": seconds, "wall_seconds": seconds}])
 
 
 def load(name: str, settings: ExpressionSettings, n_genes: int, checkpoint: Path, device: torch.device) -> nn.Module:

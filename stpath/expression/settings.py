@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..models.cmrcnet import CMRCNetConfig
+from ..models.frozen import FrozenEncoderConfig
 from ..training.loop import TrainConfig
 
 
@@ -22,6 +23,7 @@ class ExpressionSettings:
     accelerator: str = "auto"
     cmrcnet: CMRCNetConfig = field(default_factory=CMRCNetConfig)  # CMRCNet/BLEEP; its encoder is direct regression's too
     train: TrainConfig = field(default_factory=TrainConfig)
+    frozen: FrozenEncoderConfig = field(default_factory=FrozenEncoderConfig)  # hest_probe, frozen_retrieval
 
     @property
     def encoder(self):
@@ -40,4 +42,5 @@ class ExpressionSettings:
             accelerator=section["accelerator"],
             cmrcnet=CMRCNetConfig.from_config(section),
             train=TrainConfig.from_config(section["train"]),
+            frozen=FrozenEncoderConfig.from_config(section["frozen"], section["encoder"]),
         )

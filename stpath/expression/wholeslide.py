@@ -15,12 +15,12 @@ from torch import nn
 from ..bundles import NORMALISATION, Bundle, InputScale, read_keys, settings_as, settings_dict, write_bundle
 from ..errors import InputError
 from ..models import registry
+from ..models.retrieval import retrieve
 from ..predictions import TilePrediction
 from ..training.infer import infer_tiles
 from ..wsi.tiles import read_tile_grid
 from .metrics import hvg_indices
 from .models import load
-from .retrieval import retrieve
 from .settings import ExpressionSettings
 
 MAP_PANELS = 12  # genes drawn on a whole-slide figure (the AnnData holds every map gene)

@@ -45,17 +45,22 @@ def preset_kwargs(preset: str) -> dict:
     return kwargs
 
 
-def create_backbone(cfg: EncoderConfig, preset: str = "") -> nn.Module:
+def create_backbone(cfg: EncoderConfig, preset: str = "", pooled: bool = False) -> nn.Module:
     """A headless timm model: the ``preset``'s architecture, or ``cfg.name``, with the local weight
-    file, if any; or, with neither, a ViT of the config's sizes (from scratch)."""
+    file, if any; or, with neither, a ViT of the config's sizes (from scratch). It returns every
+    token, or with ``pooled`` the model's own pooled embedding (a ViT's class token, a CNN's
+    global average)."""
     timm_kwargs = preset_kwargs(preset) if preset else {}
+    if "img_size" in timm_kwargs and timm_kwargs["img_size"] is None:  # a CNN: any size
+        del timm_kwargs["img_size"]
     name = timm_kwargs.pop("name", cfg.name)
+    pool = {} if pooled else {"global_pool": ""}
     if name:
         overlay = {"file": cfg.weights} if cfg.weights else None
-        return timm.create_model(name, pretrained=bool(cfg.weights), pretrained_cfg_overlay=overlay, num_classes=0, global_pool="", **timm_kwargs)
+        return timm.create_model(name, pretrained=bool(cfg.weights), pretrained_cfg_overlay=overlay, num_classes=0, **pool, **timm_kwargs)
     return VisionTransformer(
         img_size=cfg.img_size, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depth=cfg.depth,
-        num_heads=cfg.num_heads, mlp_ratio=4.0, qkv_bias=True, num_classes=0, global_pool="",
+        num_heads=cfg.num_heads, mlp_ratio=4.0, qkv_bias=True, num_classes=0, global_pool="token" if pooled else "",
     )
 
 

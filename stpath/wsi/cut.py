@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 from ..errors import InputError
 from .patches import write_patches_h5
 from .slide import open_slide, thumbnail
+from .stain import StainFit, StainMap, StainNormalisation, fit_stain
 from .tiles import write_tiles
 from .tissue import TissueParams, tile_grid, tissue_mask
 from .windows import centred_windows, extract, inside
@@ -44,10 +46,9 @@ class PatchParams:
         return cls(**section)
 
 
-def tile_slide(slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, out_path) -> int:
-    """Detect tissue and write every tissue tile to the tile file ``out_path``; returns the
-    number of tiles."""
-    slide = open_slide(slide_path)
+def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams):
+    """The slide's thumbnail, its downsample, the tissue mask, and the tissue tiles' windows with
+    their tissue fractions."""
     thumb, down = thumbnail(slide, tissue.thumbnail_px)
     mask = tissue_mask(thumb, um_per_px * down, tissue)
     if not mask.any():
@@ -59,6 +60,28 @@ def tile_slide(slide_path, um_per_px: float, tissue: TissueParams, tiling: Tilin
     windows, fraction = tile_grid(
         slide, mask, um_per_px, tiling.target_um_per_px, tiling.tile_px, tiling.min_tile_tissue, slide_path
     )
+    return thumb, down, mask, windows, fraction
+
+
+def fit_slide_stain(slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, norm: StainNormalisation, sample: str) -> StainFit:
+    """The slide's stain, fitted on a seeded sample of ``norm.fit_tiles`` of its tissue tiles."""
+    slide = open_slide(slide_path)
+    _, _, _, windows, _ = _tissue_tiles(slide, slide_path, um_per_px, tissue, tiling)
+    n = len(windows.xy)
+    rng = np.random.default_rng([norm.seed, zlib.crc32(sample.encode())])
+    pick = np.sort(rng.choice(n, size=min(norm.fit_tiles, n), replace=False))
+    images = extract(slide, windows.subset(pick), tiling.tile_px, progress=False)
+    slide.close()
+    fit = fit_stain(images, norm.method, sample)
+    log.info("%s: %s of %d tissue tiles: %s", sample, norm.method, len(pick), {k: v for k, v in vars(fit).items() if isinstance(v, tuple) and v})
+    return fit
+
+
+def tile_slide(slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, out_path, stain: StainMap | None = None) -> int:
+    """Detect tissue and write every tissue tile to the tile file ``out_path``, mapped to the
+    target stain by ``stain`` when given; returns the number of tiles."""
+    slide = open_slide(slide_path)
+    thumb, down, mask, windows, fraction = _tissue_tiles(slide, slide_path, um_per_px, tissue, tiling)
     n = len(windows.xy)
     log.info("%s: tissue covers %.1f%% of the slide; %d tiles of %d px at %.3f um/px (level %d, %d px)",
              Path(slide_path).name, 100 * mask.mean(), n, tiling.tile_px, tiling.target_um_per_px, windows.level, windows.size)
@@ -73,19 +96,21 @@ def tile_slide(slide_path, um_per_px: float, tissue: TissueParams, tiling: Tilin
         "thumbnail_downsample": down,
         "slide_width": slide.dimensions[0],
         "slide_height": slide.dimensions[1],
+        "stain_normalisation": stain.describe() if stain else "none",
     }
     start = time.perf_counter()
     with write_tiles(out_path, windows.coords_level0, tiling.tile_px, fraction, thumb, mask, attrs) as sink:
-        extract(slide, windows, tiling.tile_px, sink=sink)
+        extract(slide, windows, tiling.tile_px, sink=(lambda idx, images: sink(idx, stain(images))) if stain else sink)
     elapsed = time.perf_counter() - start
     log.info("wrote %d tiles in %.1f s (%.0f tiles/s)", n, elapsed, n / max(elapsed, 1e-9))
     slide.close()
     return n
 
 
-def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sample: str, params: PatchParams, out_path) -> tuple[int, int]:
-    """Write a patch per spot (``centres`` in level-0 pixels) to ``out_path``; spots whose window
-    leaves the slide are dropped. Returns (kept, dropped)."""
+def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sample: str, params: PatchParams, out_path, stain: StainMap | None = None) -> tuple[int, int]:
+    """Write a patch per spot (``centres`` in level-0 pixels) to ``out_path``, mapped to the target
+    stain by ``stain`` when given; spots whose window leaves the slide are dropped. Returns (kept,
+    dropped)."""
     slide = open_slide(slide_path)
     windows = centred_windows(slide, centres, um_per_px, params.target_um_per_px, params.patch_px)
     ok = inside(slide, windows)
@@ -104,6 +129,8 @@ def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sa
     kept = windows.subset(ok)
     start = time.perf_counter()
     images = extract(slide, kept, params.patch_px)
+    if stain:
+        images = stain(images)
     elapsed = time.perf_counter() - start
     log.info("%s: %d patches (level %d, window %d px) in %.2f s (%.0f patches/s)", sample, len(images),
              kept.level, kept.size, elapsed, len(images) / max(elapsed, 1e-9))
@@ -116,6 +143,7 @@ def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sa
         "window_level_px": kept.size,
         "n_dropped": dropped,
         "sample": sample,
+        "stain_normalisation": stain.describe() if stain else "none",
     }
     write_patches_h5(out_path, images, kept.coords_level0, np.asarray(barcodes)[ok], attrs)
     slide.close()

@@ -110,6 +110,7 @@ if CELL_TYPE_MODELS:
 
     rule bundle_cell_type_model:
         input:
+            unpack(bundle_stain_input),
             checkpoint=f"{OUT}/models/{{cell_model}}/final/best.pt",
             genes=f"{OUT}/expression/genes.tsv",
             labels=f"{OUT}/deconvolution/{LABELLED[0]}.h5ad",

@@ -22,6 +22,7 @@ from stpath.config import (
     check_schema,
     check_sheet_schema,
     converted_reference,
+    stain_target,
 )
 from stpath.ingest.download import pending_archives, pending_downloads
 from stpath.ingest.folds import (
@@ -63,6 +64,7 @@ CONVERTED_REFERENCE = {
 SAMPLES = {name: to_sample(row, DATA_ROOT) for name, row in SHEET.iterrows()}
 STAGES = Stages.of(config, SHEET)
 SAMPLES_WITH_SLIDE = STAGES.samples_with_slide
+STAIN_TARGET = stain_target(config, STAGES, OUT)
 SAMPLES_WITH_EXPRESSION = STAGES.samples_with_expression
 LABELLED = STAGES.labelled_slides
 IMAGE_ONLY = STAGES.image_only
@@ -134,6 +136,18 @@ def sample_inputs(wildcards):
 
 def slide_of(wildcards):
     return str(SAMPLES[wildcards.sample].slide)
+
+
+def stain_inputs(wildcards):
+    """The slide's stain fit and the target's, when tiles and patches are stain-normalised."""
+    if not STAIN_TARGET:
+        return {}
+    return {"stain": f"{OUT}/stain/{wildcards.sample}.json", "stain_target": STAIN_TARGET}
+
+
+def bundle_stain_input(wildcards):
+    """The stain target a bundle records (its images were normalised to it)."""
+    return {"stain_target": STAIN_TARGET} if STAIN_TARGET else {}
 
 
 def thumbnail_of(wildcards):

@@ -107,6 +107,7 @@ if EXPRESSION_MODELS:
     rule bundle_expression_model:
         input:
             unpack(held_out_inputs),
+            unpack(bundle_stain_input),
             checkpoint=f"{OUT}/models/{{model}}/final/best.pt",
             genes=f"{OUT}/expression/genes.tsv",
         output:

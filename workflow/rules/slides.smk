@@ -1,5 +1,31 @@
+# Per-slide stain normalisation (stain_normalisation.method): each slide's stain is fitted once on a
+# seeded sample of its tissue tiles; tiles and patches are mapped to the target's as they are cut.
+rule stain_fit:
+    input:
+        slide=slide_of,
+        adata=f"{OUT}/ingest/{{sample}}.h5ad",
+    output:
+        f"{OUT}/stain/{{sample}}.json",
+    log:
+        f"logs/{DATASET}/stain_fit/{{sample}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/stain_fit/{{sample}}.tsv"
+    conda:
+        "../../envs/slides.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        tissue=config["tissue"],
+        tiling=config["tiling"],
+        stain=config["stain_normalisation"],
+    script:
+        "../scripts/stain_fit.py"
+
+
 rule tissue_tiles:
     input:
+        unpack(stain_inputs),
         slide=slide_of,
         adata=f"{OUT}/ingest/{{sample}}.h5ad",
     output:
@@ -22,6 +48,7 @@ rule tissue_tiles:
 
 rule spot_patches:
     input:
+        unpack(stain_inputs),
         slide=slide_of,
         adata=f"{OUT}/ingest/{{sample}}.h5ad",
     output:

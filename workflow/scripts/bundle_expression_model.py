@@ -7,6 +7,7 @@ from stpath.expression.settings import ExpressionSettings
 from stpath.expression.wholeslide import from_run, make_bundle, map_genes
 from stpath.genes.files import read_gene_set
 from stpath.training.data import load_expression
+from stpath.wsi.stain import read_stain_fit
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -16,5 +17,6 @@ samples = snakemake.params.samples
 expression, _ = load_expression(samples, snakemake.input.patches, snakemake.input.expression, genes)
 columns = map_genes(genes, list(settings.markers), expression.numpy(), settings.eval_genes, list(settings.map_genes), snakemake.input.genes)
 predictor = from_run(snakemake.wildcards.model, settings, snakemake.input.checkpoint, genes, expression, torch_device(settings.accelerator))
-scale = InputScale(snakemake.params.scale["target_um_per_px"], snakemake.params.scale["patch_px"])
+stain = snakemake.input.get("stain_target")
+scale = InputScale(snakemake.params.scale["target_um_per_px"], snakemake.params.scale["patch_px"], read_stain_fit(stain).record() if stain else {})
 make_bundle(predictor, settings, snakemake.input.checkpoint, dataset=snakemake.config["dataset"], training_samples=samples, scale=scale, columns=columns, folder=snakemake.output[0])

@@ -1,6 +1,7 @@
 from stpath import logs
 from stpath.ingest.ingested import read_sample_info
 from stpath.wsi.cut import TilingParams, tile_slide
+from stpath.wsi.stain import stain_map
 from stpath.wsi.tissue import TissueParams
 
 logs.to_file(snakemake.log[0])
@@ -10,4 +11,5 @@ tile_slide(
     TissueParams.from_config(snakemake.params.tissue),
     TilingParams.from_config(snakemake.params.tiling),
     snakemake.output[0],
+    stain_map(snakemake.input.get("stain"), snakemake.input.get("stain_target")),
 )
