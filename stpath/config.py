@@ -329,3 +329,13 @@ def check_whole_slide_scale(config: dict) -> None:
             "in the config (or whole_slide: [] in both model sections)",
         )
 
+
+def run_label(config: dict) -> str:
+    """A run's name and stain options, for figures (e.g. demo, Macenko, HED jitter 0.05)."""
+    parts = [config["dataset"]]
+    method = config.get("stain_normalisation", {}).get("method", "none")
+    if method != "none":
+        parts.append(method.capitalize())
+    jitter = config.get("expression_models", {}).get("train", {}).get("stain_jitter", {})
+    parts += [f"{k} jitter {v:g}" for k, v in jitter.items() if v]
+    return ", ".join(parts)

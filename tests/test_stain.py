@@ -65,3 +65,84 @@ def test_stain_jitter_draws_per_image_from_the_generator_and_off_changes_nothing
     assert torch.allclose(to_model_input(images, torch.Generator().manual_seed(5), stain=StainJitter()), plain)
     rgb = images.permute(0, 3, 1, 2).float() / 255
     assert torch.allclose(stain_jitter(rgb, StainJitter(), None), rgb)
+
+
+# ---- per-slide stain normalisation ---------------------------------------------------------------
+from stpath.crosspatient import cross_patient_table  # noqa: E402
+from stpath.demo.synth import patient_stain  # noqa: E402
+from stpath.wsi.stain import StainMap, fit_stain, read_stain_fit, write_stain_fit  # noqa: E402
+
+from stpath.errors import InputError  # noqa: E402
+
+from conftest import shared  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def two_labs():
+    """Tissue tiles of a real HER2ST section (C2's centre) as two labs stain them (the demo's
+    per-patient stain: haematoxylin and eosin amounts and colours drawn per lab)."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = None
+    image = np.asarray(Image.open(shared("her2st", "images", "C2.jpg")))
+    h, w = image.shape[0] // 2, image.shape[1] // 2
+    tiles = image[h - 1024 : h + 1024, w - 1024 : w + 1024].reshape(8, 256, 8, 256, 3).transpose(0, 2, 1, 3, 4).reshape(64, 256, 256, 3)
+    tiles = tiles[tiles.mean(axis=(1, 2, 3)) < 200]  # tissue, not glass
+    return patient_stain(tiles, 7, "lab A", strength=0.3, hue=0.1), patient_stain(tiles, 7, "lab B", strength=0.3, hue=0.1)
+
+
+def angle(a, b) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))))
+
+
+def test_macenko_brings_two_slides_stain_vectors_together(two_labs):
+    a, b = two_labs
+    fit_a, fit_b = fit_stain(a, "macenko", "A"), fit_stain(b, "macenko", "B")
+    mapped = fit_stain(StainMap(fit_b, fit_a)(b), "macenko", "B mapped")
+    for stain in (0, 1):  # haematoxylin, eosin: measured 4.2 -> 0.2 and 12.8 -> 0.3 degrees
+        before = angle(np.asarray(fit_a.stain_matrix)[:, stain], np.asarray(fit_b.stain_matrix)[:, stain])
+        after = angle(np.asarray(fit_a.stain_matrix)[:, stain], np.asarray(mapped.stain_matrix)[:, stain])
+        assert before > 3 and after < before / 5, (stain, before, after)
+    assert not np.allclose(fit_b.max_concentrations, fit_a.max_concentrations, rtol=0.1)
+    assert np.allclose(mapped.max_concentrations, fit_a.max_concentrations, rtol=0.05)
+    assert np.abs(StainMap(fit_b, fit_a)(b).astype(float) - a).mean() < np.abs(b.astype(float) - a).mean() / 2  # closer to lab A's look
+
+
+def test_reinhard_matches_the_targets_lab_statistics(two_labs):
+    a, b = two_labs
+    fit_a, fit_b = fit_stain(a, "reinhard", "A"), fit_stain(b, "reinhard", "B")
+    mapped = fit_stain(StainMap(fit_b, fit_a)(b), "reinhard", "B mapped")
+    assert np.abs(np.subtract(fit_a.means, fit_b.means)).max() > 3
+    assert np.allclose(mapped.means, fit_a.means, atol=1.0) and np.allclose(mapped.stds, fit_a.stds, rtol=0.05)
+
+
+def test_the_map_is_one_per_slide_and_fits_round_trip(two_labs, tmp_path):
+    a, b = two_labs
+    fit_a, fit_b = fit_stain(a, "macenko", "A"), fit_stain(b, "macenko", "B")
+    whole = StainMap(fit_b, fit_a)(b)
+    assert np.array_equal(StainMap(fit_b, fit_a)(b[:3]), whole[:3])  # a patch's result does not depend on its batch
+    write_stain_fit(tmp_path / "A.json", fit_a)
+    assert read_stain_fit(tmp_path / "A.json") == fit_a
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(InputError, match="bad.json.*not a stain fit file"):
+        read_stain_fit(tmp_path / "bad.json")
+
+
+def test_cross_patient_table_sets_within_and_cross_patient_side_by_side():
+    import pandas as pd
+
+    rows = [
+        ("direct", "expression", "hvg50", "per_slide", 0, "P1_S1", "within-patient", "pearson_mean", 0.4),
+        ("direct", "expression", "hvg50", "per_slide", 1, "P2_S1", "cross-patient", "pearson_mean", 0.1),
+        ("direct", "expression", "hvg50", "per_slide", 2, "P2_S2", "cross-patient", "pearson_mean", 0.3),
+        ("direct", "expression", "hvg50_train", "hest", 2, "all", "cross-patient", "pearson_mean", 0.9),
+    ]
+    summary = pd.DataFrame(rows, columns=["model", "target", "gene_set", "protocol", "fold", "test_sample", "patients", "metric", "value"])
+    table = cross_patient_table({"run": summary, "other": summary.assign(value=summary.value / 2)}, {"P1_S1": "P1", "P2_S1": "P2", "P2_S2": "P2"})
+    p2 = table[(table.run == "run") & (table.test_patient == "P2")]
+    assert p2.patients.tolist() == ["cross-patient"] and p2.mean_pcc.iloc[0] == pytest.approx(0.2) and p2.test_slides.iloc[0] == 2
+    assert table[(table.run == "other") & (table.test_patient == "P1")].mean_pcc.iloc[0] == pytest.approx(0.2)
+    assert "hvg50_train" not in set(table.gene_set)  # the pooled HEST row is not a patient's
+    with pytest.raises(ValueError, match="not in this run's sample sheet"):
+        cross_patient_table({"run": summary}, {"P1_S1": "P1"})

@@ -22,6 +22,7 @@ import numpy as np
 from torchstain.numpy.normalizers import NumpyMacenkoNormalizer, NumpyReinhardNormalizer
 from torchstain.numpy.utils.lab2rgb import lab2rgb
 from torchstain.numpy.utils.rgb2lab import rgb2lab
+from torchstain.numpy.utils.split import lab_merge, lab_split
 
 from ..atomic import atomic_path
 from ..errors import InputError
@@ -114,9 +115,9 @@ def _macenko(rgb: np.ndarray, source: StainFit, target: StainFit) -> np.ndarray:
 def _reinhard(rgb: np.ndarray, source: StainFit, target: StainFit) -> np.ndarray:
     """Each LAB channel standardised by the source's statistics and rescaled to the target's
     (Reinhard et al. 2001)."""
-    lab = rgb2lab(rgb.astype(np.float32) / 255)
-    lab = (lab - np.asarray(source.means)) / np.asarray(source.stds) * np.asarray(target.stds) + np.asarray(target.means)
-    return (np.clip(lab2rgb(lab), 0, 1) * 255).astype(np.uint8)
+    channels = lab_split(rgb2lab(rgb.astype(np.float32) / 255))  # the space torchstain's fit measures
+    mapped = [(c - mu) / sd * sd_t + mu_t for c, mu, sd, mu_t, sd_t in zip(channels, source.means, source.stds, target.means, target.stds)]
+    return (np.clip(lab2rgb(lab_merge(*mapped)), 0, 1) * 255).astype(np.uint8)
 
 
 def normalise(images: np.ndarray, source: StainFit, target: StainFit) -> np.ndarray:

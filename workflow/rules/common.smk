@@ -22,6 +22,7 @@ from stpath.config import (
     check_schema,
     check_sheet_schema,
     converted_reference,
+    run_label,
     stain_target,
 )
 from stpath.ingest.download import pending_archives, pending_downloads
@@ -142,7 +143,10 @@ def stain_inputs(wildcards):
     """The slide's stain fit and the target's, when tiles and patches are stain-normalised."""
     if not STAIN_TARGET:
         return {}
-    return {"stain": f"{OUT}/stain/{wildcards.sample}.json", "stain_target": STAIN_TARGET}
+    return {
+        "stain": f"{OUT}/stain/{wildcards.sample}.json",
+        "stain_target": STAIN_TARGET,
+    }
 
 
 def bundle_stain_input(wildcards):
@@ -280,7 +284,7 @@ def expression_model_outputs():
     outs = [f"{OUT}/metrics/summary.tsv", f"{OUT}/metrics/per_gene.tsv"]
     outs += [
         f"{OUT}/metrics/{name}.png"
-        for name in ("training_curves", "per_gene_pcc", "summary")
+        for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient")
     ]
     outs += expand(f"{OUT}/metrics/maps/{{sample}}.png", sample=LABELLED)
     return outs + trained_model_outputs(EXPRESSION_MODELS, WHOLE_SLIDE_EXPRESSION)

@@ -16,3 +16,35 @@ if EXPRESSION_MODELS or CELL_TYPE_MODELS:
             mem_mb=2000,
         script:
             "../scripts/metrics_summary.py"
+
+
+if EXPRESSION_MODELS:
+
+    # The report's cross-patient section: per test patient and model, within- vs cross-patient PCC,
+    # beside the runs of report.compare_runs (other stain options or folds on the same slides).
+    rule cross_patient:
+        input:
+            summary=f"{OUT}/metrics/expression_summary.tsv",
+            compare=list(config["report"]["compare_runs"].values()),
+        output:
+            table=f"{OUT}/metrics/cross_patient.tsv",
+            figure=report(
+                f"{OUT}/metrics/cross_patient.png",
+                caption="../report/cross_patient.rst",
+                category="6. Cross-patient",
+            ),
+        log:
+            f"logs/{DATASET}/cross_patient.log",
+        benchmark:
+            f"benchmarks/{DATASET}/cross_patient.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+        params:
+            labels=list(config["report"]["compare_runs"]),
+            patient_of=dict(zip(FOLD_TABLE["sample"], FOLD_TABLE["patient"])),
+            run=run_label(config),
+        script:
+            "../scripts/cross_patient.py"
