@@ -6,7 +6,13 @@ import pytest
 import torch
 from skimage.color import combine_stains, rgb2hed, rgb_from_hed
 
+from stpath.crosspatient import cross_patient_table
+from stpath.demo.synth import patient_stain
+from stpath.errors import InputError
 from stpath.training.augment import StainJitter, colour_jitter, hed_jitter, stain_jitter, to_model_input
+from stpath.wsi.stain import StainMap, fit_stain, read_stain_fit, write_stain_fit
+
+from conftest import shared
 
 
 def he_image(seed=0, n=32) -> np.ndarray:
@@ -68,13 +74,6 @@ def test_stain_jitter_draws_per_image_from_the_generator_and_off_changes_nothing
 
 
 # ---- per-slide stain normalisation ---------------------------------------------------------------
-from stpath.crosspatient import cross_patient_table  # noqa: E402
-from stpath.demo.synth import patient_stain  # noqa: E402
-from stpath.wsi.stain import StainMap, fit_stain, read_stain_fit, write_stain_fit  # noqa: E402
-
-from stpath.errors import InputError  # noqa: E402
-
-from conftest import shared  # noqa: E402
 
 
 @pytest.fixture(scope="module")
