@@ -157,6 +157,17 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     if stages.bundles:
         check_bundles(config)
     check_stain_normalisation(config, stages)
+    check_compared_runs(config)
+
+
+def check_compared_runs(config: dict) -> None:
+    """Every run the report sets beside this one has its metric table."""
+    for label, path in config["report"]["compare_runs"].items():
+        if not Path(path).is_file():
+            raise InputError(
+                path, f"report.compare_runs: the metric table of run {label!r} is not there",
+                "run that config first (its results/{dataset}/metrics/expression_summary.tsv), correct the path (relative to the working directory), or remove the entry",
+            )
 
 
 def run_stain(config: dict) -> dict:

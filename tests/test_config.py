@@ -128,3 +128,29 @@ def test_converted_reference_is_made_by_the_workflow_when_its_archive_is():
     assert "archives/atlas.tar.gz: deconvolution input not found" in refusal(config)
     config["downloads"] = {"archives/atlas.tar.gz": "http://127.0.0.1/atlas.tar.gz"}
     check_config(config, inspect_inputs=False)  # downloaded, then converted to reference.path
+
+
+def test_stain_normalisation_target_must_be_a_slide_or_a_fit_of_the_same_method(tmp_path):
+    from stpath.wsi.stain import StainFit, write_stain_fit
+
+    check_config(load(stain_normalisation={"method": "macenko", "target": "P2_S1"}))
+    message = refusal(load(stain_normalisation={"method": "macenko", "target": "P9"}))
+    assert "stain_normalisation.target 'P9' is not a sample with a slide in this sheet" in message and "P1_S1" in message
+    assert "stain fit file not found" in refusal(load(stain_normalisation={"method": "reinhard", "target": str(tmp_path / "t.json")}))
+    write_stain_fit(tmp_path / "t.json", StainFit("macenko", "X", 64, ((0.6, 0.1), (0.7, 0.8), (0.4, 0.6)), (1.9, 1.0)))
+    message = refusal(load(stain_normalisation={"method": "reinhard", "target": str(tmp_path / "t.json")}))
+    assert "t.json: a macenko fit, but stain_normalisation.method is reinhard" in message and "Fix: set stain_normalisation.method: macenko" in message
+
+
+def test_frozen_baselines_check_their_encoder_and_compared_runs_must_exist(tmp_path):
+    expr = load()["expression_models"]
+    models = dict(expr, models=["hest_probe"])
+    check_config(load(expression_models=models))
+    missing = dict(models, frozen={"preset": "uni", "weights": str(tmp_path / "uni.bin")})
+    assert "uni.bin: frozen encoder weight file not found" in refusal(load(expression_models=missing))
+    small = {"patches": {"patch_px": 112, "target_um_per_px": 1.0}, "tiling": {"tile_px": 112, "target_um_per_px": 1.0}}
+    wrong_size = dict(models, encoder=dict(expr["encoder"], img_size=112), frozen={"preset": "uni"})
+    message = refusal(load(expression_models=wrong_size, cell_type_models={"models": []}, **small))
+    assert "patches.patch_px is 112 px but the frozen encoder (expression_models.frozen, preset 'uni') takes 224 px" in message
+    message = refusal(load(report={"compare_runs": {"no stain": str(tmp_path / "summary.tsv")}}))
+    assert "summary.tsv: report.compare_runs: the metric table of run 'no stain' is not there" in message

@@ -123,6 +123,26 @@ def test_full_cohort_plans_with_an_empty_data_root(tmp_path):
     assert r.returncode != 0 and "pytorch_model.bin: encoder weight file not found" in r.stdout
 
 
+def test_stain_variant_plans_over_the_full_cohort(tmp_path):
+    """config/her2st_full_stain.yaml over her2st_full: a stain fit per slide before its tiles and
+    patches, the jitter in both model sections, the frozen baselines, the cross-patient section."""
+    weights = tmp_path / "virchow2.bin"
+    weights.write_bytes(b"")
+    config = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
+    config.update(samples=str(REPO / config["samples"]), data_root=str(tmp_path / "empty"))
+    config["cell_type_models"]["encoder"]["weights"] = str(weights)
+    stain = yaml.safe_load((REPO / "config" / "her2st_full_stain.yaml").read_text())
+    stain["expression_models"]["frozen"]["weights"] = str(weights)
+    (tmp_path / "full.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (tmp_path / "stain.yaml").write_text(yaml.safe_dump(stain, sort_keys=False))
+    r = run_snakemake(["-n", "-p", "--cores", "2", "--configfile", str(tmp_path / "full.yaml"), str(tmp_path / "stain.yaml")], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout, re.M))
+    assert jobs["stain_fit"] == jobs["tissue_tiles"] == jobs["spot_patches"] == "36"
+    assert jobs["train_expression_model"] == "25" and jobs["cross_patient"] == "1"  # 5 models x (4 folds + final)
+    assert "results/her2st_full_stain/stain/A1.json" in r.stdout  # the target: the sheet's first slide
+
+
 def test_full_cohort_folds_have_validation_patients():
     from stpath.ingest.folds import FoldSettings, plan_folds
     from stpath.ingest.sheet import read_sheet

@@ -37,9 +37,9 @@ def test_snakefmt_clean():
     assert r.returncode == 0, r.stdout
 
 
-# her2st_full needs Virchow2's local weight file before any job; tests/test_download.py plans it
-# whole with a stand-in file, and checks the refusal without one.
-NEEDS_LOCAL_WEIGHTS = ["her2st_full.yaml"]
+# her2st_full needs Virchow2's local weight file before any job, and her2st_full_stain is laid over
+# it; tests/test_download.py plans both whole with a stand-in file, and checks the refusal without one.
+NEEDS_LOCAL_WEIGHTS = ["her2st_full.yaml", "her2st_full_stain.yaml"]
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c not in APPLY_CONFIGS + NEEDS_LOCAL_WEIGHTS])
