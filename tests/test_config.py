@@ -47,7 +47,7 @@ def test_the_shipped_configs_pass():
 def test_stages_follow_slides_and_reference():
     config = load()
     stages = Stages.of(config, read_sheet(config["samples"]))
-    assert stages.deconvolution and stages.expression_models == ["cmrcnet", "bleep", "direct"]
+    assert stages.deconvolution and stages.expression_models == ["cmrcnet", "bleep", "direct", "hest_probe", "frozen_retrieval"]
     assert stages.cell_type_models == ["cuca", "cuca_image_only", "linear_probe", "ridge_probe"] and stages.whole_slide_cell_types == ["cuca"]
     assert stages.whole_slide_expression == ["cmrcnet", "direct"] and stages.final_models
     assert stages.labelled_slides == ["P1_S1", "P1_S2", "P2_S1", "P2_S2"] and stages.image_only == ["P3_S1"]

@@ -12,7 +12,7 @@ from stpath.errors import InputError
 from stpath.training.augment import StainJitter, colour_jitter, hed_jitter, stain_jitter, to_model_input
 from stpath.wsi.stain import StainMap, fit_stain, read_stain_fit, write_stain_fit
 
-from conftest import shared
+from conftest import REPO, shared
 
 
 def he_image(seed=0, n=32) -> np.ndarray:
@@ -145,3 +145,21 @@ def test_cross_patient_table_sets_within_and_cross_patient_side_by_side():
     assert "hvg50_train" not in set(table.gene_set)  # the pooled HEST row is not a patient's
     with pytest.raises(ValueError, match="not in this run's sample sheet"):
         cross_patient_table({"run": summary}, {"P1_S1": "P1"})
+
+
+def test_stain_study_runs_each_option_alone_on_the_expression_models(tmp_path):
+    import yaml
+    from snakemake.utils import validate
+
+    from stpath.ops.stain_study import OPTIONS, option_config
+
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    configs = {option: option_config(base, option, tmp_path) for option in OPTIONS}
+    for option, config in configs.items():
+        validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+        assert config["dataset"] == f"demo_{option}" and config["cell_type_models"]["models"] == []
+        assert "hest_probe" in config["expression_models"]["models"] and config["training"]["final_models"] is False
+    assert configs["none"]["stain_normalisation"]["method"] == "none" and configs["none"]["expression_models"]["train"]["stain_jitter"] == {"hed": 0, "brightness": 0, "contrast": 0, "saturation": 0}
+    assert configs["hed_jitter"]["expression_models"]["train"]["stain_jitter"]["hed"] == 0.05
+    assert configs["reinhard"]["stain_normalisation"]["method"] == "reinhard"
+    assert base["dataset"] == "demo"  # the base config is left as it was

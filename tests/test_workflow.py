@@ -234,7 +234,7 @@ def check_demo_expression_models(out, samples):
     assert set(summary.patients) == {"cross-patient"}  # patient folds: no test slide's patient trains
     assert set(pd.read_csv(out / "metrics" / "per_gene.tsv", sep="\t").patients) == {"cross-patient"}
     summary = summary[summary.target == "expression"]
-    assert set(summary.model) == {"cmrcnet", "bleep", "direct"} and set(summary.protocol) == {"per_slide", "hest"}
+    assert set(summary.model) == {"cmrcnet", "bleep", "direct", "hest_probe", "frozen_retrieval"} and set(summary.protocol) == {"per_slide", "hest"}
     per_slide = summary[(summary.protocol == "per_slide") & (summary.metric == "pearson_mean")]
     assert set(per_slide.test_sample) == set(samples) and set(per_slide.gene_set) == {"heg50", "hvg50", "markers"}
     mean = per_slide.groupby("model").value.mean()
@@ -247,8 +247,10 @@ def check_demo_expression_models(out, samples):
         assert len(history) == demo_epochs("expression_models") and history.train_loss.iloc[-1] < history.train_loss.iloc[0]
         assert (history.wall_seconds >= history.compute_seconds).all() and history.resume_point.iloc[-1] == 1
     assert (out / "metrics" / "per_gene.tsv").exists()
-    for name in ("training_curves", "per_gene_pcc", "summary"):
+    for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient"):
         assert (out / "metrics" / f"{name}.png").stat().st_size > 10_000, name
+    cross = pd.read_csv(out / "metrics" / "cross_patient.tsv", sep="\t")
+    assert set(cross.test_patient) == {"P1", "P2"} and set(cross.patients) == {"cross-patient"} and set(cross.model) == set(summary.model)
     for sample in samples:
         assert (out / "metrics" / "maps" / f"{sample}.png").stat().st_size > 50_000
 

@@ -194,18 +194,19 @@ def render(rng, tissue, w, nuclei, params: DemoParams) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8).transpose(1, 2, 0)
 
 
-def patient_stain(image: np.ndarray, seed: int, patient: str, strength: float = 0.25, hue: float = 0.08) -> np.ndarray:
+def patient_stain(image: np.ndarray, seed: int, patient: str, strength: float = 0.25, hue: float = 0.05) -> np.ndarray:
     """The image as the patient's lab stains it: haematoxylin and eosin amounts scaled by
     log-normal factors (sd ``strength``) and their colours moved (``hue``: sd of the change of
     each stain's optical-density vector), by colour deconvolution with scikit-image's matrices."""
     rng = rng_for(seed, "stain", patient)
-    od = -np.log(np.maximum(image.astype(np.float32), 1.0) / 255.0)
+    light = GLASS_RGB  # the light through bare glass: optical density 0, left as it is
+    od = -np.log(np.minimum(np.maximum(image.astype(np.float32), 1.0), light) / light)
     concentrations = od @ hed_from_rgb
     concentrations[..., :2] *= rng.lognormal(0.0, strength, size=2)
     vectors = rgb_from_hed.copy()
     vectors[:2] = np.abs(vectors[:2] + rng.normal(0.0, hue, size=(2, 3)))
     vectors[:2] /= np.linalg.norm(vectors[:2], axis=1, keepdims=True)
-    out = 255.0 * np.exp(-(concentrations @ vectors))
+    out = light * np.exp(-(concentrations @ vectors))
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 

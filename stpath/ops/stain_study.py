@@ -60,7 +60,7 @@ def summarise(workdir: Path, datasets: dict[str, str]) -> pd.DataFrame:
         means = pcc.groupby(["model", "gene_set", "protocol", "patients"], as_index=False)["value"].mean()
         rows.append(means.assign(option=option))
     table = pd.concat(rows, ignore_index=True)
-    return table.pivot_table(index=["gene_set", "protocol", "patients", "model"], columns="option", values="value")[list(datasets)]
+    return table.pivot_table(index=["gene_set", "protocol", "patients", "model"], columns="option", values="value")[[o for o in OPTIONS if o in datasets]]
 
 
 def main(argv=None) -> int:
