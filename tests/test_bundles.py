@@ -167,3 +167,23 @@ def test_whole_slide_titles_state_the_protocol():
     fold = int(by_patient.loc[(by_patient["sample"] == "A1") & (by_patient["role"] == "test"), "fold"].iloc[0])
     assert protocol_of(f"fold{fold}", "A1", by_patient) == f"held out in fold{fold}, cross-patient (its patient is not in training)"
     assert protocol_of("final").startswith("image-only slide, final model") and protocol_of("bundle").startswith("model bundle of another run")
+
+
+def test_a_bundle_of_stain_normalised_images_carries_its_target_and_asks_for_it(tmp_path):
+    """A model learnt from Macenko-normalised patches: the bundle holds the target fit, and a run
+    must map its tiles to that very fit (not normalise, or normalise elsewhere, is refused)."""
+    from stpath.wsi.stain import StainFit, read_stain_fit
+
+    target = StainFit("macenko", "A", 64, ((0.65, 0.07), (0.70, 0.99), (0.29, 0.11)), (1.9, 1.0))
+    settings = expression_settings()
+    checkpoint = saved_model("direct", settings, len(GENES), tmp_path / "direct.pt")
+    predictor = expr_wholeslide.from_run("direct", settings, checkpoint, GENES, torch.rand(8, len(GENES)), CPU)
+    scale = InputScale(0.5, 64, target.record())
+    expr_wholeslide.make_bundle(predictor, settings, checkpoint, dataset="run1", training_samples=["A"], scale=scale, columns=GENES[:2], folder=tmp_path / "b")
+    bundle = read_bundle(tmp_path / "b")
+    assert read_stain_fit(tmp_path / "b" / "stain_target.json") == target and bundle.scale.stain == target.record()
+    check_applicable(bundle, InputScale(0.5, 64, read_stain_fit(tmp_path / "b" / "stain_target.json").record()), [])
+    for tiles, said in ((InputScale(0.5, 64), "not normalised"), (InputScale(0.5, 64, {"method": "macenko"}), "normalised by macenko to another target")):
+        with pytest.raises(InputError, match="stain-normalised by macenko to A; this run's tiles are " + said) as err:
+            check_applicable(bundle, tiles, [])
+        assert f"target: {tmp_path / 'b' / 'stain_target.json'}" in str(err.value)

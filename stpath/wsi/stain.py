@@ -99,7 +99,8 @@ def fit_stain(images: np.ndarray, method: str, sample: str) -> StainFit:
 
 
 def _tuple(a) -> tuple:
-    return tuple(np.asarray(a, dtype=float).tolist())
+    """Numbers or rows of numbers as (nested) tuples: a fit is a frozen, comparable value."""
+    return tuple(tuple(v) if isinstance(v, list) else v for v in np.asarray(a, dtype=float).tolist())
 
 
 def _macenko(rgb: np.ndarray, source: StainFit, target: StainFit) -> np.ndarray:
@@ -139,7 +140,7 @@ def write_stain_fit(path, fit: StainFit) -> None:
 def read_stain_fit(path) -> StainFit:
     try:
         data = json.loads(Path(path).read_text())
-        fit = StainFit(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fit = StainFit(**{k: _tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     except (OSError, ValueError, TypeError) as err:
         raise InputError(path, f"not a stain fit file ({err})", "point stain_normalisation.target at a stain/{sample}.json of a run, or at a bundle's stain_target.json") from err
     if fit.method not in METHODS[1:]:
