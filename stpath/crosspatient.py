@@ -38,7 +38,8 @@ def cross_patient_figure(table: pd.DataFrame, path, title: str) -> None:
     runs, sets = list(dict.fromkeys(table.run)), [g for g in GENE_SETS if g in set(table.gene_set)]
     models, patients = list(dict.fromkeys(table.model)), sorted(set(table.test_patient))
     colours = dict(zip(models, plt.get_cmap("tab10").colors))
-    fig, axes = plt.subplots(len(runs), len(sets), figsize=(1.2 + 1.4 * len(patients) * len(sets), 2.6 * len(runs)), squeeze=False, sharey=True)
+    panel_width = max(3.6, 0.6 + 0.25 * len(models) * len(PROTOCOLS) * len(patients))
+    fig, axes = plt.subplots(len(runs), len(sets), figsize=(panel_width * len(sets), 0.6 + 2.6 * len(runs)), squeeze=False, sharey=True)
     width = 0.8 / (len(models) * len(PROTOCOLS))
     for (i, run), (j, gene_set) in ((r, g) for r in enumerate(runs) for g in enumerate(sets)):
         ax = axes[i, j]
@@ -50,8 +51,9 @@ def cross_patient_figure(table: pd.DataFrame, path, title: str) -> None:
                 ax.bar(np.arange(len(patients)) + offset, values, width, color=colours[model], hatch="///" if protocol == "within-patient" else None,
                        edgecolor="white" if protocol == "within-patient" else colours[model], label=f"{model}, {protocol}")
         ax.axhline(0, color="black", lw=0.6)
+        ax.set_ylabel("Pearson r", fontsize=8)
         ax.set_xticks(range(len(patients)), [f"patient {p}" for p in patients], fontsize=8)
-        ax.set_title(f"{run}: {gene_set.upper()} mean PCC", fontsize=9)
+        ax.set_title(f"{run}\n{gene_set.upper()}: mean PCC of the patient's test slides", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     seen = {label: h for h, label in zip(handles, labels) if not np.isnan(table[(table.model == label.split(',')[0]) & (table.patients == label.split(', ')[1])].mean_pcc).all()}
     fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(len(seen), 4), fontsize=7, frameon=False)
