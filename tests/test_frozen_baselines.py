@@ -48,3 +48,15 @@ def test_frozen_models_fit_without_training_the_encoder_and_reload(name, tmp_pat
         assert np.allclose(predicted, retrieve(embeddings[:5], embeddings, data.expression, 3).numpy())
     else:
         assert not torch.equal(model.head.weight, fresh.head.weight)
+
+
+def test_training_curves_name_the_frozen_models_instead_of_drawing_them(tmp_path):
+    import pandas as pd
+
+    from stpath.expression.figures import training_curves
+
+    trained = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.0, 0.7]})
+    fitted = pd.DataFrame({"epoch": [1], "spots": [40], "compute_seconds": [1.0], "wall_seconds": [1.0]})  # what fit writes
+    training_curves({("cmrcnet", 0): trained, ("hest_probe", 0): fitted}, tmp_path / "a.png")
+    training_curves({("hest_probe", 0): fitted, ("frozen_retrieval", 0): fitted}, tmp_path / "b.png")  # no trained model
+    assert (tmp_path / "a.png").stat().st_size > 10_000 and (tmp_path / "b.png").stat().st_size > 5_000

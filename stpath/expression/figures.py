@@ -16,11 +16,18 @@ from ..predictions import SpotPrediction  # noqa: E402
 
 
 def training_curves(histories: dict[tuple[str, int], pd.DataFrame], path) -> None:
-    """Train and validation loss per epoch, one panel per model, one colour per fold."""
-    models = sorted({m for m, _ in histories})
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), dpi=110, squeeze=False)
+    """Train and validation loss per epoch, one panel per model, one colour per fold. Models
+    fitted in closed form on a frozen encoder (no epochs, no loss) are named in a panel of their own."""
+    trained = {k: h for k, h in histories.items() if "train_loss" in h}
+    models = sorted({m for m, _ in trained})
+    frozen = sorted({m for m, _ in histories} - set(models))
+    fig, axes = plt.subplots(1, len(models) + bool(frozen), figsize=(4.2 * (len(models) + bool(frozen)), 3.4), dpi=110, squeeze=False)
+    if frozen:
+        ax = axes[0, -1]
+        ax.text(0.5, 0.5, "fitted in closed form on frozen features,\nno training epochs:\n" + "\n".join(frozen), ha="center", va="center", fontsize=9)
+        ax.set_axis_off()
     for ax, model in zip(axes[0], models):
-        for (m, fold), h in sorted(histories.items()):
+        for (m, fold), h in sorted(trained.items()):
             if m != model:
                 continue
             line = ax.plot(h.epoch, h.train_loss, lw=1.0, label=f"fold {fold} train")[0]
