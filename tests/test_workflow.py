@@ -132,7 +132,7 @@ def check_demo_image_only_slide(tmp_path, sheet):
     assert image_only == ["P3_S1"]
     info = read_sample_info(out / "ingest" / "P3_S1.h5ad")
     assert info.n_spots_after_qc == 0 and info.format == "image" and info.um_per_px == 0.5 and info.um_per_px_source == "slide metadata"
-    assert len(read_tile_grid(out / "tiles" / "P3_S1.h5")) > 50
+    assert len(read_tile_grid(out / "tiles" / "P3_S1.h5")) >= 40  # 50: P3's lab stains lightly, its palest fat is not tissue
     assert not (out / "patches" / "P3_S1.h5").exists() and not (out / "deconvolution" / "P3_S1.h5ad").exists()
     folds = pd.read_csv(out / "splits" / "folds.tsv", sep="\t")
     assert "P3_S1" not in set(folds["sample"])
@@ -256,9 +256,11 @@ def check_demo_expression_models(out, samples):
 
 
 # Measured on the demo (small ViT, 20 epochs, 2 patient folds), mean per-cell-type Pearson r over
-# each fold's test spots against the true abundances: see check_demo_cell_type_models. The floor
-# fails a model that learns nothing (about 0) with a margin for platform numerics.
-FLOOR_CUCA_TRUTH = 0.5
+# each fold's test spots against the true abundances: see check_demo_cell_type_models. Since the
+# demo stains each patient differently (issue 17), every fold tests a patient stained unlike its
+# training patient: measured 0.38 (CUCA), 0.40 (image-only, linear probe), 0.29 (ridge probe). The
+# floor fails a model that learns nothing (about 0) with a margin for platform numerics.
+FLOOR_CUCA_TRUTH = 0.3
 
 
 def check_demo_cell_type_models(out, samples):
