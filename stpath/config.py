@@ -20,7 +20,7 @@ from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
 from .ingest.preflight import check_samples
 from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, read_sheet, to_sample
 from .models.presets import PRESETS
-from .wsi.stain import read_stain_fit
+from .wsi.stain import StainNormalisation, read_stain_fit
 
 
 @dataclass(frozen=True)
@@ -172,41 +172,40 @@ def check_compared_runs(config: dict) -> None:
 
 def run_stain(config: dict) -> dict:
     """What this run's tiles are normalised to, as a bundle records it (``InputScale.stain``)."""
-    norm = config["stain_normalisation"]
-    if norm["method"] == "none":
+    norm = StainNormalisation.from_config(config["stain_normalisation"])
+    if not norm.active:
         return {}
-    if norm["target"].endswith(".json") and Path(norm["target"]).exists():
-        return read_stain_fit(norm["target"]).record()
-    return {"method": norm["method"]}
+    if norm.target_is_file and Path(norm.target).exists():
+        return read_stain_fit(norm.target).record()
+    return {"method": norm.method}
 
 
 def stain_target(config: dict, stages: Stages, out: str) -> str:
     """The stain fit file every slide's tiles and patches are mapped to; "" when they are not
     normalised. The target is a stain fit file, a sample of the sheet, or the sheet's first slide."""
-    norm = config["stain_normalisation"]
-    if norm["method"] == "none" or not stages.samples_with_slide:
+    norm = StainNormalisation.from_config(config["stain_normalisation"])
+    if not norm.active or not stages.samples_with_slide:
         return ""
-    if norm["target"].endswith(".json"):
-        return norm["target"]
-    return f"{out}/stain/{norm['target'] or stages.samples_with_slide[0]}.json"
+    if norm.target_is_file:
+        return norm.target
+    return f"{out}/stain/{norm.target or stages.samples_with_slide[0]}.json"
 
 
 def check_stain_normalisation(config: dict, stages: Stages) -> None:
     """The target is a slide of this run, or a fit file of the same method."""
-    norm = config["stain_normalisation"]
-    target = norm["target"]
-    if norm["method"] == "none" or not target:
+    norm = StainNormalisation.from_config(config["stain_normalisation"])
+    if not norm.active or not norm.target:
         return
-    if target.endswith(".json"):
-        if not Path(target).exists():
-            raise InputError(target, "stain_normalisation.target: stain fit file not found", "point it at a stain/{sample}.json of another run or a bundle's stain_target.json, or name a sample of this run's sheet")
-        fit = read_stain_fit(target)
-        if fit.method != norm["method"]:
-            raise InputError(target, f"a {fit.method} fit, but stain_normalisation.method is {norm['method']}", f"set stain_normalisation.method: {fit.method}, or point the target at a {norm['method']} fit")
-    elif target not in stages.samples_with_slide:
+    if norm.target_is_file:
+        if not Path(norm.target).exists():
+            raise InputError(norm.target, "stain_normalisation.target: stain fit file not found", "point it at a stain/{sample}.json of another run or a bundle's stain_target.json, or name a sample of this run's sheet")
+        fit = read_stain_fit(norm.target)
+        if fit.method != norm.method:
+            raise InputError(norm.target, f"a {fit.method} fit, but stain_normalisation.method is {norm.method}", f"set stain_normalisation.method: {fit.method}, or point the target at a {norm.method} fit")
+    elif norm.target not in stages.samples_with_slide:
         raise InputError(
             config["samples"],
-            f"stain_normalisation.target {target!r} is not a sample with a slide in this sheet",
+            f"stain_normalisation.target {norm.target!r} is not a sample with a slide in this sheet",
             f"set it to one of {stages.samples_with_slide[:5]}, to a stain fit file (.json), or to \"\" for the first slide",
         )
 

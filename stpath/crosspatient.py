@@ -54,8 +54,8 @@ def cross_patient_figure(table: pd.DataFrame, path, title: str) -> None:
         ax.set_ylabel("Pearson r", fontsize=8)
         ax.set_xticks(range(len(patients)), [f"patient {p}" for p in patients], fontsize=8)
         ax.set_title(f"{run}\n{gene_set.upper()}: mean PCC of the patient's test slides", fontsize=8)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    seen = {label: h for h, label in zip(handles, labels) if not np.isnan(table[(table.model == label.split(',')[0]) & (table.patients == label.split(', ')[1])].mean_pcc).all()}
+    present = set(zip(table.model, table.patients))  # one legend entry per bar kind drawn
+    seen = {label: h for h, label in zip(*axes[0, 0].get_legend_handles_labels()) if tuple(label.split(", ")) in present}
     fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(len(seen), 4), fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.04 + 0.03 * (len(seen) // 4), 1, 0.97))
