@@ -9,16 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import anndata
 import jsonschema
 import pandas as pd
 import yaml
 
 from .bundles import InputScale, check_applicable, read_bundle
+from .deconvolution.published import PublishedSettings, check_published
 from .errors import InputError
 from .ingest.download import pending_downloads
 from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
 from .ingest.preflight import check_samples
-from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, read_sheet, to_sample
+from .ingest.readers import FORMATS
+from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, input_files, read_sheet, to_sample
 from .models.presets import PRESETS
 from .wsi.stain import StainNormalisation, read_stain_fit
 
@@ -32,6 +35,7 @@ class Stages:
     labelled_slides: list[str]  # slide and expression: spot patches, folds, training, held-out metrics
     image_only: list[str]  # a slide alone: predicted by the final models, never trained on
     deconvolution: bool  # a reference or a signature table is given
+    published_tiers: list[str]  # tiers of published per-spot cell-type tables (published_deconvolution)
     expression_models: list[str]
     cell_type_models: list[str]  # they learn the deconvolution labels: none without a reference
     whole_slide_expression: list[str]
@@ -49,13 +53,16 @@ class Stages:
         deconvolution = bool(reference["signatures"] or reference["path"]) and bool(with_expression)
         expression = list(config["expression_models"]["models"]) if labelled else []
         cells = config["cell_type_models"]
-        cell_types = list(cells["models"]) if labelled and deconvolution else []
+        published = list(config["published_deconvolution"]["tiers"]) if with_expression else []
+        labels = deconvolution if cells["labels"]["source"] == "cell2location" else cells["labels"]["tier"] in published
+        cell_types = list(cells["models"]) if labelled and labels else []
         return cls(
             samples_with_slide=with_slide,
             samples_with_expression=with_expression,
             labelled_slides=labelled,
             image_only=image_only,
             deconvolution=deconvolution,
+            published_tiers=published,
             expression_models=expression,
             cell_type_models=cell_types,
             whole_slide_expression=[m for m in config["expression_models"]["whole_slide"] if m in expression],
@@ -63,6 +70,11 @@ class Stages:
             final_models=bool(config["training"]["final_models"] and (expression or cell_types)),
             bundles=list(config["apply"]["bundles"]),
         )
+
+    @property
+    def published_check(self) -> bool:
+        """This run's cell2location is compared with the published tables."""
+        return self.deconvolution and bool(self.published_tiers)
 
     @property
     def image_models(self) -> list[str]:
@@ -143,6 +155,9 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
         )
     if stages.deconvolution:
         check_deconvolution_inputs(config, made)
+    check_label_source(config, stages)
+    if stages.published_tiers:
+        check_published_inputs(config, samples, made, inspect_inputs)
     if stages.expression_models:
         check_encoder_weights(config, "expression_models")
         check_input_size(config, "expression_models")
@@ -242,6 +257,55 @@ def check_deconvolution_inputs(config: dict, made) -> None:
         path = Path(config["data_root"]) / rel
         if not path.exists() and not made(path):
             raise InputError(path, "deconvolution input not found", "correct deconvolution.reference in the config (paths are relative to data_root)")
+
+
+def check_label_source(config: dict, stages: Stages) -> None:
+    """Labels from a published table name one of its tiers."""
+    labels, cells = config["cell_type_models"]["labels"], config["cell_type_models"]["models"]
+    if labels["source"] != "published" or not cells or not stages.labelled_slides:
+        return
+    tiers = list(config["published_deconvolution"]["tiers"])
+    if labels["tier"] not in tiers:
+        raise InputError(
+            None, f"cell_type_models.labels: source published, tier {labels['tier']!r}, but published_deconvolution.tiers has {tiers or 'none'}",
+            f"set cell_type_models.labels.tier to one of {tiers}" if tiers else "add the published tables under published_deconvolution.tiers (see config/her2st.yaml), or set labels.source: cell2location",
+        )
+
+
+def check_published_inputs(config: dict, samples, made, inspect_inputs: bool = True) -> None:
+    """Every published table is there (or downloaded by the workflow); when all are, each is read
+    and checked against its sample's spots, the other samples' tables and the label map."""
+    settings = PublishedSettings.from_config(config["published_deconvolution"])
+    with_expression = [s for s in samples if s.expression is not None]
+    for tier in settings.tiers.values():
+        paths = {s.sample: tier.path(config["data_root"], s.sample) for s in with_expression}
+        for path in paths.values():
+            if not path.exists() and not made(path):
+                raise InputError(path, f"published table of tier {tier.name!r} not found", f"correct published_deconvolution.tiers.{tier.name}.table (a path pattern under data_root with {{sample}}), or add a download entry for it")
+        if not inspect_inputs or any(not p.exists() for p in paths.values()) or any(made(f) and not f.exists() for s in with_expression for f in input_files(s)):
+            continue
+        spots = {s.sample: FORMATS[s.format].positions(s.expression, s.spots).ids for s in with_expression}
+        check_published(tier, paths, spots, config["qc"]["min_matched_spots"], reference_labels(config, tier, made))
+    if settings.map_tier and settings.map_tier not in settings.tiers:
+        raise InputError(None, f"published_deconvolution.map_tier {settings.map_tier!r} is not a tier", f"set it to one of {list(settings.tiers)} or \"\"")
+    if settings.map_sample and settings.map_sample not in {s.sample for s in with_expression}:
+        raise InputError(config["samples"], f"published_deconvolution.map_sample {settings.map_sample!r} is not a sample with expression", "name a sample of the sheet, or \"\" for the first")
+
+
+def reference_labels(config: dict, tier, made) -> list[str] | None:
+    """The labels of the reference's column the tier's label map starts from, when the reference
+    is there now (None: signatures only, or the workflow converts it first; the check job sees it)."""
+    reference = config["deconvolution"]["reference"]
+    if not reference["path"] or reference["signatures"]:
+        return None
+    path = Path(config["data_root"]) / reference["path"]
+    if not path.exists() or path.suffix != ".h5ad":
+        return None
+    column = tier.label_column or reference["label_column"]
+    obs = anndata.read_h5ad(path, backed="r").obs
+    if column not in obs:
+        raise InputError(path, f"published_deconvolution.tiers.{tier.name}.label_column {column!r} is not a column of the reference (it has {list(obs.columns)})", "name a column of the reference's cell metadata")
+    return list(obs[column].astype(str).unique())
 
 
 def check_finetuning(config: dict) -> None:

@@ -1,9 +1,11 @@
-"""What the grids of map panels share: the thumbnail at the panels' resolution, the finishing
-steps, and the whole-slide tile maps both branches draw."""
+"""What the grids of map panels share: the thumbnail at the panels' resolution, spots drawn at
+their physical size on the tissue's extent (``SpotView``), the finishing steps, and the whole-slide
+tile maps both branches draw."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -11,6 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.collections import PatchCollection  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
@@ -22,6 +26,67 @@ def panel_thumbnail(thumbnail: np.ndarray, downsample: float, panel_px: float) -
     if factor < 2:
         return thumbnail, downsample
     return np.asarray(Image.fromarray(thumbnail).reduce(factor)), downsample * factor
+
+
+def spacing(xy: np.ndarray) -> float:
+    """The median distance from a spot to its nearest neighbour (1 for a single spot)."""
+    if len(xy) < 2:
+        return 1.0
+    from scipy.spatial import cKDTree
+
+    return float(np.median(cKDTree(xy).query(xy, k=2)[0][:, 1])) or 1.0
+
+
+@dataclass(frozen=True)
+class SpotView:
+    """The part of a slide a spot map shows: the thumbnail cropped to the spots' extent (plus one
+    spot diameter), the spot centres and radius in its pixels. Spots are drawn as discs of their
+    physical diameter, so a section's pattern reads as tissue, not as dots on a whole thumbnail."""
+
+    image: np.ndarray | None  # RGB crop, None without a slide
+    xy: np.ndarray  # spot centres in the crop's pixels
+    radius: float  # spot radius in the crop's pixels
+
+    @classmethod
+    def of(cls, xy, diameter: float | None, thumbnail=None, downsample: float = 1.0, panel_px: float = 300.0) -> "SpotView":
+        """``xy`` and ``diameter`` in level-0 pixels (None: half the spots' spacing); ``thumbnail`` with its ``downsample``
+        (level-0 pixels per thumbnail pixel), reduced to about twice ``panel_px`` after cropping."""
+        xy = np.asarray(xy, float)
+        diameter = diameter or spacing(xy) / 2
+        lo, hi = xy.min(axis=0) - diameter, xy.max(axis=0) + diameter
+        if thumbnail is None:
+            return cls(None, xy - lo, diameter / 2)
+        h, w = thumbnail.shape[:2]
+        x0, y0 = (max(int(v), 0) for v in np.floor(lo / downsample))
+        x1, y1 = min(int(np.ceil(hi[0] / downsample)), w), min(int(np.ceil(hi[1] / downsample)), h)
+        crop, scale = panel_thumbnail(np.ascontiguousarray(thumbnail[y0:y1, x0:x1]), downsample, panel_px)
+        return cls(crop, (xy - np.array([x0, y0]) * downsample) / scale, diameter / 2 / scale)
+
+    @property
+    def aspect(self) -> float:
+        """Height over width of a panel."""
+        if self.image is not None:
+            return self.image.shape[0] / self.image.shape[1]
+        span = np.ptp(self.xy, axis=0) + 2 * self.radius
+        return float(span[1] / max(span[0], 1e-9))
+
+    def draw(self, ax, values, vmin: float, vmax: float, cmap: str = "magma"):
+        """The spots coloured by ``values`` on ``vmin``..``vmax``; returns the mappable."""
+        if self.image is not None:
+            ax.imshow(self.image)
+        circles = PatchCollection([Circle((x, y), self.radius) for x, y in self.xy], cmap=cmap, linewidths=0, alpha=0.9)
+        circles.set_array(np.asarray(values, float))
+        circles.set_clim(vmin, vmax)
+        ax.add_collection(circles)
+        if self.image is not None:
+            ax.set_xlim(0, self.image.shape[1])
+            ax.set_ylim(self.image.shape[0], 0)
+        else:
+            ax.set_xlim(self.xy[:, 0].min() - self.radius, self.xy[:, 0].max() + self.radius)
+            ax.set_ylim(self.xy[:, 1].max() + self.radius, self.xy[:, 1].min() - self.radius)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        return circles
 
 
 def finish_panel(fig, ax, mappable, title: str) -> None:

@@ -90,6 +90,7 @@ def config_for(tmp_path, rows, base="config.yaml", data_root=None, **sections) -
         config["deconvolution"]["truth"] = ""
     if base == "her2st.yaml":
         config["folds"]["scheme"] = "leave_one_slide_out"
+        config["cell_type_models"]["models"] = []  # the paper's CUCA needs Virchow2's local weight file
     for key, value in sections.items():
         config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
     validate(config, SCHEMA)
@@ -475,7 +476,8 @@ def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
     from stpath.ops.unlock import live_runs
 
     sheet = sheet_file(tmp_path, her2st_rows())
-    args = ["--cores", "1", "--until", "ingest", *config_args("her2st.yaml", samples=sheet)]
+    # the paper's CUCA needs Virchow2's local weight file: off here
+    args = ["--cores", "1", "--until", "ingest", *config_args("her2st.yaml", samples=sheet, cell_type_models="{'models': []}")]
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     run = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

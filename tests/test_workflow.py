@@ -1,6 +1,7 @@
 """The workflow itself: lint, formatting, dry-runs of every config, real runs on tiny data, and
 bad input stopping the run with a message and no partial output."""
 
+import re
 import subprocess
 import sys
 
@@ -37,9 +38,10 @@ def test_snakefmt_clean():
     assert r.returncode == 0, r.stdout
 
 
-# her2st_full needs Virchow2's local weight file before any job, and her2st_full_stain is laid over
-# it; tests/test_download.py plans both whole with a stand-in file, and checks the refusal without one.
-NEEDS_LOCAL_WEIGHTS = ["her2st_full.yaml", "her2st_full_stain.yaml"]
+# her2st and her2st_full need Virchow2's local weight file before any job, and her2st_full_stain is
+# laid over the latter; tests/test_download.py plans both full configs whole with a stand-in file and
+# checks the refusal without one; test_download_rule_dry_run_when_data_is_absent plans her2st.
+NEEDS_LOCAL_WEIGHTS = ["her2st.yaml", "her2st_full.yaml", "her2st_full_stain.yaml"]
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c not in APPLY_CONFIGS + NEEDS_LOCAL_WEIGHTS])
@@ -62,9 +64,18 @@ def yaml_of(name):
 
 
 def test_download_rule_dry_run_when_data_is_absent(tmp_path):
-    r = run_snakemake(["-n", "--cores", "2", *config_args("her2st.yaml", data_root=tmp_path / "her2st")], tmp_path)
+    """her2st.yaml whole, nothing on disk but a stand-in for Virchow2's weights: the sections, the
+    atlas and the published tables (members of two zip archives) are fetched; the atlas converted,
+    cell2location checked against the published tables, CUCA and its baselines per section."""
+    weights = tmp_path / "virchow2.bin"
+    weights.write_bytes(b"")
+    args = config_args("her2st.yaml", data_root=tmp_path / "her2st", cell_type_models=f"{{'encoder': {{'weights': '{weights}'}}}}")
+    r = run_snakemake(["-n", "--cores", "2", *args], tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
-    assert r.stdout.count("rule download_input:") == 15
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout, re.M))
+    assert jobs["download_input"] == "26" and jobs["download_archive"] == "2"  # 15 section files, the atlas, 10 tables
+    assert jobs["convert_reference"] == jobs["cell2location"] == jobs["published_check"] == "1"
+    assert jobs["train_cell_type_model"] == "24" and "published_labels" not in jobs  # 4 models x (5 sections + final)
     assert "raw.githubusercontent.com/almaan/her2st/85df741/data/ST-cnts/C2.tsv.gz" in (REPO / "config" / "her2st.yaml").read_text()
 
 
@@ -340,7 +351,10 @@ def test_her2st_two_real_sections(tmp_path):
     sheet = pd.read_csv(REPO / "config" / "samples_her2st.tsv", sep="\t").iloc[:2]
     sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
     # the models at the paper's size need a GPU; here the data stages only
-    args = config_args("her2st.yaml", samples=tmp_path / "samples.tsv", expression_models="{'models': []}")
+    args = config_args(
+        "her2st.yaml", samples=tmp_path / "samples.tsv", expression_models="{'models': []}",
+        deconvolution="{'reference': {'path': '', 'convert_from': ''}}", cell_type_models="{'models': []}",
+    )
     r = run_snakemake(["--cores", "2", *args], tmp_path)
     assert r.returncode == 0, r.stdout[-5000:]
     assert "train_expression_model" not in r.stdout
@@ -429,7 +443,8 @@ def test_corrupt_slide_leaves_no_partial_output(tmp_path):
     (data / "images" / "C3.jpg").write_bytes((src / "images" / "C3.jpg").read_bytes())
     (data / "counts" / "C3.tsv.gz").write_bytes((src / "counts" / "C3.tsv.gz").read_bytes())
     (data / "spots" / "C3_selection.tsv").write_bytes((src / "spots" / "C3_selection.tsv").read_bytes())
-    r = run_snakemake(["--cores", "1", "--until", "ingest", *config_args("her2st.yaml", samples=tmp_path / "samples.tsv", data_root=data)], tmp_path)
+    args = config_args("her2st.yaml", samples=tmp_path / "samples.tsv", data_root=data, cell_type_models="{'models': []}")
+    r = run_snakemake(["--cores", "1", "--until", "ingest", *args], tmp_path)
     assert r.returncode != 0
     log = (tmp_path / "logs" / "her2st" / "ingest" / "C2.log").read_text()
     assert "C2.jpg: slide cannot be decoded" in log and "Fix:" in log

@@ -9,48 +9,29 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.collections import PatchCollection  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
 
 from ..metrics import patients_phrase  # noqa: E402
-from ..plots import panel_thumbnail  # noqa: E402
+from ..plots import SpotView  # noqa: E402
 
 
 def major_types(abundance: pd.DataFrame, n: int) -> list[str]:
     return list(abundance.mean().sort_values(ascending=False).index[:n])
 
 
-def _spots(ax, values, pts, radius, vmax, thumbnail):
-    if thumbnail is not None:
-        ax.imshow(thumbnail)
-    circles = PatchCollection([Circle((x, y), radius) for x, y in pts], cmap="magma", linewidths=0, alpha=0.9)
-    circles.set_array(values)
-    circles.set_clim(0, vmax)
-    ax.add_collection(circles)
-    ax.autoscale_view()
-    if thumbnail is None:
-        ax.invert_yaxis()
-        ax.set_aspect("equal")
-    ax.set_axis_off()
-    return circles
-
-
-def prediction_maps(path, title: str, panels: dict[str, pd.DataFrame], types: list[str], xy, thumbnail=None, downsample: float = 1.0, spot_px: float = 20.0) -> None:
-    """Rows: cell types; columns: the label maps then each model's prediction, one colour scale
-    per row (the 99th percentile of the first column)."""
-    if thumbnail is not None:
-        thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 2.8 * 100)
-    pts = np.asarray(xy, float) / downsample
+def prediction_maps(path, title: str, panels: dict[str, pd.DataFrame], types: list[str], view: SpotView) -> None:
+    """Rows: cell types; columns: the label maps then each model's prediction, spots at their
+    physical size on the tissue's extent, one colour scale per row (the 99th percentile of the
+    first column)."""
     names = list(panels)
-    fig, axes = plt.subplots(len(types), len(names), figsize=(2.8 * len(names), 2.8 * len(types) + 0.6), dpi=100, squeeze=False)
+    side = 2.8
+    fig, axes = plt.subplots(len(types), len(names), figsize=(side * len(names) + 0.8, side * view.aspect * len(types) + 0.7), dpi=110, squeeze=False, layout="constrained")
     for row, t in zip(axes, types):
         vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
         for ax, name in zip(row, names):
-            art = _spots(ax, panels[name][t].to_numpy(), pts, spot_px / 2 / downsample, vmax, thumbnail)
+            art = view.draw(ax, panels[name][t].to_numpy(), 0.0, vmax)
             ax.set_title(f"{t}\n{name}", fontsize=8)
         fig.colorbar(art, ax=row[-1], fraction=0.046, pad=0.02)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     fig.savefig(path)
     plt.close(fig)
 

@@ -1,4 +1,5 @@
-"""Training labels of the cell-type models: the deconvolution stage's per-spot estimates."""
+"""Training labels of the cell-type models: the deconvolution stage's per-spot estimates, or a
+published table's (written in the same layout by rule published_labels)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def attach_labels(data: SpotSet, label_paths: dict[str, Path], labels: LabelSettings) -> SpotSet:
     """``data`` restricted to the spots that have labels, with the labels attached (same order)."""
-    tables = {s: read_estimate(label_paths[s], labels.estimate, labels.kind) for s in dict.fromkeys(data.sample)}
+    tables = {s: read_estimate(label_paths[s], *labels.stored) for s in dict.fromkeys(data.sample)}
     types = list(next(iter(tables.values())).columns)
     for sample, table in tables.items():
         if list(table.columns) != types:
@@ -37,5 +38,5 @@ def attach_labels(data: SpotSet, label_paths: dict[str, Path], labels: LabelSett
         log.info("%d spots have no deconvolution label and are skipped", int((~keep).sum()))
     out = data.subset(keep)
     out.labels, out.label_names = torch.from_numpy(values[keep]), types
-    log.info("labels: %s %s of %d cell types for %d spots", labels.kind, labels.estimate, len(types), len(out))
+    log.info("labels: %s (%s) of %d cell types for %d spots", labels.name, labels.quantity, len(types), len(out))
     return out

@@ -5,19 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..deconvolution.published import ESTIMATE
 from ..models.cuca import CUCAConfig
 from ..training.loop import TrainConfig
 
 
 @dataclass(frozen=True)
 class LabelSettings:
+    source: str = "cell2location"  # this run's deconvolution, or a published table ("published")
+    tier: str = ""  # source published: the tier of published_deconvolution learnt
     estimate: str = "q05"  # cell2location estimate learnt: q05, q50, q95 or mean
     kind: str = "abundance"  # cells per spot, or their proportions
 
     @property
+    def published(self) -> bool:
+        return self.source == "published"
+
+    @property
     def name(self) -> str:
-        """The labels' name in the metric tables, e.g. cell2location_q05."""
-        return f"cell2location_{self.estimate}"
+        """The labels' name in the metric tables: cell2location_q05, published_minor, ..."""
+        return f"published_{self.tier}" if self.published else f"cell2location_{self.estimate}"
+
+    @property
+    def stored(self) -> tuple[str, str]:
+        """(estimate, kind) of the labels' obsm frame in their file: a published table is a
+        proportion whatever ``kind`` says."""
+        return (ESTIMATE, "proportion") if self.published else (self.estimate, self.kind)
+
+    @property
+    def quantity(self) -> str:
+        """What the labels measure, for figure titles."""
+        return "proportion" if self.published else self.kind
 
 
 def cuca_training(**section) -> TrainConfig:

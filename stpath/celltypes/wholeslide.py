@@ -55,7 +55,7 @@ def make_bundle(predictor: CellTypePredictor, settings: CellTypeSettings, checkp
     bundle = Bundle(
         model=predictor.name, task=registry.CELL_TYPES, dataset=dataset, settings=settings_dict(settings),
         input_genes=predictor.genes, outputs=predictor.cell_types, map_genes=[],
-        normalisation=f"abundances: {settings.labels.name} ({settings.labels.kind}) of cell2location",
+        normalisation=f"cell types: {settings.labels.name} ({settings.labels.quantity})",
         encoder={"name": encoder.name or "ViT (from scratch)", "preset": settings.cuca.preset, "weights_file": encoder.weights,
                  "finetune": settings.cuca.finetune, "img_size": encoder.img_size},
         scale=scale, training_samples=list(training_samples), retrieval=False,

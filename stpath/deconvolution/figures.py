@@ -10,10 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.collections import PatchCollection  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
 
-from ..plots import finish_panel, panel_thumbnail, save_grid  # noqa: E402
+from ..plots import SpotView, finish_panel, save_grid  # noqa: E402
 
 
 def elbo_history(history: pd.Series, title: str, path) -> None:
@@ -53,39 +51,62 @@ def reconstruction(observed: np.ndarray, expected: np.ndarray, path) -> float:
     return r
 
 
-def abundance_maps(abundance: pd.DataFrame, xy: np.ndarray, path, title: str, thumbnail=None, downsample: float = 1.0, spot_px: float | None = None) -> None:
-    """One panel per cell type: spots coloured by abundance, over the H&E thumbnail when there is one."""
+def abundance_maps(abundance: pd.DataFrame, view: SpotView, path, title: str) -> None:
+    """One panel per cell type: spots coloured by abundance at their physical size, on the
+    tissue's extent of the H&E when there is one; each panel from 0 to its 99th percentile."""
     types = list(abundance.columns)
     ncol = min(4, len(types))
     nrow = math.ceil(len(types) / ncol)
-    if thumbnail is not None:
-        thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 3.2 * 110)
-    pts = np.asarray(xy, float) / downsample
-    if thumbnail is not None:
-        aspect = thumbnail.shape[0] / thumbnail.shape[1]
-    else:
-        span = np.ptp(pts, axis=0) + 1e-9
-        aspect = span[1] / span[0]
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.2 * nrow * aspect + 0.5), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.2 * nrow * view.aspect + 0.5), dpi=110, squeeze=False)
     for ax, t in zip(axes.ravel(), types):
-        if thumbnail is not None:
-            ax.imshow(thumbnail)
         values = abundance[t].to_numpy()
-        vmax = max(float(np.quantile(values, 0.99)), 1e-6)
-        if spot_px:  # spots drawn at their true size on the thumbnail
-            circles = [Circle((x, y), spot_px / 2 / downsample) for x, y in pts]
-            sc = PatchCollection(circles, cmap="magma", linewidths=0, alpha=0.9)
-            sc.set_array(values)
-            sc.set_clim(0, vmax)
-            ax.add_collection(sc)
-            ax.autoscale_view()
-        else:
-            sc = ax.scatter(pts[:, 0], pts[:, 1], c=values, s=8.0, cmap="magma", vmin=0, vmax=vmax, linewidths=0, alpha=0.9)
-        if thumbnail is None:
-            ax.invert_yaxis()
-            ax.set_aspect("equal")
+        sc = view.draw(ax, values, 0.0, max(float(np.quantile(values, 0.99)), 1e-6))
         finish_panel(fig, ax, sc, t)
     save_grid(fig, axes, len(types), title, path)
+
+
+def comparison_maps(panels: dict[str, pd.DataFrame], types: list[str], view: SpotView, path, title: str) -> None:
+    """Rows: cell types; columns: the published proportions, then each method's; one colour scale
+    per row (0 to the 99th percentile of the published column)."""
+    names = list(panels)
+    fig, axes = plt.subplots(len(types), len(names), figsize=(2.9 * len(names) + 0.8, 2.9 * view.aspect * len(types) + 0.7), dpi=110, squeeze=False, layout="constrained")
+    for row, t in zip(axes, types):
+        vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
+        for ax, name in zip(row, names):
+            art = view.draw(ax, panels[name][t].to_numpy(), 0.0, vmax)
+            ax.set_title(f"{t}\n{name}", fontsize=8)
+        fig.colorbar(art, ax=row[-1], fraction=0.046, pad=0.02, label="proportion")
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def check_heatmaps(check: pd.DataFrame, path, title: str) -> None:
+    """Per tier (rows) and method (columns): Pearson r of the proportions per type x section,
+    the mean over types as the last row, annotated."""
+    tiers, methods = list(dict.fromkeys(check["tier"])), list(dict.fromkeys(check["method"]))
+    heights = [check[check["tier"] == t]["type"].nunique() for t in tiers]
+    sections = list(dict.fromkeys(check["section"]))
+    fig, axes = plt.subplots(len(tiers), len(methods), figsize=(1.2 + 0.75 * len(sections) * len(methods) + 2.2, 0.32 * sum(heights) + 1.6 * len(tiers)),
+                             dpi=110, squeeze=False, gridspec_kw={"height_ratios": heights})
+    for row, tier in zip(axes, tiers):
+        part = check[check["tier"] == tier]
+        types = [t for t in dict.fromkeys(part["type"]) if t != "mean"] + ["mean"]
+        for ax, method in zip(row, methods):
+            wide = part[part["method"] == method].pivot(index="type", columns="section", values="pearson").reindex(index=types, columns=sections)
+            im = ax.imshow(wide.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+            for (i, j), v in np.ndenumerate(wide.to_numpy()):
+                if np.isfinite(v):
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if abs(v) > 0.6 else "black")
+            ax.set_xticks(range(len(sections)), sections, fontsize=7)
+            ax.set_yticks(range(len(types)), types, fontsize=7)
+            ax.axhline(len(types) - 1.5, color="black", lw=0.8)
+            ax.set_title(f"{tier} tier: {method}", fontsize=9)
+        fig.colorbar(im, ax=row[-1], fraction=0.05, pad=0.02, label="Pearson r across spots")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def per_type_bars(table: pd.DataFrame, value: str, title: str, ylabel: str, path, hue: str | None = None) -> None:

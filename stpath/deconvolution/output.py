@@ -1,7 +1,8 @@
 """The deconvolution output of a sample, light enough for every later stage to read (no model
 libraries). Owner of ``deconvolution/{sample}.h5ad`` (the ingested sample with ``obsm`` frames
 ``{abundance,proportion}_{q05,q50,q95,mean}`` and ``uns["cell_types"]``) and
-``deconvolution/{sample}_abundance.tsv``: ``save_sample`` writes them; ``read_estimate``,
+``deconvolution/{sample}_abundance.tsv``: ``save_sample`` writes them (``save_labels``, the
+AnnData alone, also writes a published table's labels, ``deconvolution/published/{tier}/{sample}.h5ad``); ``read_estimate``,
 ``read_results`` and ``read_cell_types`` read them."""
 
 from __future__ import annotations
@@ -48,14 +49,21 @@ def sample_tables(estimates: dict[str, pd.DataFrame], sample: str, spot_ids) -> 
 def save_sample(ingested: ad.AnnData, obsm: dict[str, pd.DataFrame], table: pd.DataFrame, h5ad_path: Path, tsv_path: Path) -> None:
     """The sample's ingested AnnData with the estimates in ``obsm`` and its cell types in ``uns``,
     and the long TSV table."""
-    out = ingested.copy()
-    for key, frame in obsm.items():
-        out.obsm[key] = frame.loc[out.obs_names]
-    out.uns["cell_types"] = list(next(iter(obsm.values())).columns)
-    with atomic_path(h5ad_path) as tmp:
-        out.write_h5ad(tmp)
+    save_labels(ingested, obsm, h5ad_path)
     with atomic_path(tsv_path) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.5g")
+
+
+def save_labels(ingested: ad.AnnData, obsm: dict[str, pd.DataFrame], h5ad_path: Path) -> None:
+    """The ingested spots that ``obsm``'s frames cover, with the frames and the cell types: the
+    deconvolution output's layout, also for labels taken from a published table."""
+    first = next(iter(obsm.values()))
+    out = ingested[ingested.obs_names.isin(first.index)].copy()
+    for key, frame in obsm.items():
+        out.obsm[key] = frame.loc[out.obs_names]
+    out.uns["cell_types"] = list(first.columns)
+    with atomic_path(h5ad_path) as tmp:
+        out.write_h5ad(tmp)
 
 
 def read_estimate(path, estimate: str, kind: str = "abundance", fix: str = "set cell_type_models.labels to an estimate the deconvolution stage writes") -> pd.DataFrame:

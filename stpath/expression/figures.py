@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..metrics import patients_phrase, pearson_columns  # noqa: E402
-from ..plots import panel_thumbnail  # noqa: E402
+from ..plots import SpotView  # noqa: E402
 from ..predictions import SpotPrediction  # noqa: E402
 
 
@@ -74,30 +74,26 @@ def summary_bars(summary: pd.DataFrame, path) -> None:
     plt.close(fig)
 
 
-def gene_maps(predictions: dict[str, SpotPrediction], reference_model: str, thumbnail, downsample: float, path, title: str) -> None:
+def gene_maps(predictions: dict[str, SpotPrediction], reference_model: str, view: SpotView, path, title: str) -> None:
     """Rows: the slide's best and median gene (by ``reference_model``'s PCC); columns: measured,
-    then each model's prediction; spots over the H&E thumbnail, one colour scale per row."""
+    then each model's prediction; spots at their physical size on the tissue's extent of the H&E,
+    one colour scale per row."""
     ref = predictions[reference_model]
     measured = ref.target.to_numpy()
     r = pearson_columns(ref.predicted.to_numpy(), measured)
     order = np.argsort(-r)
     rows = [("best", order[0]), ("median", order[len(order) // 2])]
     models = list(predictions)
-    thumbnail, downsample = panel_thumbnail(thumbnail, downsample, 3.0 * 110)
-    fig, axes = plt.subplots(len(rows), len(models) + 1, figsize=(3.0 * (len(models) + 1), 3.1 * len(rows)), dpi=110, squeeze=False)
-    xy = np.asarray(ref.spatial, float) / downsample
+    fig, axes = plt.subplots(len(rows), len(models) + 1, figsize=(3.0 * (len(models) + 1) + 0.8, 3.0 * view.aspect * len(rows) + 0.8), dpi=110, squeeze=False, layout="constrained")
     for (label, g), row in zip(rows, axes):
         gene = ref.predicted.columns[g]
         values = [measured[:, g]] + [predictions[m].predicted.to_numpy()[:, g] for m in models]
         lo, hi = np.quantile(values[0], [0.01, 0.99])
         for ax, v, name in zip(row, values, ["measured"] + models):
-            ax.imshow(thumbnail)
-            sc = ax.scatter(xy[:, 0], xy[:, 1], c=v, s=9, cmap="viridis", vmin=lo, vmax=hi, linewidths=0)
+            sc = view.draw(ax, v, lo, max(hi, lo + 1e-6), cmap="viridis")
             rr = "" if name == "measured" else f", r={pearson_columns(v[:, None], measured[:, g:g + 1])[0]:.2f}"
             ax.set_title(f"{gene} ({label}) {name}{rr}", fontsize=8)
-            ax.set_axis_off()
         fig.colorbar(sc, ax=row[-1], fraction=0.046, pad=0.02, label="log1p(normalised)")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -15,6 +15,8 @@ import numpy as np
 
 from ..atomic import atomic_path
 
+PHYSICAL_SPOT_UM = {"legacy_st": 100.0, "visium": 55.0}
+
 
 @dataclass(frozen=True)
 class SampleInfo:
@@ -32,6 +34,16 @@ class SampleInfo:
     n_spots_input: int
     n_spots_unmatched: int
     n_spots_after_qc: int
+
+    @property
+    def physical_spot_px(self) -> float | None:
+        """A spot's physical diameter in level-0 pixels, as maps draw it: legacy ST 100 um, Visium
+        55 um (its stored spot_diameter_fullres spans a theoretical 65 um), else what the format
+        stored (None: unknown)."""
+        um = PHYSICAL_SPOT_UM.get(self.format)
+        if um and self.um_per_px:
+            return um / self.um_per_px
+        return self.spot_diameter_px
 
     def describe(self) -> str:
         return f"{self.sample} (patient {self.patient}): {self.um_per_px:.3f} um/px from {self.um_per_px_source}"

@@ -5,7 +5,7 @@ local mirror on 127.0.0.1, so the run downloads, verifies, converts and then run
 Reduced: the sections of one patient (C2-C6 in ../shared/data/her2st), so leave-one-section-out
 folds; CMRCNet and direct regression, CUCA and the linear probe, with the demo's small from-scratch
 encoders and 10 epochs; short cell2location fits (100 + 150 epochs). The
-breast atlas is not on this machine, so the served "atlas" is built from the sections themselves:
+full breast atlas is not on this machine (its real subset serves ``stpath.ops.her2st_cuca``), so the served "atlas" is built from the sections themselves:
 their spots clustered (k-means on log-normalised PCA) into pseudo cell types, each spot a "cell",
 the section as its "patient", in the exact GSE176078 layout. It exercises the conversion,
 regression, mapping and CUCA on real counts and gene names; its cell types are not biology.

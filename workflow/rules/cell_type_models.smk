@@ -34,7 +34,7 @@ if CELL_TYPE_MODELS:
             unpack(held_out_inputs),
             checkpoints=fold_checkpoints,
             genes=f"{OUT}/expression/genes.tsv",
-            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=LABELLED),
+            labels=label_files(LABELLED),
         output:
             expand(
                 f"{OUT}/predictions/{{{{cell_model}}}}/{{sample}}.h5ad",
@@ -67,7 +67,7 @@ if CELL_TYPE_MODELS:
             final=final_checkpoint,
             genes=f"{OUT}/expression/genes.tsv",
             tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=whole_slide_samples()),
-            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=LABELLED),
+            labels=label_files(LABELLED),
         output:
             adata=expand(
                 f"{OUT}/wholeslide/{{{{cell_model}}}}/{{sample}}.h5ad",
@@ -113,7 +113,7 @@ if CELL_TYPE_MODELS:
             unpack(bundle_stain_input),
             checkpoint=f"{OUT}/models/{{cell_model}}/final/best.pt",
             genes=f"{OUT}/expression/genes.tsv",
-            labels=f"{OUT}/deconvolution/{LABELLED[0]}.h5ad",
+            labels=label_files(LABELLED[:1])[0],
         output:
             directory(f"{OUT}/bundles/{{cell_model}}"),
         log:
@@ -140,7 +140,7 @@ if CELL_TYPE_MODELS:
                 sample=LABELLED,
             ),
             truth=cell_type_truth_files,
-            labels=expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=LABELLED),
+            labels=label_files(LABELLED),
         output:
             summary=f"{OUT}/metrics/cell_types/summary.tsv",
             per_type=f"{OUT}/metrics/cell_types/per_type.tsv",
@@ -198,7 +198,7 @@ if CELL_TYPE_MODELS:
                 f"{OUT}/predictions/{{cell_model}}/{{{{sample}}}}.h5ad",
                 cell_model=CELL_TYPE_MODELS,
             ),
-            labels=f"{OUT}/deconvolution/{{sample}}.h5ad",
+            labels=lambda wc: label_files([wc.sample])[0],
             tiles=f"{OUT}/tiles/{{sample}}.h5",
             truth=lambda wc: cell_type_truth_files(wc, [wc.sample]),
         output:

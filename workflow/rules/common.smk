@@ -78,6 +78,11 @@ REFERENCE = DECON["reference"]
 SIGNATURES_GIVEN = bool(REFERENCE["signatures"])
 EXPR = config["expression_models"]
 CELL = config["cell_type_models"]
+PUBLISHED = config["published_deconvolution"]
+PUBLISHED_MAP_SAMPLE = PUBLISHED["map_sample"] or next(
+    iter(SAMPLES_WITH_EXPRESSION), ""
+)
+PUBLISHED_MAP_TIER = PUBLISHED["map_tier"] or next(iter(STAGES.published_tiers), "")
 # Bundles of another run applied here (their manifests are read once; check_config checked them).
 APPLIED = {b.name: b for b in map(read_bundle, STAGES.bundles)}
 # The fold table is a pure function of the sheet and config (rule `folds` writes the same one),
@@ -118,6 +123,7 @@ wildcard_constraints:
     bundle="|".join(map(re.escape, APPLIED)) or "NO_BUNDLES",
     model="|".join(registry.names(registry.EXPRESSION)),
     cell_model="|".join(registry.names(registry.CELL_TYPES)),
+    tier="|".join(map(re.escape, STAGES.published_tiers)) or "NO_TIERS",
 
 
 # ---- input functions -----------------------------------------------------------------------------
@@ -156,13 +162,44 @@ def bundle_stain_input(wildcards):
 
 def thumbnail_of(wildcards):
     """The tile file holds the slide's thumbnail; samples without a slide get plain maps."""
-    if SAMPLES[wildcards.sample].slide is None:
-        return []
-    return f"{OUT}/tiles/{wildcards.sample}.h5"
+    return thumbnail_path(wildcards.sample)
+
+
+def thumbnail_path(sample):
+    return [] if SAMPLES[sample].slide is None else f"{OUT}/tiles/{sample}.h5"
 
 
 def reference_inputs(wildcards):
     return [data_path(p) for p in (REFERENCE["path"], REFERENCE["labels"]) if p]
+
+
+def reference_cells(wildcards):
+    """The converted reference whose cells map this run's types to a published tier's labels."""
+    return (
+        [data_path(REFERENCE["path"])]
+        if REFERENCE["path"] and not SIGNATURES_GIVEN
+        else []
+    )
+
+
+def published_table(tier, sample):
+    return data_path(PUBLISHED["tiers"][tier]["table"].format(sample=sample))
+
+
+def published_tables(wildcards):
+    """Every published table, one input list per tier (tier_<name>), in sample order."""
+    return {
+        f"tier_{tier}": [published_table(tier, s) for s in SAMPLES_WITH_EXPRESSION]
+        for tier in STAGES.published_tiers
+    }
+
+
+def label_files(samples):
+    """The cell-type labels of ``samples``: this run's deconvolution, or a published tier's."""
+    if CELL["labels"]["source"] == "published":
+        tier = CELL["labels"]["tier"]
+        return expand(f"{OUT}/deconvolution/published/{tier}/{{s}}.h5ad", s=samples)
+    return expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=samples)
 
 
 def truth_files(wildcards, samples=None):
@@ -208,8 +245,8 @@ def final_checkpoint(wildcards):
 
 
 def split_label_inputs(wildcards):
-    """Deconvolution labels of the slides a training run learns from."""
-    return expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=split_samples(wildcards.split))
+    """Cell-type labels of the slides a training run learns from."""
+    return label_files(split_samples(wildcards.split))
 
 
 def cell_type_truth_files(wildcards, samples=None):
@@ -259,6 +296,10 @@ def deconvolution_outputs():
         outs.append(f"{decon}/reference/elbo.png")
     if DECON["truth"]:
         outs += [f"{decon}/accuracy.tsv", f"{decon}/accuracy.png"]
+    if STAGES.published_check:
+        outs += [f"{decon}/published_check.{ext}" for ext in ("tsv", "png")] + [
+            f"{decon}/published_check_maps.png"
+        ]
     return outs
 
 

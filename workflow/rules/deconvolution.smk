@@ -186,3 +186,70 @@ if STAGES.deconvolution and DECON["truth"]:
             mem_mb=3000,
         script:
             "../scripts/deconvolution_accuracy.py"
+
+
+if STAGES.published_check:
+
+    rule published_check:
+        input:
+            unpack(published_tables),
+            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
+            signatures=f"{DECON_OUT}/reference/signatures.tsv",
+            reference=reference_cells,
+            tiles=lambda wc: thumbnail_path(PUBLISHED_MAP_SAMPLE),
+        output:
+            table=f"{DECON_OUT}/published_check.tsv",
+            heatmap=report(
+                f"{DECON_OUT}/published_check.png",
+                caption="../report/published_check.rst",
+                category="2. Deconvolution",
+                subcategory="Checks",
+            ),
+            maps=report(
+                f"{DECON_OUT}/published_check_maps.png",
+                caption="../report/published_check_maps.rst",
+                category="2. Deconvolution",
+                subcategory="Checks",
+            ),
+        log:
+            f"logs/{DATASET}/published_check.log",
+        benchmark:
+            f"benchmarks/{DATASET}/published_check.tsv"
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 1
+        resources:
+            mem_mb=4000,
+        params:
+            samples=SAMPLES_WITH_EXPRESSION,
+            published=config["published_deconvolution"],
+            label_column=REFERENCE["label_column"],
+            min_matched=config["qc"]["min_matched_spots"],
+            map_sample=PUBLISHED_MAP_SAMPLE,
+            map_tier=PUBLISHED_MAP_TIER,
+        script:
+            "../scripts/published_check.py"
+
+
+if CELL_TYPE_MODELS and CELL["labels"]["source"] == "published":
+
+    rule published_labels:
+        input:
+            ingested=f"{OUT}/ingest/{{sample}}.h5ad",
+            table=lambda wc: published_table(wc.tier, wc.sample),
+        output:
+            f"{DECON_OUT}/published/{{tier}}/{{sample}}.h5ad",
+        log:
+            f"logs/{DATASET}/published_labels/{{tier}}_{{sample}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/published_labels/{{tier}}_{{sample}}.tsv"
+        conda:
+            "../../envs/deconvolution.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+        params:
+            min_matched=config["qc"]["min_matched_spots"],
+            tier=lambda wc: config["published_deconvolution"]["tiers"][wc.tier],
+        script:
+            "../scripts/published_labels.py"

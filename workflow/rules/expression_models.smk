@@ -199,6 +199,7 @@ if EXPRESSION_MODELS:
                 model=EXPRESSION_MODELS,
             ),
             tiles=f"{OUT}/tiles/{{sample}}.h5",
+            ingested=f"{OUT}/ingest/{{sample}}.h5ad",
         output:
             report(
                 f"{OUT}/metrics/maps/{{sample}}.png",

@@ -5,6 +5,7 @@ from stpath.atomic import atomic_path
 from stpath.deconvolution import figures
 from stpath.deconvolution.output import read_estimate
 from stpath.ingest.ingested import read_sample_info
+from stpath.plots import SpotView
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
@@ -16,7 +17,6 @@ if snakemake.input.tiles:
     thumb = read_thumbnail(snakemake.input.tiles)
     thumbnail, downsample = thumb.image, thumb.downsample
 title = f"{info.sample}: cell2location abundance ({estimate}, cells per spot)"
+view = SpotView.of(adata.obsm["spatial"], info.physical_spot_px, thumbnail, downsample, 3.2 * 110)
 with atomic_path(snakemake.output[0]) as tmp:
-    figures.abundance_maps(
-        read_estimate(snakemake.input.adata, estimate), adata.obsm["spatial"], tmp, title, thumbnail, downsample, info.spot_diameter_px
-    )
+    figures.abundance_maps(read_estimate(snakemake.input.adata, estimate), view, tmp, title)

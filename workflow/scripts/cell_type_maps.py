@@ -6,22 +6,23 @@ from stpath.celltypes import figures
 from stpath.deconvolution.truth import read_truth
 from stpath.ingest.folds import protocol_of
 from stpath.ingest.ingested import read_sample_info
+from stpath.plots import SpotView
 from stpath.predictions import read_spot_prediction
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
 predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
 first = predictions[0]
-panels = {"cell2location labels": first.target}
+panels = {f"labels: {first.target_name}": first.target}
 if snakemake.input.truth:
     truth = read_truth(snakemake.input.truth, [first.sample], keyed=False)
     panels["truth"] = truth.reindex(index=first.target.index, columns=first.target.columns)
 panels |= {p.model: p.predicted for p in predictions}
 thumb = read_thumbnail(snakemake.input.tiles)
-spot_px = read_sample_info(snakemake.input.labels).spot_diameter_px or 20.0
+view = SpotView.of(first.spatial, read_sample_info(snakemake.input.labels).physical_spot_px, thumb.image, thumb.downsample, 2.8 * 100)
+protocol = protocol_of(f"fold{first.fold}", first.sample, pd.DataFrame(snakemake.params.folds))
+labels = first.details.get("labels", {})
+quantity = "proportion" if labels.get("source") == "published" else labels.get("kind", "abundance")
+title = f"{first.sample}: cell-type {quantity}, labels vs predicted from the H&E\n{protocol}"
 with atomic_path(snakemake.output[0]) as tmp:
-    figures.prediction_maps(
-        tmp, f"{first.sample} ({protocol_of(f'fold{first.fold}', first.sample, pd.DataFrame(snakemake.params.folds))}): cell-type abundance, labels vs predicted from the H&E",
-        panels, figures.major_types(first.target, snakemake.params.map_types), first.spatial,
-        thumb.image, thumb.downsample, spot_px,
-    )
+    figures.prediction_maps(tmp, title, panels, figures.major_types(first.target, snakemake.params.map_types), view)

@@ -4,6 +4,8 @@ from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.expression import figures
 from stpath.ingest.folds import protocol_of
+from stpath.ingest.ingested import read_sample_info
+from stpath.plots import SpotView
 from stpath.predictions import read_spot_prediction
 from stpath.wsi.tiles import read_thumbnail
 
@@ -13,6 +15,8 @@ thumb = read_thumbnail(snakemake.input.tiles)
 reference = snakemake.params.reference_model
 fold = predictions[reference].fold
 protocol = protocol_of(f"fold{fold}", snakemake.wildcards.sample, pd.DataFrame(snakemake.params.folds))
-title = f"{snakemake.wildcards.sample} ({protocol}): measured vs predicted, genes ranked by {reference} PCC"
+title = f"{snakemake.wildcards.sample}: measured vs predicted, genes ranked by {reference} PCC\n{protocol}"
+spot_px = read_sample_info(snakemake.input.ingested).physical_spot_px
+view = SpotView.of(predictions[reference].spatial, spot_px, thumb.image, thumb.downsample, 3.0 * 110)
 with atomic_path(snakemake.output[0]) as tmp:
-    figures.gene_maps(predictions, reference, thumb.image, thumb.downsample, tmp, title)
+    figures.gene_maps(predictions, reference, view, tmp, title)
