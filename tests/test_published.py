@@ -190,17 +190,18 @@ def test_settings_from_her2st_config():
 
 # --- the real chain, tiny -------------------------------------------------------------------------
 TINY = {
-    "deconvolution": {"regression": {"max_epochs": 30, "num_samples": 50}, "mapping": {"max_epochs": 60, "num_samples": 50}},
-    "cell_type_models": {"models": ["cuca", "ridge_probe"], "train": {"epochs": 1, "batch_size": 32}},
+    "deconvolution": {"regression": {"max_epochs": 30, "num_samples": 50}, "mapping": {"max_epochs": 200, "lr": 0.01, "num_samples": 50}},
+    "cell_type_models": {"train": {"epochs": 1, "batch_size": 32}},
     "published_deconvolution": {"map_sample": "C2"},
 }
 
 
 @pytest.mark.workflow
 def test_real_subset_reference_on_two_real_sections(tmp_path):
-    """The CPU run's configs on C2 and C3 at tiny settings: the real Wu subset converted,
-    cell2location, the published check at both tiers with its floor and maps, CUCA and the ridge
-    probe on this run's labels and on the published minor tier."""
+    """The CPU run's three configs on C2 and C3 at tiny settings: the real Wu subset converted,
+    cell2location at the minor tier (the published check at both tiers, with its floor and maps) and
+    at the major tier (the minor tier is finer: not compared), CUCA and its three baselines on this
+    run's labels and on the published minor tier."""
     from stpath.ops import her2st_cuca
 
     from conftest import run_snakemake
@@ -220,18 +221,23 @@ def test_real_subset_reference_on_two_real_sections(tmp_path):
     major = set(check.loc[check["tier"] == "major", "type"])
     assert major == {"B-cells", "CAFs", "Endothelial", "Epithelial", "Myeloid", "Plasma Cells", "PVL", "T-cells", "mean"}
     assert {"Cancer Epithelial", "Macrophages", "CD4+ T-cells", "mean"} <= set(check.loc[check["tier"] == "minor", "type"])
-    assert check["pearson"].between(-1, 1).all() and (check["n_spots"] > 170).all()
-    # even 60 epochs of mapping follow the published epithelium (measured 0.9 on both sections)
-    epithelium = check[(check["type"] == "Epithelial") & (check["method"] == "cell2location_mean")]
-    assert (epithelium["pearson"] > 0.5).all(), epithelium
+    # a type the NNLS floor estimates as constant has no r, and is left out of the mean
+    assert check["pearson"].dropna().between(-1, 1).all() and check.loc[check["type"] == "mean", "pearson"].notna().all()
+    assert (check["n_spots"] > 170).all() and check.loc[check["method"] == "cell2location_mean", "pearson"].notna().all()
+    # the atlas's epithelial types, summed through the label maps, follow the published epithelium:
+    # measured: the NNLS floor 0.78 / 0.85 on C2 / C3, the 200-epoch mapping 0.86 / 0.83
+    epithelium = check[check["type"] == "Epithelial"].set_index("method")["pearson"]
+    assert (epithelium[NNLS] > 0.6).all() and (epithelium["cell2location_mean"] > 0.6).all(), epithelium
     for figure in ("published_check.png", "published_check_maps.png"):
         assert (out / "deconvolution" / figure).stat().st_size > 20_000
     for dataset, target in (("her2st", "cell2location_q05"), ("her2st_published", "published_minor")):
         summary = pd.read_csv(tmp_path / "results" / dataset / "metrics" / "cell_types" / "summary.tsv", sep="\t")
-        assert set(summary["target"]) == {target} and set(summary["model"]) == {"cuca", "ridge_probe"}
+        assert set(summary["target"]) == {target} and set(summary["model"]) == {"cuca", "cuca_image_only", "linear_probe", "ridge_probe"}
         assert summary["value"].notna().any()
+    major = pd.read_csv(tmp_path / "results" / "her2st_major" / "deconvolution" / "published_check.tsv", sep="\t")
+    assert set(major["tier"]) == {"major"} and major.loc[major["type"] == "Epithelial", "pearson"].gt(0.6).all()  # 0.86 / 0.82
     labels = tmp_path / "results" / "her2st_published" / "deconvolution" / "published" / "minor" / "C2.h5ad"
     from stpath.deconvolution.output import read_estimate
 
-    assert read_estimate(labels, "published", "proportion").shape == (187, 22)
+    assert read_estimate(labels, "published", "proportion").shape == (185, 22)  # C2's 187 spots less 2 below QC
     assert not (tmp_path / "results" / "her2st_published" / "deconvolution" / "C2.h5ad").exists()
