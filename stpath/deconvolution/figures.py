@@ -65,16 +65,17 @@ def abundance_maps(abundance: pd.DataFrame, view: SpotView, path, title: str) ->
     save_grid(fig, axes, len(types), title, path)
 
 
-def comparison_maps(panels: dict[str, pd.DataFrame], types: list[str], view: SpotView, path, title: str) -> None:
+def comparison_maps(panels: dict[str, pd.DataFrame], types: list[str], view: SpotView, path, title: str, r: dict | None = None) -> None:
     """Rows: cell types; columns: the published proportions, then each method's; one colour scale
-    per row (0 to the 99th percentile of the published column)."""
+    per row (0 to the 99th percentile of the published column); ``r[(method, type)]`` in the titles."""
     names = list(panels)
     fig, axes = plt.subplots(len(types), len(names), figsize=(2.9 * len(names) + 0.8, 2.9 * view.aspect * len(types) + 0.7), dpi=110, squeeze=False, layout="constrained")
     for row, t in zip(axes, types):
         vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
         for ax, name in zip(row, names):
             art = view.draw(ax, panels[name][t].to_numpy(), 0.0, vmax)
-            ax.set_title(f"{t}\n{name}", fontsize=8)
+            score = (r or {}).get((name, t))
+            ax.set_title(f"{t}\n{name}" + (f", r = {score:.2f}" if score is not None else ""), fontsize=8)
         fig.colorbar(art, ax=row[-1], fraction=0.046, pad=0.02, label="proportion")
     fig.suptitle(title, fontsize=10)
     fig.savefig(path)

@@ -63,6 +63,8 @@ if snakemake.input.tiles:
     thumbnail, downsample = thumb.image, thumb.downsample
 view = SpotView.of(xy, read_sample_info(adata).physical_spot_px, thumbnail, downsample, 2.9 * 100)
 rows = check[(check["tier"] == name) & (check["section"] == sample)].set_index(["method", "type"])["pearson"]
-panels = {(k if k == "published" else f"{k} (r = {rows.get((k, 'mean'), float('nan')):.2f})"): v for k, v in panels.items()}
 with atomic_path(snakemake.output.maps) as tmp:
-    figures.comparison_maps(panels, types, view, tmp, f"{sample}, {name} tier: published proportions vs this run's deconvolution\n(r: mean over the tier's types of the Pearson r across the section's spots)")
+    figures.comparison_maps(
+        panels, types, view, tmp, f"{sample}, {name} tier: published proportions vs this run's deconvolution (r: Pearson across the section's spots)",
+        {(m, t): rows.get((m, t), float("nan")) for m in panels if m != "published" for t in types},
+    )
