@@ -12,10 +12,10 @@ from ..training.loop import TrainConfig
 
 @dataclass(frozen=True)
 class LabelSettings:
-    source: str = "cell2location"  # this run's deconvolution, or a published table ("published")
-    tier: str = ""  # source published: the tier of published_deconvolution learnt
     estimate: str = "q05"  # cell2location estimate learnt: q05, q50, q95 or mean
     kind: str = "abundance"  # cells per spot, or their proportions
+    source: str = "cell2location"  # this run's deconvolution, or a published table ("published")
+    tier: str = ""  # source published: the tier of published_deconvolution learnt
 
     @property
     def published(self) -> bool:
