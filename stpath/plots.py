@@ -89,6 +89,25 @@ class SpotView:
         return circles
 
 
+def spot_grid(path, title: str, panels: dict[str, pd.DataFrame], rows: list[str], view: SpotView, side: float = 2.8,
+              label: str = "", scores: dict | None = None) -> None:
+    """Rows: ``rows`` (columns of every panel, e.g. cell types); columns: the panels, the first being
+    the reference; spots at their physical size on the tissue's extent, one colour scale per row (0
+    to the reference's 99th percentile); ``scores[(panel, row)]`` (e.g. r) in the titles."""
+    names = list(panels)
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(side * len(names) + 0.8, side * view.aspect * len(rows) + 0.7), dpi=110, squeeze=False, layout="constrained")
+    for row, t in zip(axes, rows):
+        vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
+        for ax, name in zip(row, names):
+            art = view.draw(ax, panels[name][t].to_numpy(), 0.0, vmax)
+            score = (scores or {}).get((name, t))
+            ax.set_title(f"{t}\n{name}" + (f", r = {score:.2f}" if score is not None else ""), fontsize=8)
+        fig.colorbar(art, ax=row[-1], fraction=0.046, pad=0.02, label=label)
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def finish_panel(fig, ax, mappable, title: str) -> None:
     """Colour bar, title, no axes: one map panel of a grid."""
     fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02)

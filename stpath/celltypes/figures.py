@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..metrics import patients_phrase  # noqa: E402
-from ..plots import SpotView  # noqa: E402
+from ..plots import SpotView, spot_grid  # noqa: E402
 
 
 def major_types(abundance: pd.DataFrame, n: int) -> list[str]:
@@ -19,21 +19,8 @@ def major_types(abundance: pd.DataFrame, n: int) -> list[str]:
 
 
 def prediction_maps(path, title: str, panels: dict[str, pd.DataFrame], types: list[str], view: SpotView) -> None:
-    """Rows: cell types; columns: the label maps then each model's prediction, spots at their
-    physical size on the tissue's extent, one colour scale per row (the 99th percentile of the
-    first column)."""
-    names = list(panels)
-    side = 2.8
-    fig, axes = plt.subplots(len(types), len(names), figsize=(side * len(names) + 0.8, side * view.aspect * len(types) + 0.7), dpi=110, squeeze=False, layout="constrained")
-    for row, t in zip(axes, types):
-        vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
-        for ax, name in zip(row, names):
-            art = view.draw(ax, panels[name][t].to_numpy(), 0.0, vmax)
-            ax.set_title(f"{t}\n{name}", fontsize=8)
-        fig.colorbar(art, ax=row[-1], fraction=0.046, pad=0.02)
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path)
-    plt.close(fig)
+    """Rows: cell types; columns: the label maps then each model's prediction (``plots.spot_grid``)."""
+    spot_grid(path, title, panels, types, view)
 
 
 def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..plots import SpotView, finish_panel, save_grid  # noqa: E402
+from ..plots import SpotView, finish_panel, save_grid, spot_grid  # noqa: E402
 
 
 def elbo_history(history: pd.Series, title: str, path) -> None:
@@ -66,20 +66,9 @@ def abundance_maps(abundance: pd.DataFrame, view: SpotView, path, title: str) ->
 
 
 def comparison_maps(panels: dict[str, pd.DataFrame], types: list[str], view: SpotView, path, title: str, r: dict | None = None) -> None:
-    """Rows: cell types; columns: the published proportions, then each method's; one colour scale
-    per row (0 to the 99th percentile of the published column); ``r[(method, type)]`` in the titles."""
-    names = list(panels)
-    fig, axes = plt.subplots(len(types), len(names), figsize=(2.9 * len(names) + 0.8, 2.9 * view.aspect * len(types) + 0.7), dpi=110, squeeze=False, layout="constrained")
-    for row, t in zip(axes, types):
-        vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
-        for ax, name in zip(row, names):
-            art = view.draw(ax, panels[name][t].to_numpy(), 0.0, vmax)
-            score = (r or {}).get((name, t))
-            ax.set_title(f"{t}\n{name}" + (f", r = {score:.2f}" if score is not None else ""), fontsize=8)
-        fig.colorbar(art, ax=row[-1], fraction=0.046, pad=0.02, label="proportion")
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path)
-    plt.close(fig)
+    """Rows: cell types; columns: the published proportions, then each method's, on the published
+    column's scale (``plots.spot_grid``); ``r[(method, type)]`` in the titles."""
+    spot_grid(path, title, panels, types, view, side=2.9, label="proportion", scores=r)
 
 
 def check_heatmaps(check: pd.DataFrame, path, title: str) -> None:

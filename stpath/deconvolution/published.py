@@ -222,6 +222,12 @@ def nnls_proportions(counts: pd.DataFrame, signatures: pd.DataFrame, n_genes: in
     return pd.DataFrame(np.divide(coef, total, out=np.zeros_like(coef), where=total > 0), index=counts.index, columns=signatures.columns)
 
 
+def section_rows(frame: pd.DataFrame, sample_of: pd.Series, sample: str) -> pd.DataFrame:
+    """The rows of ``frame`` (spots keyed ``sample:spot``) of one section, keyed by its own spot ids."""
+    keep = (sample_of == sample).to_numpy()
+    return frame.loc[keep].set_axis([k.split(":", 1)[1] for k in sample_of.index[keep]])
+
+
 def external_check(proportions: pd.DataFrame, nnls: pd.DataFrame, sample_of: pd.Series, published: Mapping[str, Mapping[str, pd.DataFrame]],
                    tiers: Mapping[str, PublishedTier], to_tier: Mapping[str, Mapping[str, str]], method: str) -> pd.DataFrame:
     """The check table: per tier, section, method (this run's ``method`` and the NNLS floor) and
@@ -230,9 +236,7 @@ def external_check(proportions: pd.DataFrame, nnls: pd.DataFrame, sample_of: pd.
     parts = []
     for name, tier in tiers.items():
         for sample, table in published[name].items():
-            keep = (sample_of == sample).to_numpy()
-            spots = [k.split(":", 1)[1] for k in sample_of.index[keep]]
-            ours = {m: aggregate(frame.loc[keep].set_axis(spots), to_tier[name], tier.label_map) for m, frame in ((method, proportions), (NNLS, nnls))}
+            ours = {m: aggregate(section_rows(frame, sample_of, sample), to_tier[name], tier.label_map) for m, frame in ((method, proportions), (NNLS, nnls))}
             unmatched = sorted(set(table.columns) - set(ours[method].columns))
             if unmatched:
                 log.info("%s tier %s: published types without a counterpart in this run's reference: %s", sample, name, unmatched)

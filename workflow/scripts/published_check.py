@@ -19,7 +19,7 @@ samples = list(params.samples)
 results = read_results(snakemake.input.adata)
 signatures = read_signature_table(snakemake.input.signatures)
 obs = ad.read_h5ad(snakemake.input.reference[0], backed="r").obs if snakemake.input.reference else None
-spot_ids = {s: ad.read_h5ad(p, backed="r").obs_names for s, p in zip(samples, snakemake.input.adata)}
+spot_ids = {s: published.section_rows(results.sample_of, results.sample_of, s).index for s in samples}
 
 tables, to_tier = {}, {}
 for name, tier in settings.tiers.items():
@@ -48,12 +48,10 @@ with atomic_path(snakemake.output.heatmap) as tmp:
 # the maps: one section and tier, the most abundant published types, published vs each method
 sample, name = params.map_sample, params.map_tier if params.map_tier in tables else next(iter(tables))
 tier, table = settings.tier(name), tables[name][sample]
-keep = (results.sample_of == sample).to_numpy()
 spots = table.index.intersection(spot_ids[sample])
 panels = {"published": table.loc[spots]}
 for m, frame in ((method, ours), (published.NNLS, nnls)):
-    frame = frame.loc[keep].set_axis([k.split(":", 1)[1] for k in results.sample_of.index[keep]])
-    panels[m] = published.aggregate(frame, to_tier[name], tier.label_map).loc[spots]
+    panels[m] = published.aggregate(published.section_rows(frame, results.sample_of, sample), to_tier[name], tier.label_map).loc[spots]
 types = [t for t in table.mean().sort_values(ascending=False).index if t in panels[method].columns][: settings.map_types]
 adata = ad.read_h5ad(snakemake.input.adata[samples.index(sample)])
 xy = adata[list(spots)].obsm["spatial"]
