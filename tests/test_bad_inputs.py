@@ -220,11 +220,11 @@ def test_spots_off_the_detected_tissue_are_a_warning(tmp_path, visium_pair, capl
     xy = a.obsm["spatial"].copy()
     xy[:, 0] = xy[:, 0] * 0.1 + 20  # x squeezed into the slide's empty left margin: inside the slide, off the tissue
     with caplog.at_level(logging.WARNING):
-        qc_figure(tmp_path / "qc.png", xy, a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5")
-    assert re.search(r"T1: only \d+% of the spots lie on the detected tissue", caplog.text), caplog.text
+        qc_figure(tmp_path / "qc.png", xy, a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5", 0.9)
+    assert re.search(r"T1: only \d+% of the spots lie on the detected tissue \(tissue.min_spots_on_tissue: 90%\)", caplog.text), caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        qc_figure(tmp_path / "qc_ok.png", a.obsm["spatial"], a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5")
+        qc_figure(tmp_path / "qc_ok.png", a.obsm["spatial"], a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5", 0.9)
     assert "detected tissue" not in caplog.text
 
 

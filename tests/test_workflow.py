@@ -148,7 +148,7 @@ def check_demo_image_only_slide(tmp_path, sheet):
     assert image_only == ["P3_S1"]
     info = read_sample_info(out / "ingest" / "P3_S1.h5ad")
     assert info.n_spots_after_qc == 0 and info.format == "image" and info.um_per_px == 0.5 and info.um_per_px_source == "slide metadata"
-    assert len(read_tile_grid(out / "tiles" / "P3_S1.h5")) >= 40  # 50: P3's lab stains lightly, its palest fat is not tissue
+    assert len(read_tile_grid(out / "tiles" / "P3_S1.h5")) >= 90  # P3 is stained lightly; its fat is tissue too
     assert not (out / "patches" / "P3_S1.h5").exists() and not (out / "deconvolution" / "P3_S1.h5ad").exists()
     folds = pd.read_csv(out / "splits" / "folds.tsv", sep="\t")
     assert "P3_S1" not in set(folds["sample"])

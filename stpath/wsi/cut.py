@@ -55,7 +55,8 @@ def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueParams, til
         raise InputError(
             slide_path,
             "no tissue detected on the slide thumbnail (the image looks empty or unstained)",
-            "check that this is the H&E slide of the sample; for faint stains lower tissue.min_region_um2",
+            "check that this is the H&E slide of the sample; for very faint stains lower tissue.min_od and tissue.min_texture, "
+            "for small fragments tissue.min_region_um2",
         )
     windows, fraction = tile_grid(
         slide, mask, um_per_px, tiling.target_um_per_px, tiling.tile_px, tiling.min_tile_tissue, slide_path

@@ -86,5 +86,7 @@ rule qc_tissue_spots:
         f"benchmarks/{DATASET}/qc_tissue_spots/{{sample}}.tsv"
     conda:
         "../../envs/slides.yaml"
+    params:
+        tissue=config["tissue"],
     script:
         "../scripts/qc_tissue_spots.py"
