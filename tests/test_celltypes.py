@@ -211,11 +211,33 @@ def test_colocalisation_agrees_with_itself_and_tells_structure_from_noise():
     ab.loc[xy[:, 0] > 9, "B"] += 2
     z = enrichment(ab, xy, n_perms=100)
     assert z.loc["A", "A"] > 2 and z.loc["A", "B"] < 0
-    assert np.isclose(agreement(z, z), 1.0)
+    assert agreement(z, z) == {"pearson": 1.0, "spearman": 1.0, "cosine": 1.0}
     shuffled = enrichment(ab.sample(frac=1, random_state=1).set_axis(ab.index), xy, n_perms=100)
-    assert agreement(shuffled, z) < 0.9
+    assert agreement(shuffled, z)["pearson"] < 0.9
     one_type = enrichment(ab.assign(A=ab.A + 10), xy)
-    assert np.isnan(agreement(one_type, z))
+    assert all(np.isnan(v) for v in agreement(one_type, z).values())
+
+
+def test_colocalisation_agreement_over_pairs_of_different_types_as_released():
+    """The released analysis compares the R of pairs i < j only: a prediction that gets every
+    type's self-association right but the pairs backwards agrees perfectly with the diagonal in
+    (r 0.97 here) and not at all without it."""
+    from stpath.celltypes.colocalisation import agreement
+
+    types = list("ABCD")
+    labels = pd.DataFrame(np.diag([10.0, 20.0, 30.0, 40.0]), index=types, columns=types)
+    predicted = labels.copy()
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    label_pairs, predicted_pairs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
+    for (i, j), a, b in zip(pairs, label_pairs, predicted_pairs):
+        labels.iloc[i, j] = labels.iloc[j, i] = a
+        predicted.iloc[i, j] = predicted.iloc[j, i] = b
+    out = agreement(predicted, labels)
+    assert np.isclose(out["pearson"], -1.0) and np.isclose(out["spearman"], -1.0)
+    cosine = np.dot(label_pairs, predicted_pairs) / np.dot(label_pairs, label_pairs)  # 56 / 91: same norms
+    assert np.isclose(out["cosine"], (cosine + 1) / 2)
+    with_diagonal = np.corrcoef(predicted.to_numpy()[np.triu_indices(4)], labels.to_numpy()[np.triu_indices(4)])[0, 1]
+    assert with_diagonal > 0.97  # what the agreement was with the diagonal in
 
 
 def test_bivariate_moran_with_spatialdm_weights_against_hand_computed_values():
@@ -316,8 +338,11 @@ def test_prediction_files_are_evaluated_per_model_and_fold_against_labels_and_tr
     assert np.allclose(pooled.loc["cuca"], 1.0) and (pooled.loc["linear_probe"] < 0.99).all()
     assert set(summary.target) == {"cell2location_q05", "truth"} and len(per_type) == 2 * 2 * 2 * 2 * 3
     coloc, matrices = compare_slides(files, {"S1": 100.0, "S2": 100.0})  # 100 um between grid points
-    assert list(coloc.model) == ["cuca"] * 4 + ["linear_probe"] * 4
-    assert list(coloc.metric[:2]) == ["colocalisation_r", "colocalisation_moran_r"]
-    assert np.allclose(coloc.value.iloc[:4], 1.0)  # identical predictions: identical statistics
+    assert list(coloc.model) == ["cuca"] * 12 + ["linear_probe"] * 12
+    assert list(coloc.metric[:6]) == [
+        "colocalisation_r", "colocalisation_spearman", "colocalisation_cosine",
+        "colocalisation_moran_r", "colocalisation_moran_spearman", "colocalisation_moran_cosine",
+    ]
+    assert np.allclose(coloc.value.iloc[:12], 1.0)  # identical predictions: identical statistics
     assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and set(matrices.statistic) == {"nhood_enrichment_z", "moran_r"}
     assert not matrices.duplicated(["sample", "source", "statistic", "type_a", "type_b"]).any()

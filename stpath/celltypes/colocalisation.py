@@ -1,5 +1,6 @@
 """Spatial co-localisation of cell types, computed on the predictions and on the labels and
-compared by the Pearson r of the two type x type matrices:
+compared over the pairs of different types of the two type x type matrices (Pearson r, Spearman
+r and rescaled cosine similarity, as the released analysis):
 
 * squidpy's neighbourhood enrichment of the dominant cell type per spot (z-scores);
 * the released CUCA's statistic: the global bivariate Moran's R of every pair of cell-type
@@ -14,7 +15,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import squidpy as sq
-from scipy import sparse
+from scipy import sparse, stats
+from scipy.spatial import distance
 from scipy.spatial import cKDTree
 
 from ..metrics import COLUMNS
@@ -61,17 +63,29 @@ def bivariate_moran(abundance: pd.DataFrame, weights: sparse.spmatrix) -> pd.Dat
     return pd.DataFrame(r, index=abundance.columns, columns=abundance.columns)
 
 
-def agreement(predicted: pd.DataFrame, labels: pd.DataFrame) -> float:
-    """Pearson r of the upper triangles (with diagonal) over the types in both matrices."""
+AGREEMENT = ("pearson", "spearman", "cosine")
+
+
+def agreement(predicted: pd.DataFrame, labels: pd.DataFrame) -> dict[str, float]:
+    """How well a prediction's type x type matrix reproduces the labels', over the pairs of
+    different types (i < j, as the released CUCA analysis; the diagonal holds each type's
+    self-association, which would inflate the agreement): Pearson r, Spearman r and the rescaled
+    cosine similarity ((1 - cosine distance) + 1) / 2 between the two vectors of pair values."""
+    nan = dict.fromkeys(AGREEMENT, float("nan"))
     types = [t for t in labels.index if t in predicted.index]
-    if len(types) < 2:
-        return float("nan")
-    iu = np.triu_indices(len(types))
-    a, b = predicted.loc[types, types].to_numpy()[iu], labels.loc[types, types].to_numpy()[iu]
+    if len(types) < 3:
+        return nan
+    iu = np.triu_indices(len(types), k=1)
+    a, b = predicted.loc[types, types].to_numpy(float)[iu], labels.loc[types, types].to_numpy(float)[iu]
     keep = np.isfinite(a) & np.isfinite(b)
-    if keep.sum() < 3 or a[keep].std() == 0 or b[keep].std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a[keep], b[keep])[0, 1])
+    a, b = a[keep], b[keep]
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return nan
+    return {
+        "pearson": float(stats.pearsonr(a, b)[0]),
+        "spearman": float(stats.spearmanr(a, b)[0]),
+        "cosine": float((1 - distance.cosine(a, b) + 1) / 2),
+    }
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,9 @@ ENRICHMENT, MORAN = "nhood_enrichment_z", "moran_r"
 
 def compare_slides(predictions: list[SpotPrediction], um_per_px: dict[str, float], moran: MoranSettings = MoranSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per prediction (one model, one held-out slide): summary rows of the agreement with the
-    labels, by squidpy's enrichment (``colocalisation_r``) and by the released Moran's R
-    (``colocalisation_moran_r``); and the long matrices of the predictions and of the labels (once
+    labels over the pairs of different types, by squidpy's enrichment (``colocalisation_r``,
+    ``_spearman``, ``_cosine``) and by the released Moran's R (``colocalisation_moran_r``,
+    ``_spearman``, ``_cosine``: the three statistics the release reports); and the long matrices of the predictions and of the labels (once
     per slide), ``statistic`` naming which. ``um_per_px``: each slide's pixel size."""
     summary, matrices, labels = [], [], {}
     for p in predictions:
@@ -107,9 +122,10 @@ def compare_slides(predictions: list[SpotPrediction], um_per_px: dict[str, float
             labels[sample] = {ENRICHMENT: enrichment(p.target, p.spatial), MORAN: bivariate_moran(p.target, weights)}
             matrices += [_long(m, sample, "labels", statistic) for statistic, m in labels[sample].items()]
         matrices += [_long(m, sample, p.model, statistic) for statistic, m in predicted.items()]
-        for statistic, metric in ((ENRICHMENT, "colocalisation_r"), (MORAN, "colocalisation_moran_r")):
-            r = agreement(predicted[statistic], labels[sample][statistic])
-            summary.append((p.model, p.target_name, "cell_types", "per_slide", p.fold, sample, metric, r))
+        for statistic, prefix in ((ENRICHMENT, "colocalisation"), (MORAN, "colocalisation_moran")):
+            for name, value in agreement(predicted[statistic], labels[sample][statistic]).items():
+                metric = f"{prefix}_{'r' if name == 'pearson' else name}"
+                summary.append((p.model, p.target_name, "cell_types", "per_slide", p.fold, sample, metric, value))
     return pd.DataFrame(summary, columns=COLUMNS), pd.concat(matrices, ignore_index=True)
 
 
