@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 import squidpy as sq
 from scipy import sparse, stats
-from scipy.spatial import distance
-from scipy.spatial import cKDTree
+from scipy.spatial import cKDTree, distance
 
 from ..metrics import COLUMNS
 from ..predictions import SpotPrediction
