@@ -309,16 +309,18 @@ def test_one_sample_dry_run_plans_tiling_without_folds(tmp_path, visium_pair):
     assert re.search(r"tissue_tiles\s+1", r.stdout) and "folds" not in r.stdout.split("Job stats")[1]
 
 
-def test_predicted_abundances_are_saved_non_negative(tmp_path):
-    from stpath.celltypes.models import clip_abundances
+def test_negative_predicted_abundances_are_saved_raw_with_what_clipping_changes(tmp_path):
+    """Held-out predictions are saved raw (Pearson and Moran's R are computed on them, as released);
+    ``uns`` records what clipping at 0 changes, and the maps, Spearman and JSD use the clipped view."""
+    from stpath.celltypes.metrics import clipped
+    from stpath.celltypes.models import below_zero
     from stpath.predictions import SpotPrediction, read_spot_prediction, write_spot_prediction
 
     raw = np.array([[2.0, -1.33], [0.5, 3.0], [-0.2, 1.0]], dtype=np.float32)
-    values, clipped = clip_abundances(raw)
-    frame = pd.DataFrame(values, index=["a", "b", "c"], columns=["T", "B"])
-    write_spot_prediction(SpotPrediction("cuca", 0, "S", frame, frame, "q05", np.zeros((3, 2)), clipped), tmp_path / "p.h5ad")
+    frame = pd.DataFrame(raw, index=["a", "b", "c"], columns=["T", "B"])
+    write_spot_prediction(SpotPrediction("cuca", 0, "S", frame, frame, "q05", np.zeros((3, 2)), below_zero(raw)), tmp_path / "p.h5ad")
     back = read_spot_prediction(tmp_path / "p.h5ad")
-    assert (back.predicted.to_numpy() >= 0).all() and back.predicted.loc["b", "B"] == 3.0
+    assert back.predicted.loc["a", "B"] == pytest.approx(-1.33) and (clipped(back.predicted).to_numpy() >= 0).all()
     assert back.details["clipped_below_zero"] == 2 and back.details["min_before_clipping"] == pytest.approx(-1.33)
 
 

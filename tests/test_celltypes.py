@@ -166,7 +166,7 @@ def test_metrics_per_type_pooled_and_per_slide():
     rng = np.random.default_rng(0)
     true = rng.random((30, 3))
     pred = true.copy()
-    pred[:, 1] = -pred[:, 1]  # anti-correlated type
+    pred[:, 1] = 1 - pred[:, 1]  # anti-correlated type
     pred[:, 2] = rng.random(30)
     m = per_type(pred, true)
     assert np.isclose(m["pearson"][0], 1) and np.isclose(m["pearson"][1], -1) and np.isclose(m["spearman"][1], -1)
@@ -199,6 +199,22 @@ def test_released_metric_details_against_hand_computed_values():
     pooled = summary[summary.protocol == "pooled"].set_index("metric").value
     assert np.isclose(pooled["pearson_mean"], (-1 / 3 + 1) / 2)  # B skipped, not scored 0
     assert np.isclose(pooled["jsd_squared_mean"], m["jsd_squared"].mean())
+
+
+def test_pearson_on_raw_predictions_spearman_and_jsd_on_clipped_as_released():
+    """The released evaluation: PCC on the raw prediction, Spearman and JSD after clipping at 0."""
+    from stpath.celltypes.metrics import per_type
+
+    true = np.array([[0.0], [1.0], [2.0], [3.0]])
+    pred = np.array([[-3.0], [1.0], [2.0], [3.0]])  # clipped: [0, 1, 2, 3], a perfect prediction
+    m = per_type(pred, true)
+    x, y = pred[:, 0] - pred.mean(), true[:, 0] - true.mean()  # pred mean 0.75, true mean 1.5
+    assert np.isclose(m["pearson"][0], (x * y).sum() / np.sqrt((x**2).sum() * (y**2).sum()))
+    assert np.isclose(m["pearson"][0], 9.5 / np.sqrt(20.75 * 5.0))  # 0.933, where the clipped values give 1
+    assert np.isclose(m["spearman"][0], 1.0) and np.isclose(m["jsd"][0], 0.0, atol=1e-4)
+    # Spearman on the clipped view ties the two negative spots at 0
+    m = per_type(np.array([[-2.0], [-1.0], [1.0], [2.0]]), np.array([[1.0], [0.0], [2.0], [3.0]]))
+    assert np.isclose(m["spearman"][0], np.corrcoef([1.5, 1.5, 3, 4], [2, 1, 3, 4])[0, 1])
 
 
 def test_colocalisation_agrees_with_itself_and_tells_structure_from_noise():

@@ -1,6 +1,6 @@
 """Evaluation of predicted cell-type abundances, as CUCA's evaluation scripts do it: per cell type,
-Pearson r, Spearman r and the Jensen-Shannon distance (``jsd``, scipy's, as the released per-slide
-figure) and its square (``jsd_squared``, the divergence the released pooled figure reports) between
+Pearson r (on the raw prediction), Spearman r and the Jensen-Shannon distance (on the prediction
+clipped at 0; ``jsd``, scipy's, as the released per-slide figure) and its square (``jsd_squared``, the divergence the released pooled figure reports) between
 the predicted and the reference column, over all test spots of a fold pooled ('pooled') and per
 test slide ('per_slide'); then the mean over cell types. A cell type constant over the spots
 scored has no correlation: NaN, skipped by the mean, as released. References: the deconvolution
@@ -20,19 +20,27 @@ from ..predictions import SpotPrediction
 METRICS = ("pearson", "spearman", "jsd", "jsd_squared")
 
 
+def clipped(prediction: pd.DataFrame) -> pd.DataFrame:
+    """The clipped view of a held-out prediction, which is saved raw: Pearson and Moran's R are
+    computed on the raw values, Spearman, JS distance and the maps on this view (as released)."""
+    return prediction.clip(lower=0)
+
+
 def per_type(pred: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray]:
-    """Each metric per cell type (column). A column constant in the prediction or the reference
-    gives NaN correlations (scipy's, as the released code computes them). JSD treats each column as
-    a distribution over spots (negative predictions clipped to 0, +1e-8 as the reference code)."""
+    """Each metric per cell type (column), as the released evaluation: Pearson r on the raw
+    prediction; Spearman r and the JS distance on the prediction clipped at 0 (the JSD treating each
+    column as a distribution over spots, +1e-8 as the reference code). A column constant in the
+    prediction or the reference gives NaN correlations (scipy's, as the released code)."""
+    clip = np.maximum(pred, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = spearmanr(pred, true, axis=0).statistic if len(pred) > 2 else np.full(pred.shape[1], np.nan)
+        rho = spearmanr(clip, true, axis=0).statistic if len(pred) > 2 else np.full(pred.shape[1], np.nan)
     if np.ndim(rho) == 2:  # spearmanr returns the full (2K x 2K) matrix for K > 1 columns
         k = pred.shape[1]
         rho = np.diag(rho[:k, k:])
-    constant = (np.ptp(pred, axis=0) == 0) | (np.ptp(true, axis=0) == 0)
-    pearson = np.where(constant, np.nan, pearson_columns(pred, true))
-    spearman = np.where(constant, np.nan, np.asarray(rho, float))
-    jsd = np.array([jensenshannon(np.clip(p, 0, None) + 1e-8, np.clip(t, 0, None) + 1e-8) for p, t in zip(pred.T, true.T)])
+    flat_true = np.ptp(true, axis=0) == 0
+    pearson = np.where((np.ptp(pred, axis=0) == 0) | flat_true, np.nan, pearson_columns(pred, true))
+    spearman = np.where((np.ptp(clip, axis=0) == 0) | flat_true, np.nan, np.asarray(rho, float))
+    jsd = np.array([jensenshannon(p + 1e-8, np.clip(t, 0, None) + 1e-8) for p, t in zip(clip.T, true.T)])
     return {"pearson": pearson, "spearman": spearman, "jsd": jsd, "jsd_squared": jsd**2}
 
 

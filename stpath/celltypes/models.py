@@ -54,16 +54,20 @@ def load(name: str, settings: CellTypeSettings, n_types: int, n_genes: int, chec
     return load_weights(build(name, n_types, n_genes, settings), checkpoint, device)
 
 
-def clip_abundances(values: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Abundances are cell counts: a regression head can undershoot zero, the saved prediction
-    cannot. Returns the clipped values and what was clipped (for ``uns``)."""
+def below_zero(values: np.ndarray) -> dict:
+    """What clipping at 0 changes in a prediction (recorded in ``uns``): abundances are cell
+    counts, and a regression head can undershoot zero."""
     below = values < 0
-    clipped = {
+    return {
         "clipped_below_zero": int(below.sum()),
         "clipped_share": float(below.mean()) if values.size else 0.0,
         "min_before_clipping": float(values.min()) if values.size else 0.0,
     }
-    return np.maximum(values, 0), clipped
+
+
+def clip_abundances(values: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The prediction clipped at 0 (whole-slide maps) and what was clipped."""
+    return np.maximum(values, 0), below_zero(values)
 
 
 @torch.no_grad()
@@ -88,9 +92,9 @@ def predict_held_out(
         for sample in test:
             rows = spots.sample == sample
             barcodes = spots.barcode[rows]
-            values, clipped = clip_abundances(predicted[rows])
+            values = predicted[rows]  # raw: the clipped view is derived where it is used (``metrics.clipped``)
             yield SpotPrediction(
                 name, int(fold), sample, pd.DataFrame(values, index=barcodes, columns=spots.label_names),
                 pd.DataFrame(spots.labels[torch.from_numpy(rows)].numpy(), index=barcodes, columns=spots.label_names),
-                settings.labels.name, read_spatial(labels[sample], barcodes), {"labels": vars(settings.labels), **clipped},
+                settings.labels.name, read_spatial(labels[sample], barcodes), {"labels": vars(settings.labels), **below_zero(values)},
             )

@@ -3,6 +3,7 @@ import pandas as pd
 from stpath import logs
 from stpath.atomic import atomic_path
 from stpath.celltypes import figures
+from stpath.celltypes.metrics import clipped
 from stpath.deconvolution.truth import read_truth
 from stpath.ingest.folds import protocol_of
 from stpath.ingest.ingested import read_sample_info
@@ -17,7 +18,7 @@ panels = {f"labels: {first.target_name}": first.target}
 if snakemake.input.truth:
     truth = read_truth(snakemake.input.truth, [first.sample], keyed=False)
     panels["truth"] = truth.reindex(index=first.target.index, columns=first.target.columns)
-panels |= {p.model: p.predicted for p in predictions}
+panels |= {p.model: clipped(p.predicted) for p in predictions}
 thumb = read_thumbnail(snakemake.input.tiles)
 view = SpotView.of(first.spatial, read_sample_info(snakemake.input.labels).physical_spot_px, thumb.image, thumb.downsample, 2.8 * 100)
 protocol = protocol_of(f"fold{first.fold}", first.sample, pd.DataFrame(snakemake.params.folds))
