@@ -103,11 +103,12 @@ def local_full_config(base: str, tmp_path: Path, sections=SECTIONS) -> Path:
 
 
 def test_full_cohort_plans_with_an_empty_data_root(tmp_path):
-    """All 36 sections, patient folds with validation patients, every rule, nothing on disk."""
+    """All 36 sections, the released patient folds with validation patients, every rule, nothing on disk."""
     weights = tmp_path / "virchow2.bin"
     weights.write_bytes(b"")
     config = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
     config.update(samples=str(REPO / config["samples"]), data_root=str(tmp_path / "empty"))
+    config["folds"]["table"] = str(REPO / config["folds"]["table"])
     config["cell_type_models"]["encoder"]["weights"] = str(weights)
     (tmp_path / "full.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     r = run_snakemake(["-n", "--cores", "2", "--configfile", str(tmp_path / "full.yaml")], tmp_path)
@@ -130,6 +131,7 @@ def test_stain_variant_plans_over_the_full_cohort(tmp_path):
     weights.write_bytes(b"")
     config = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
     config.update(samples=str(REPO / config["samples"]), data_root=str(tmp_path / "empty"))
+    config["folds"]["table"] = str(REPO / config["folds"]["table"])
     config["cell_type_models"]["encoder"]["weights"] = str(weights)
     stain = yaml.safe_load((REPO / "config" / "her2st_full_stain.yaml").read_text())
     stain["expression_models"]["frozen"]["weights"] = str(weights)

@@ -128,3 +128,24 @@ def test_every_result_row_states_within_or_cross_patient():
     assert list(labelled["patients"]) == ["within-patient", "cross-patient", "cross-patient", "cross-patient", "within-patient"]
     assert patients_phrase(labelled) == "cross-patient and within-patient test slides"
     assert patients_phrase(labelled[labelled["fold"] == 1]) == "cross-patient test slides"
+
+
+def test_her2st_full_uses_the_released_cuca_folds_exactly():
+    """config/her2st_full.yaml's split table reproduces the released split files line by line
+    (lyotvincent/CUCA d0a3d81, cross_val_splits/her2st/; some lack a final newline)."""
+    import yaml
+
+    from conftest import REPO, shared
+
+    released = shared("her2st", "cuca_released_splits")
+    config = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
+    assert config["folds"] == {"scheme": "table", "table": "config/splits/her2st_cuca_released.tsv"}
+    full_sheet = pd.read_csv(REPO / config["samples"], sep="\t", dtype=str, keep_default_na=False)
+    folds = read_split_table(REPO / config["folds"]["table"], full_sheet)
+    for fold in range(4):
+        for role in ("train", "val", "test"):
+            lines = [line.strip() for line in (released / f"{role}_fold_{fold}.txt").read_text().splitlines() if line.strip()]
+            rows = folds[(folds.fold == fold) & (folds.role == role)]
+            assert list(rows["sample"]) == lines, (fold, role)
+        assert folds[folds.fold == fold].groupby("patient").role.nunique().eq(1).all()  # whole patients
+        assert set(folds[folds.fold == fold]["sample"]) == set(full_sheet["sample"])
