@@ -149,3 +149,21 @@ def test_her2st_full_uses_the_released_cuca_folds_exactly():
             assert list(rows["sample"]) == lines, (fold, role)
         assert folds[folds.fold == fold].groupby("patient").role.nunique().eq(1).all()  # whole patients
         assert set(folds[folds.fold == fold]["sample"]) == set(full_sheet["sample"])
+
+
+def test_each_branch_selects_as_its_release():
+    """CMRCNet (released): every training slide trains, the validation patients' too, and the model
+    is selected on an in-slide split; CUCA (released): selected on the validation patients."""
+    import yaml
+
+    from conftest import REPO
+    from stpath.ingest.folds import IN_SLIDE, VALIDATION_PATIENTS
+
+    folds = plan_folds(sheet(), FoldSettings(n_val_patients=2, seed=3))
+    val = sorted(folds.loc[(folds.fold == 0) & (folds.role == "val"), "sample"])
+    assert len(val) == 4 and sorted(validation_samples(folds, "fold0", VALIDATION_PATIENTS)) == val
+    assert validation_samples(folds, "fold0", IN_SLIDE) == [] and validation_samples(folds, "final", VALIDATION_PATIENTS) == []
+    assert set(val) <= set(training_samples(folds, "fold0", []))  # loaded for training: used as such in-slide
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
+    default = {b: schema[b]["properties"]["train"]["properties"]["selection"]["default"] for b in ("expression_models", "cell_type_models")}
+    assert default == {"expression_models": IN_SLIDE, "cell_type_models": VALIDATION_PATIENTS}

@@ -171,9 +171,18 @@ def training_samples(folds: pd.DataFrame, split: str, labelled: list[str]) -> li
     return samples_in(folds, fold, "train") + samples_in(folds, fold, "val")
 
 
-def validation_samples(folds: pd.DataFrame, split: str) -> list[str]:
-    """The validation patients' slides of a fold (empty: the run selects on an in-slide split)."""
-    return [] if split == "final" else samples_in(folds, int(split.removeprefix("fold")), "val")
+VALIDATION_PATIENTS, IN_SLIDE = "validation_patients", "in_slide"  # a branch's ``train.selection``
+
+
+def validation_samples(folds: pd.DataFrame, split: str, selection: str = VALIDATION_PATIENTS) -> list[str]:
+    """The slides a training run selects its model on: the fold's validation patients' slides
+    (``selection: validation_patients``, as the released CUCA), or none, so that the run trains on
+    every training slide, validation patients' included, and selects on a seeded in-slide split
+    (``in_slide``, as the released CMRCNet; also every final run and folds without validation
+    patients)."""
+    if split == "final" or selection == IN_SLIDE:
+        return []
+    return samples_in(folds, int(split.removeprefix("fold")), "val")
 
 
 def checkpoints_by_split(fold_ids: list[int], fold_checkpoints: list, final) -> dict:

@@ -45,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 1e-3
     eta_min: float = 1e-5
     val_fraction: float = 0.2
+    selection: str = "validation_patients"  # or "in_slide" (ingest.folds.validation_samples)
     seed: int = 42
     augment: bool = True
     optimizer: str = "adamw"  # or "adam"

@@ -110,9 +110,10 @@ def split_samples(split):
     return training_samples(FOLD_TABLE, split, LABELLED)
 
 
-def split_validation_samples(split):
-    """The validation patients' slides of a training run; empty: an in-slide split."""
-    return validation_samples(FOLD_TABLE, split)
+def split_validation_samples(split, branch):
+    """The slides a training run of ``branch`` selects on (its ``train.selection``); empty: an
+    in-slide split."""
+    return validation_samples(FOLD_TABLE, split, config[branch]["train"]["selection"])
 
 
 # ---- wildcard constraints ------------------------------------------------------------------------
