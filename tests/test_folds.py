@@ -156,8 +156,9 @@ def test_each_branch_selects_as_its_release():
     is selected on an in-slide split; CUCA (released): selected on the validation patients."""
     import yaml
 
-    from conftest import REPO
     from stpath.ingest.folds import IN_SLIDE, VALIDATION_PATIENTS
+
+    from conftest import REPO
 
     folds = plan_folds(sheet(), FoldSettings(n_val_patients=2, seed=3))
     val = sorted(folds.loc[(folds.fold == 0) & (folds.role == "val"), "sample"])
