@@ -59,3 +59,18 @@ def read_table(path) -> pd.DataFrame:
 
 def stack_summaries(paths) -> pd.DataFrame:
     return pd.concat([read_table(p) for p in paths], ignore_index=True)
+
+
+HEADLINE_KEYS = ["model", "target", "gene_set", "metric"]
+
+
+def headline(summary: pd.DataFrame) -> pd.DataFrame:
+    """The per-slide rows averaged as both releases report them: over the test slides of each
+    fold, then over the folds (a fold that holds out more slides weighs no more than one that holds
+    out fewer). One row per (model, target, gene set, metric), with ``n_folds`` and ``n_slides``;
+    the ``patients`` column is kept when every averaged row has the same."""
+    rows = summary[summary["protocol"] == "per_slide"]
+    keys = HEADLINE_KEYS + (["patients"] if "patients" in rows else [])
+    per_fold = rows.groupby(keys + ["fold"], dropna=False)["value"].agg(["mean", "size"]).reset_index()
+    out = per_fold.groupby(keys, dropna=False).agg(value=("mean", "mean"), n_folds=("fold", "nunique"), n_slides=("size", "sum"))
+    return out.reset_index()

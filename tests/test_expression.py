@@ -68,3 +68,16 @@ def test_leave_one_slide_out():
     assert f.fold.nunique() == 6
     assert (f[f.role == "test"].groupby("fold").size() == 1).all()
     assert feasible_schemes(sheet().assign(patient="C")) == ["leave_one_slide_out"]
+
+
+def test_headline_averages_slides_within_each_fold_then_folds_as_released():
+    """Fold 0 holds out three slides (r 0.1, 0.2, 0.3), fold 1 one (r 0.9): the releases report
+    (0.2 + 0.9) / 2 = 0.55, where the mean over all four (fold, slide) rows would be 0.375."""
+    from stpath.metrics import COLUMNS, headline
+
+    rows = [("cmrcnet", "expression", "HEG", "per_slide", f, s, "pearson_mean", v)
+            for f, s, v in ((0, "A1", 0.1), (0, "A2", 0.2), (0, "A3", 0.3), (1, "B1", 0.9))]
+    rows.append(("cmrcnet", "expression", "HEG", "pooled", 0, "all", "pearson_mean", 0.5))
+    out = headline(pd.DataFrame(rows, columns=COLUMNS)).set_index("metric")
+    assert out.loc["pearson_mean", "value"] == pytest.approx(0.55)
+    assert out.loc["pearson_mean", "n_folds"] == 2 and out.loc["pearson_mean", "n_slides"] == 4

@@ -57,17 +57,20 @@ def per_gene_distributions(per_gene: pd.DataFrame, path) -> None:
 
 
 def summary_bars(summary: pd.DataFrame, path) -> None:
-    """Mean PCC per model and gene set (per-slide protocol averaged over slides; HEST pooled)."""
+    """Mean PCC per model and gene set: the per-slide rows averaged over each fold's slides, then
+    over folds, as the releases report them (``metrics.headline``); pooled rows averaged over
+    folds. Error bars: s.d. over the folds' means."""
     pcc = summary[summary.metric == "pearson_mean"].copy()
     pcc["set"] = pcc.gene_set + " (" + pcc.protocol.str.replace("_", "-") + ")"
-    mean = pcc.groupby(["set", "model"]).value.mean().unstack("model")
-    sd = pcc.groupby(["set", "model"]).value.std().unstack("model").fillna(0)
+    per_fold = pcc.groupby(["set", "model", "fold"]).value.mean()
+    mean = per_fold.groupby(["set", "model"]).mean().unstack("model")
+    sd = per_fold.groupby(["set", "model"]).std().unstack("model").fillna(0)
     fig, ax = plt.subplots(figsize=(1.6 * len(mean) + 2.5, 3.8), dpi=110)
     mean.plot.bar(ax=ax, yerr=sd, capsize=2, width=0.8)
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xlabel("")
     ax.set_ylabel("mean Pearson r")
-    ax.set_title(f"Expression prediction on held-out slides, {patients_phrase(pcc)} (error bars: s.d. over slides/folds)", fontsize=9)
+    ax.set_title(f"Expression prediction on held-out slides, {patients_phrase(pcc)} (mean over each fold's slides, then folds; bars: s.d. over folds)", fontsize=9)
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     fig.tight_layout()
     fig.savefig(path)

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from ..deconvolution import published
+from ..metrics import headline, read_table
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "config" / "her2st.yaml"
@@ -110,19 +111,16 @@ def write_configs(workdir: Path, samples: Path | None = None, extra: dict | None
 
 
 def tables(workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The published check (mean over types per section) and the cell-type models' headline."""
+    """The published check (mean over types per section) and the cell-type models' headline (per
+    slide, averaged over each fold's slides, then folds: ``metrics.headline``)."""
     checks = []
     for dataset in ("her2st", "her2st_major"):
         check = pd.read_csv(workdir / "results" / dataset / "deconvolution" / "published_check.tsv", sep="\t")
         checks.append(published.check_summary(check).assign(run=dataset).set_index("run", append=True))
     check = pd.concat(checks)
-    rows = []
-    for dataset in ("her2st", "her2st_published"):
-        summary = pd.read_csv(workdir / "results" / dataset / "metrics" / "cell_types" / "summary.tsv", sep="\t")
-        rows.append(summary[summary["protocol"] == "per_slide"])
-    summary = pd.concat(rows)
-    headline = summary.pivot_table(index=["target", "model"], columns="metric", values="value", aggfunc="mean")
-    return check, headline
+    rows = [headline(read_table(workdir / "results" / dataset / "metrics" / "cell_types" / "summary.tsv")) for dataset in ("her2st", "her2st_published")]
+    table = pd.concat(rows).pivot_table(index=["target", "model"], columns="metric", values="value")
+    return check, table
 
 
 def main(argv=None) -> int:
@@ -139,12 +137,12 @@ def main(argv=None) -> int:
         print(f"== {dataset}: {' '.join(command)}", flush=True)
         if subprocess.run(command, cwd=REPO).returncode:
             return 1
-    check, headline = tables(workdir)
+    check, models = tables(workdir)
     with open(workdir / "her2st_cuca.tsv", "w") as out:
         check.round(3).to_csv(out, sep="\t")
         out.write("\n")
-        headline.round(3).to_csv(out, sep="\t")
-    print(check.round(3).to_string(), headline.round(3).to_string(), sep="\n\n")
+        models.round(3).to_csv(out, sep="\t")
+    print(check.round(3).to_string(), models.round(3).to_string(), sep="\n\n")
     return 0
 
 
