@@ -251,3 +251,21 @@ def test_slide_metrics_and_hest_protocol():
     hest = em.hest("m", 0, [true[:50], true[50:]], [true[:50], true[50:]], true, n=50)
     assert hest.protocol.item() == "hest" and hest.value.item() == pytest.approx(1.0)
     assert list(hest.columns) == COLUMNS
+
+
+def test_cuca_gene_input_is_counts_to_5e4_then_log1p_as_released(tmp_path):
+    """CUCA's molecule branch reads Hist2Cell's normalisation (each spot's counts scaled to 5e4 over
+    all genes, then log1p), from the raw counts the normalised file keeps, not the expression
+    branch's median-library normalisation."""
+    import anndata as ad
+    import scipy.sparse as sp
+
+    from stpath.genes.selection import normalise
+    from stpath.training.data import _expression_of
+
+    counts = sp.csr_matrix(np.array([[1.0, 3.0, 0.0], [2.0, 2.0, 4.0]], dtype=np.float32))
+    files = normalise(ad.AnnData(counts, obs=pd.DataFrame(index=["s1", "s2"]), var=pd.DataFrame(index=["G1", "G2", "G3"])))
+    x = _expression_of(files, np.array(["s1", "s2"]), ["G2", "G3"], tmp_path / "e.h5ad", target_sum=5e4)
+    assert np.allclose(x, np.log1p([[37500.0, 0.0], [12500.0, 25000.0]]))  # 3/4, 0/4; 2/8, 4/8 of 5e4
+    median = _expression_of(files, np.array(["s1", "s2"]), ["G2", "G3"], tmp_path / "e.h5ad")
+    assert np.allclose(median, np.log1p([[3.0 * 6 / 4, 0.0], [2.0 * 6 / 8, 4.0 * 6 / 8]]))  # median total 6

@@ -50,6 +50,7 @@ class CellTypeSettings:
     models: tuple[str, ...] = ("cuca", "cuca_image_only", "linear_probe", "ridge_probe")
     labels: LabelSettings = field(default_factory=LabelSettings)
     gene_set: str = "top_expressed"  # genes.tsv column of the molecule branch's input
+    gene_target_sum: float | None = 50_000.0  # its normalisation: counts to this total, log1p (None: the shared median)
     accelerator: str = "auto"
     cuca: CUCAConfig = field(default_factory=CUCAConfig)  # encoder, preset, fine-tuning, heads, loss weights
     train: TrainConfig = field(default_factory=lambda: cuca_training(epochs=100, batch_size=128, lr=0.002, weight_decay=1e-4, seed=3407, augment=False))
@@ -75,6 +76,7 @@ class CellTypeSettings:
             models=tuple(section["models"]),
             labels=LabelSettings(**section["labels"]),
             gene_set=section["gene_set"],
+            gene_target_sum=section["gene_target_sum"],
             accelerator=section["accelerator"],
             cuca=CUCAConfig.from_config(section),
             train=cuca_training(**section["train"]),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import scanpy as sc
 import scipy.sparse as sp
 import torch
 
@@ -47,10 +48,21 @@ def _patch_barcodes(name: str, patches: Path, adata: ad.AnnData) -> tuple[np.nda
     return keep, codes
 
 
-def _expression_of(adata: ad.AnnData, codes, genes: list[str], path: Path) -> np.ndarray:
+def renormalised(adata: ad.AnnData, target_sum: float) -> ad.AnnData:
+    """A normalised expression file's spots again from their raw counts (``layers["counts"]``):
+    each spot's counts over all genes scaled to ``target_sum``, then log1p."""
+    out = ad.AnnData(adata.layers["counts"].astype(np.float32), obs=adata.obs[[]], var=adata.var[[]])
+    sc.pp.normalize_total(out, target_sum=target_sum)
+    sc.pp.log1p(out)
+    return out
+
+
+def _expression_of(adata: ad.AnnData, codes, genes: list[str], path: Path, target_sum: float | None = None) -> np.ndarray:
     missing = [g for g in genes if g not in adata.var_names]
     if missing:
         raise InputError(path, f"{len(missing)} training genes are missing, e.g. {missing[:3]}", "rebuild the gene sets (rule gene_sets) for this dataset")
+    if target_sum is not None:
+        adata = renormalised(adata, target_sum)
     x = adata[codes, genes].X
     return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)
 
@@ -67,13 +79,18 @@ def load_expression(samples: list[str], patch_paths: list[Path], expression_path
     return torch.from_numpy(np.concatenate(expression)), np.concatenate(sample_of)
 
 
-def load_spots(samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str], pin: bool = False) -> SpotSet:
+def load_spots(
+    samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str], pin: bool = False,
+    target_sum: float | None = None,
+) -> SpotSet:
+    """The spots that have a patch: images, expression over ``genes`` (the files' normalisation, or
+    their raw counts scaled to ``target_sum`` then log1p), slide and barcode of each."""
     images, expression, sample_of, barcodes = [], [], [], []
     for name, patches, expr in zip(samples, patch_paths, expression_paths):
         adata = ad.read_h5ad(expr)
         keep, codes = _patch_barcodes(name, patches, adata)
         images.append(read_patch_images(patches, keep))
-        expression.append(_expression_of(adata, codes[keep], genes, expr))
+        expression.append(_expression_of(adata, codes[keep], genes, expr, target_sum))
         sample_of.append(np.full(int(keep.sum()), name, dtype=object))
         barcodes.append(codes[keep])
     images_t = torch.from_numpy(np.concatenate(images))
