@@ -63,11 +63,27 @@ def test_cuca_embedding_is_cls_and_mean_patch_tokens_and_loss_is_weighted_rmse()
     assert torch.allclose(model.predict(x), out["prediction"])  # inference uses the image only
 
 
-def test_image_only_ablation_has_no_molecule_branch():
+def test_cuca_without_molecule_branch_keeps_cucas_head_and_loss_scale():
     model = CUCA(4, 10, small(w_rec=0.0, w_align=0.0))
     assert not hasattr(model, "molecule") and not hasattr(model, "decoder")
     out = model(torch.randn(2, 3, 64, 64), torch.rand(2, 10), torch.rand(2, 4))
-    assert set(out) == {"loss", "main", "prediction"}
+    assert set(out) == {"loss", "main", "prediction"} and torch.isclose(out["loss"], 0.3 * out["main"])
+
+
+def test_image_only_ablation_is_the_released_fmmlp():
+    """The released image-only ablation (FMMLP): Linear-ReLU-Dropout twice then Linear (no batch
+    norm, no final activation), a linear head, loss = the abundance RMSE at weight 1."""
+    from stpath.models import registry
+
+    torch.manual_seed(0)
+    model = registry.get("cuca_image_only").build(settings(), 10, 4).eval()
+    kinds = [type(m).__name__ for m in model.projector]
+    assert kinds == ["Linear", "ReLU", "Dropout"] * 2 + ["Linear"] and not hasattr(model, "molecule")
+    x, ab = torch.randn(3, 3, 64, 64), torch.rand(3, 4)
+    out = model(x, torch.rand(3, 10), ab)
+    assert torch.isclose(out["loss"], torch.sqrt(((out["prediction"] - ab) ** 2).mean())) and out["loss"] is out["main"]
+    assert (model.projector(model.encoder(x)) < 0).any()  # no final ReLU: the embedding can be negative
+    assert torch.allclose(model.predict(x), out["prediction"])
 
 
 def test_lora_trains_only_adapters_of_the_last_blocks_and_the_heads():

@@ -97,6 +97,7 @@ def test_every_registered_model_builds():
     built = {name: spec.build(settings[spec.task], 12, 5) for name, spec in registry.MODELS.items()}
     assert built["cmrcnet"].cfg.reconstruction and not built["bleep"].cfg.reconstruction
     assert hasattr(built["cuca"], "molecule") and not hasattr(built["cuca_image_only"], "molecule")
+    assert not hasattr(built["cuca_no_molecule"], "molecule") and built["cuca_no_molecule"].cfg.w_main == 0.3
     assert built["linear_probe"].head.out_features == 5 and built["direct"].head.out_features == 12
 
 

@@ -125,6 +125,33 @@ class CUCA(nn.Module):
         return {"loss": loss, **out, "prediction": pred}
 
 
+class ImageOnlyMLP(nn.Module):
+    """The released image-only ablation (FMMLP): CUCA's encoder (same fine-tuning), an MLP
+    projector without batch norm and without a final activation, a linear head, trained on the
+    abundance RMSE alone at weight 1. No molecule branch."""
+
+    def __init__(self, n_types: int, cfg: CUCAConfig):
+        super().__init__()
+        self.encoder = cfg.encoder_module()
+        self.projector = mlp([self.encoder.dim, cfg.hidden_dim, cfg.hidden_dim, cfg.proj_dim], cfg.dropout, norm=False, last_act=False)
+        self.head = nn.Linear(cfg.proj_dim, n_types)
+
+    @property
+    def prefix_frozen(self) -> bool:
+        return self.encoder.prefix_frozen
+
+    def prefix(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder.prefix(images)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.projector(self.encoder(x)))
+
+    def forward(self, x: torch.Tensor, genes: torch.Tensor, abundance: torch.Tensor) -> dict[str, torch.Tensor]:
+        pred = self.predict(x)
+        main = rmse(pred, abundance)
+        return {"loss": main, "main": main, "prediction": pred}
+
+
 class FrozenFeatureHead(nn.Module):
     """A linear map from the frozen encoder's features (CLS + mean patch token) to the abundances:
     the LinearProbing baselines. The encoder's whole output is a frozen prefix, computed once."""
@@ -152,9 +179,16 @@ class FrozenFeatureHead(nn.Module):
 
 
 def build(settings, n_genes: int, n_outputs: int, **variant) -> CUCA:
-    """Registry builder: CUCA on ``settings.cuca`` with the variant's overrides (the image-only
-    ablation turns the molecule branch's loss weights to 0)."""
+    """Registry builder: CUCA on ``settings.cuca`` with the variant's overrides
+    (``cuca_no_molecule`` turns the molecule branch's loss weights to 0: CUCA's own architecture
+    and loss scale without the molecule branch, which isolates what the branch adds; the released
+    image-only ablation is ``build_image_only``)."""
     return CUCA(n_outputs, n_genes, replace(settings.cuca, **variant))
+
+
+def build_image_only(settings, n_genes: int, n_outputs: int) -> ImageOnlyMLP:
+    """The released image-only ablation (FMMLP) on ``settings.cuca``'s encoder and widths."""
+    return ImageOnlyMLP(n_outputs, settings.cuca)
 
 
 def build_probe(settings, n_genes: int, n_outputs: int) -> FrozenFeatureHead:

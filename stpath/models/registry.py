@@ -36,7 +36,8 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("hest_probe", EXPRESSION, "frozen:build_probe", closed_form=True),  # HEST-Benchmark's probe
         ModelSpec("frozen_retrieval", EXPRESSION, "frozen:build_retrieval", closed_form=True),  # keys in its state
         ModelSpec("cuca", CELL_TYPES, "cuca:build"),
-        ModelSpec("cuca_image_only", CELL_TYPES, "cuca:build", {"w_rec": 0.0, "w_align": 0.0}),
+        ModelSpec("cuca_image_only", CELL_TYPES, "cuca:build_image_only"),  # the released FMMLP
+        ModelSpec("cuca_no_molecule", CELL_TYPES, "cuca:build", {"w_rec": 0.0, "w_align": 0.0}),
         ModelSpec("linear_probe", CELL_TYPES, "cuca:build_probe"),  # trained like CUCA, as released
         ModelSpec("ridge_probe", CELL_TYPES, "cuca:build_probe", closed_form=True),
     )
