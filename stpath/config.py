@@ -19,7 +19,7 @@ from .deconvolution.published import PublishedSettings, check_published
 from .errors import InputError
 from .ingest.download import pending_downloads
 from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
-from .ingest.preflight import check_samples
+from .ingest.preflight import Scale, check_samples
 from .ingest.readers import FORMATS
 from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, input_files, read_sheet, to_sample
 from .models.presets import PRESETS
@@ -143,7 +143,7 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     samples = [to_sample(row, config["data_root"]) for _, row in sheet.iterrows()]
     check_inputs_exist(samples, config["samples"], made)
     if inspect_inputs:
-        check_samples(samples, made, config["qc"]["pixel_size_tolerance"])
+        check_samples(samples, made, config["qc"]["pixel_size_tolerance"], Scale.of(config))
     stages = Stages.of(config, sheet)
     if stages.image_models:  # only the image models need folds
         check_folds(sheet.loc[stages.labelled_slides], FoldSettings.from_config(config["folds"]), config["samples"])

@@ -129,10 +129,49 @@ def test_sheet_pixel_size_far_too_small_with_no_second_source(tmp_path, visium_p
     """Nothing to compare with (a PNG, a plain table): the spot windows then leave the slide."""
     from stpath.wsi.cut import PatchParams, spot_patches
 
-    a = ingest(counts_table_sample(tmp_path, visium_pair, um_per_px=0.01), QC())
-    with pytest.raises(InputError, match=r"T1.png: T1: the 112 um window \(11200 slide px at 0.01 um/px\) of \d+ of \d+ spots leaves the slide.*Fix: check the sample's pixel size"):
-        spot_patches(tmp_path / "T1.png", a.obsm["spatial"], a.obs_names, 0.01, "T1", PatchParams(), tmp_path / "T1.h5")
+    a = ingest(counts_table_sample(tmp_path, visium_pair, um_per_px=0.06), QC())
+    with pytest.raises(InputError, match=r"T1.png: T1: the 112 um window \(1867 slide px at 0.06 um/px\) of \d+ of \d+ spots leaves the slide.*Fix: check the sample's pixel size"):
+        spot_patches(tmp_path / "T1.png", a.obsm["spatial"], a.obs_names, 0.06, "T1", PatchParams(), tmp_path / "T1.h5")
     assert not (tmp_path / "T1.h5").exists()
+
+
+def test_pixel_size_outside_bright_field_range_is_refused(tmp_path, visium_pair):
+    with pytest.raises(InputError, match=r"T1.png: sample T1: the pixel size 0.01 um/px \(sample sheet um_per_px\) is outside the range of bright-field slides \(0.05-20 um/px\).*Fix: correct it"):
+        ingest(counts_table_sample(tmp_path, visium_pair, um_per_px=0.01), QC())
+
+
+@pytest.mark.parametrize("um_per_px, said", [
+    (69, "the pixel size 69 um/px (sample sheet um_per_px) is outside the range of bright-field slides (0.05-20 um/px)"),
+    (3, "tiles and patches are cut at 0.5 um/px, 6x finer than the slide's 3 um/px (sample sheet um_per_px); more than qc.max_upsampling (4x) is refused"),
+])
+def test_pixel_size_typo_that_would_upsample_is_refused_at_dry_run(tmp_path, visium_pair, um_per_px, said):
+    """um_per_px 69 for 0.69 on a PNG with a counts table: nothing contradicts it, and cutting at
+    0.5 um/px would upsample the slide 138x (about a million tiles; the tiling job was killed by
+    the kernel at 22.8 GB). The dry run refuses it, and any cut that upsamples more than 4x,
+    before any job."""
+    counts_table_sample(tmp_path, visium_pair, um_per_px=um_per_px)
+    rows = [dict(sample="T1", patient="P1", slide="T1.png", expression="counts.csv", spots="coords.csv", format="counts_table", um_per_px=um_per_px)]
+    config = config_for(tmp_path, rows, expression_models={"models": [], "whole_slide": []}, cell_type_models={"models": [], "whole_slide": []})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    assert r.returncode != 0 and f"T1.png: sample T1: {said}" in r.stdout, r.stdout[-2000:]
+    assert "Fix: " in r.stdout and not (tmp_path / "results").exists()
+
+
+def test_a_killed_writers_partial_file_is_removed_at_the_next_write(tmp_path):
+    """kill -9 cannot run a writer's cleanup: its .partial file is removed by the next writer of
+    the same output (a live writer's is left alone)."""
+    from stpath.atomic import atomic_path
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".tiles.partial-{dead.pid}.h5"
+    stale.write_bytes(b"half")
+    live = tmp_path / f".tiles.partial-{os.getppid()}.h5"
+    live.write_bytes(b"being written")
+    with atomic_path(tmp_path / "tiles.h5") as tmp:
+        tmp.write_bytes(b"whole")
+    assert not stale.exists() and live.exists() and (tmp_path / "tiles.h5").read_bytes() == b"whole"
 
 
 def test_sheet_pixel_size_confirmed_by_the_spots_overrides_wrong_slide_metadata(tmp_path, visium_pair, caplog):

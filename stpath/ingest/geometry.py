@@ -55,6 +55,35 @@ def check_finite(ids, xy: np.ndarray, path: str | Path) -> None:
         )
 
 
+# Bright-field scans: about 0.1 (a 100x objective) to 2 um/px (a 5x overview); a legacy-ST or
+# Visium full-resolution image 0.3-1. Outside 0.05-20 a value is a typo or a unit slip (mm, inch).
+PLAUSIBLE_UM_PER_PX = (0.05, 20.0)
+
+
+def check_scale(um: UmPerPx, path: str | Path, sample: str, finest_um: float, max_upsampling: float) -> None:
+    """The pixel size is one a bright-field slide can have, and cutting tiles and patches at
+    ``finest_um`` (the finer of tiling's and the patches' target) upsamples the slide at most
+    ``max_upsampling`` times: more gives blurred, meaningless images, and a tile grid that grows
+    with the square of the factor (a 69 for 0.69 typo: 138x, about a million tiles)."""
+    low, high = PLAUSIBLE_UM_PER_PX
+    if not low <= um.value <= high:
+        raise InputError(
+            path,
+            f"sample {sample}: the pixel size {um.value:g} um/px ({um.source}) is outside the range of bright-field slides ({low:g}-{high:g} um/px)",
+            "correct it (um/px: about 0.25 for a 40x scan, 0.5 for 20x; a legacy ST or HER2ST image about 0.7); "
+            "if it comes from the slide's metadata, give the right value in the sample sheet's um_per_px",
+        )
+    factor = um.value / finest_um
+    if factor > max_upsampling:
+        raise InputError(
+            path,
+            f"sample {sample}: tiles and patches are cut at {finest_um:g} um/px, {factor:.3g}x finer than the slide's "
+            f"{um.value:g} um/px ({um.source}); more than qc.max_upsampling ({max_upsampling:g}x) is refused",
+            "check the pixel size first (a typo such as 69 for 0.69?); for a low-resolution image, cut at a coarser "
+            "tiling.target_um_per_px / patches.target_um_per_px, or raise qc.max_upsampling",
+        )
+
+
 def pixel_size(sources: list[UmPerPx], path: str | Path, sample: str, tolerance: float) -> UmPerPx:
     """The pixel size to use, after checking that every source agrees within ``tolerance``
     (a relative difference; 0.2 = 20 %).

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..wsi.slide import open_slide
 from .geometry import UmPerPx
 from .ingested import SampleInfo
-from .preflight import PIXEL_SIZE_TOLERANCE, check_sample
+from .preflight import MAX_UPSAMPLING, PIXEL_SIZE_TOLERANCE, Scale, check_sample
 from .readers import MIN_MATCHED_SPOTS, read_spots
 from .sheet import Sample
 
@@ -29,14 +29,17 @@ class QC:
     min_spots: int = 0  # genes detected in fewer spots are removed
     min_matched_spots: float = MIN_MATCHED_SPOTS  # share of counted spots that must have a position
     pixel_size_tolerance: float = PIXEL_SIZE_TOLERANCE  # relative disagreement allowed between pixel-size sources
+    max_upsampling: float = MAX_UPSAMPLING  # most a slide may be upsampled to cut tiles and patches
 
     @classmethod
     def from_config(cls, section: dict) -> "QC":
         return cls(**section)
 
 
-def ingest(sample: Sample, qc: QC) -> ad.AnnData:
-    checked = check_sample(sample, qc.pixel_size_tolerance)
+def ingest(sample: Sample, qc: QC, finest_um: float = 0.5) -> ad.AnnData:
+    """One sample's spots, counts and pixel size after the pre-flight (``finest_um``: the finer of
+    the tiles' and patches' target pixel size, for the scale check) and spot QC."""
+    checked = check_sample(sample, qc.pixel_size_tolerance, Scale(finest_um, qc.max_upsampling))
     if checked.positions is None:
         return _ingest_image_only(sample, checked)
     positions = checked.positions

@@ -14,13 +14,14 @@ import numpy as np
 
 from ..errors import InputError
 from ..wsi.slide import slide_header
-from .geometry import SHEET, SLIDE, UmPerPx, check_finite, pixel_size
+from .geometry import SHEET, SLIDE, UmPerPx, check_finite, check_scale, pixel_size
 from .readers import FORMATS, SpotPositions
 from .sheet import Sample, input_files
 
 log = logging.getLogger(__name__)
 
 PIXEL_SIZE_TOLERANCE = 0.2
+MAX_UPSAMPLING = 4.0
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,27 @@ class Checked:
     slide_dims: tuple[int, int] | None
 
 
-def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE) -> Checked:
+@dataclass(frozen=True)
+class Scale:
+    """What the slide stages will cut: the finer target pixel size and the upsampling allowed."""
+
+    finest_um: float = 0.5
+    max_upsampling: float = MAX_UPSAMPLING
+
+    @classmethod
+    def of(cls, config: dict) -> "Scale":
+        return cls(min(config["tiling"]["target_um_per_px"], config["patches"]["target_um_per_px"]), config["qc"]["max_upsampling"])
+
+
+def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE, scale: Scale = Scale()) -> Checked:
+    checked = _check_sample(sample, tolerance)
+    if checked.um_per_px is not None and sample.slide is not None:
+        where = sample.slide if checked.um_per_px.source in (SHEET, SLIDE) else checked.positions.path
+        check_scale(checked.um_per_px, where, sample.sample, scale.finest_um, scale.max_upsampling)
+    return checked
+
+
+def _check_sample(sample: Sample, tolerance: float) -> Checked:
     if sample.expression is None:
         return _check_image_only(sample)
     if sample.format not in FORMATS:
@@ -75,13 +96,13 @@ def _check_image_only(sample: Sample) -> Checked:
     return Checked(None, sources[0], dims)
 
 
-def check_samples(samples: list[Sample], made: Callable[[object], bool], tolerance: float = PIXEL_SIZE_TOLERANCE) -> None:
+def check_samples(samples: list[Sample], made: Callable[[object], bool], tolerance: float = PIXEL_SIZE_TOLERANCE, scale: Scale = Scale()) -> None:
     """The pre-flight of every sample whose inputs all exist now (the demo generator and the
     download rules make the others; their ingest jobs check them)."""
     for sample in samples:
         if any(made(f) and not f.exists() for f in input_files(sample)):
             continue
-        check_sample(sample, tolerance)
+        check_sample(sample, tolerance, scale)
 
 
 def _check_inside(positions: SpotPositions, dims: tuple[int, int], sample: Sample) -> None:

@@ -16,6 +16,9 @@ rule ingest:
     params:
         sample=lambda wc: SAMPLES[wc.sample],
         qc=config["qc"],
+        finest_um=min(
+            config["tiling"]["target_um_per_px"], config["patches"]["target_um_per_px"]
+        ),
     script:
         "../scripts/ingest.py"
 
