@@ -510,6 +510,27 @@ def test_apply_a_folder_that_is_not_a_bundle(tmp_path, visium_pair):
 
 
 # --- a killed run --------------------------------------------------------------------------------
+def test_unlock_counts_only_snakemake_working_in_this_directory(tmp_path):
+    """A Snakemake run elsewhere that names this folder on its command line (its Snakefile here,
+    ``--directory`` there) does not block ``make unlock`` here; one working here does."""
+    from stpath.ops.unlock import live_runs
+
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)", "snakemake"]
+    elsewhere = subprocess.Popen([*sleep, "--snakefile", str(here / "Snakefile"), "--directory", str(there)], cwd=here)
+    relative = subprocess.Popen([*sleep, "-d", "../there"], cwd=here)
+    local = subprocess.Popen([*sleep, "--cores", "1"], cwd=here)
+    try:
+        time.sleep(0.5)
+        assert [p.pid for p in live_runs(here)] == [local.pid]
+        assert sorted(p.pid for p in live_runs(there)) == sorted([elsewhere.pid, relative.pid])
+    finally:
+        for proc in (elsewhere, relative, local):
+            proc.kill()
+            proc.wait()
+
+
 def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
     """kill -9 of a running workflow leaves Snakemake's lock: the README's command then stops
     with a LockException; `python -m stpath.ops.unlock` refuses while a run is alive, removes a

@@ -16,16 +16,30 @@ import psutil
 REPO = Path(__file__).resolve().parents[2]
 
 
+def run_directory(cmdline: list[str], cwd: str | Path) -> Path:
+    """The directory a Snakemake command works in: its ``--directory``/``-d`` (relative to the
+    process's own working directory), else that working directory. A path elsewhere on its
+    command line (its Snakefile in this repository, say) does not make it a run here."""
+    for i, part in enumerate(cmdline):
+        for flag in ("--directory", "-d"):
+            if part == flag and i + 1 < len(cmdline):
+                return (Path(cwd) / cmdline[i + 1]).resolve()
+            if part.startswith(f"{flag}=") and flag.startswith("--"):
+                return (Path(cwd) / part.split("=", 1)[1]).resolve()
+    return Path(cwd).resolve()
+
+
 def live_runs(workdir: str | Path) -> list[psutil.Process]:
-    """Snakemake processes (not this one) whose working directory is ``workdir``."""
+    """Snakemake processes (not this one) that work in ``workdir``."""
     workdir = Path(workdir).resolve()
     mine = {psutil.Process().pid, *(p.pid for p in psutil.Process().parents())}
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if proc.pid in mine or not any("snakemake" in part for part in proc.info["cmdline"] or []):
+            cmdline = proc.info["cmdline"] or []
+            if proc.pid in mine or not any("snakemake" in part for part in cmdline):
                 continue
-            if Path(proc.cwd()).resolve() == workdir or str(workdir) in " ".join(proc.info["cmdline"]):
+            if run_directory(cmdline, proc.cwd()) == workdir:
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, FileNotFoundError):
             continue
