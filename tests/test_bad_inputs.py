@@ -510,6 +510,40 @@ def test_apply_a_folder_that_is_not_a_bundle(tmp_path, visium_pair):
 
 
 # --- a killed run --------------------------------------------------------------------------------
+def test_a_gzip_file_named_csv_is_said_to_be_gzip(tmp_path):
+    """Real HER2ST counts, gzip-compressed under a plain .tsv name: not "utf-8 can't decode byte 0x8b"."""
+    from stpath.ingest.tables import read_table
+
+    shutil.copy(shared("her2st", "counts", "C2.tsv.gz"), tmp_path / "C2.tsv")
+    with pytest.raises(InputError, match=r"C2.tsv: the file is gzip-compressed, but its name does not say so. Fix: name it C2.tsv.gz"):
+        read_table(tmp_path / "C2.tsv")
+
+
+def test_a_duplicated_gene_column_is_refused_naming_the_gene(tmp_path):
+    """pandas renames the second KRT8 column KRT8.1, which no gene set then finds: refused instead."""
+    from stpath.ingest.tables import read_table
+
+    counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
+    counts.columns = [*counts.columns[:-1], "KRT8"]  # the last gene renamed to one the table has
+    counts.to_csv(tmp_path / "C2.tsv", sep="\t")
+    with pytest.raises(InputError, match=r"C2.tsv: 1 column name\(s\) appear more than once in the header, e.g. \['KRT8'\]. Fix: make every column name unique"):
+        read_table(tmp_path / "C2.tsv")
+
+
+def test_spaces_around_sheet_cells_are_not_part_of_the_paths(tmp_path):
+    """A spreadsheet leaves a space after a path: the sheet's cells are stripped."""
+    from stpath.ingest.sheet import read_sheet
+
+    root = shared("her2st")
+    (tmp_path / "samples.tsv").write_text(
+        "sample\tpatient\tslide\texpression\tspots\tformat\n"
+        f"C2 \tC\t{root / 'images' / 'C2.jpg'} \t{root / 'counts' / 'C2.tsv.gz'}\t {root / 'spots' / 'C2_selection.tsv'}\tlegacy_st \n"
+    )
+    sheet = read_sheet(tmp_path / "samples.tsv")
+    assert list(sheet.index) == ["C2"] and Path(sheet.loc["C2", "slide"]).is_file() and Path(sheet.loc["C2", "spots"]).is_file()
+    assert sheet.loc["C2", "format"] == "legacy_st"
+
+
 def test_unlock_counts_only_snakemake_working_in_this_directory(tmp_path):
     """A Snakemake run elsewhere that names this folder on its command line (its Snakefile here,
     ``--directory`` there) does not block ``make unlock`` here; one working here does."""

@@ -37,6 +37,9 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     if not lines:
         raise InputError(path, "the sample sheet is empty", f"write a tab-separated header line {list(REQUIRED)}, then one row per slide")
     sheet = pd.read_csv(io.StringIO("\n".join(lines)), sep="\t", dtype=str, keep_default_na=False)
+    # spaces around a cell (a spreadsheet's trailing space after a path) are never part of it
+    sheet.columns = sheet.columns.str.strip()
+    sheet = sheet.apply(lambda column: column.str.strip())
     unknown = [c for c in sheet.columns if c not in COLUMNS]
     if unknown:
         raise InputError(path, f"unknown column(s) {unknown}", f"use only the tab-separated columns {list(COLUMNS)}")

@@ -57,6 +57,14 @@ def read_table(path: Path, sep: str | None = None) -> pd.DataFrame:
     sep = sep or _separator(path)
     with _read_errors(path, sep):
         table = pd.read_csv(path, sep=sep, index_col=0)
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0, 1:].astype(str)
+    repeated = sorted(set(header[header.duplicated()]))
+    if repeated:  # pandas would rename the second 'KRT8' to 'KRT8.1' and the gene would be lost
+        raise InputError(
+            path,
+            f"{len(repeated)} column name(s) appear more than once in the header, e.g. {repeated[:3]}",
+            "make every column name unique (for a gene measured twice, sum its counts into one column)",
+        )
     if table.shape[0] == 0 or table.shape[1] == 0:
         raise InputError(
             path,
@@ -89,7 +97,21 @@ def _read_errors(path: Path, sep: str):
     except pd.errors.EmptyDataError:
         raise InputError(path, f"the {_kind(sep)} file is empty (no header line)", "re-export or re-download the table; an interrupted copy leaves 0-byte files") from None
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+        packed = _packed(path)
+        if packed:
+            raise InputError(path, f"the file is {packed[0]}, but its name does not say so", packed[1]) from None
         raise InputError(path, f"cannot be read as a {_kind(sep)} table ({exc})", "give a plain-text table with row names in the first column") from None
+
+
+def _packed(path: Path) -> tuple[str, str] | None:
+    """What a file that is not plain text really is, from its first bytes (gzip, zip)."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return "gzip-compressed", f"name it {path.name}.gz (pandas then reads it), or gunzip it"
+    if magic == b"PK\x03\x04":
+        return "a zip archive", "unpack it and point the sample sheet at the table inside"
+    return None
 
 
 def _kind(sep: str) -> str:
