@@ -164,7 +164,7 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     if set(stages.expression_models) & set(FROZEN_MODELS):
         check_frozen_encoder(config)
     if stages.cell_type_models:
-        check_finetuning(config)
+        check_finetuning(config, load_schema())
         check_encoder_weights(config, "cell_type_models")
         check_input_size(config, "cell_type_models")
     if stages.whole_slide_expression or stages.whole_slide_cell_types:
@@ -308,14 +308,35 @@ def reference_labels(config: dict, tier, made) -> list[str] | None:
     return list(obs[column].astype(str).unique())
 
 
-def check_finetuning(config: dict) -> None:
+PRESET_OVERRIDES = ("name", "img_size", "patch_size", "embed_dim", "depth", "num_heads")
+CONFIG_SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema() -> dict:
+    """The workflow's config schema (its defaults)."""
+    return yaml.safe_load(CONFIG_SCHEMA.read_text())
+
+
+def check_finetuning(config: dict, schema: dict | None = None) -> None:
+    """A frozen or LoRA encoder has its pretrained weights; encoder sizes are not given where a
+    preset overrides them (``schema``: the config schema, for its defaults)."""
     cells = config["cell_type_models"]
+    if cells["preset"] and schema is not None:
+        defaults = schema["properties"]["cell_type_models"]["properties"]["encoder"]["properties"]
+        given = {k: cells["encoder"][k] for k in PRESET_OVERRIDES if cells["encoder"].get(k, defaults[k]["default"]) != defaults[k]["default"]}
+        if given:
+            raise InputError(
+                None,
+                f"cell_type_models.encoder sets {given}, which preset {cells['preset']!r} overrides: its architecture is built, not these sizes",
+                "for the preset, leave those encoder keys out; for an encoder of these sizes, set cell_type_models.preset: \"\"",
+            )
     if cells["finetune"] != "full" and not cells["encoder"]["weights"]:
+        preset = f" and preset: \"\" with the encoder's sizes (else the preset's {cells['preset']} is trained from scratch)" if cells["preset"] else ""
         raise InputError(
             None,
             f"cell_type_models.finetune: {cells['finetune']} keeps the encoder frozen, but no pretrained weights are given",
             "set cell_type_models.encoder.weights to the local weight file of the encoder (e.g. Virchow2's "
-            "pytorch_model.bin), or finetune: full to train it",
+            f"pytorch_model.bin), or finetune: full{preset} to train one",
         )
 
 

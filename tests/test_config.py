@@ -154,3 +154,15 @@ def test_frozen_baselines_check_their_encoder_and_compared_runs_must_exist(tmp_p
     assert "patches.patch_px is 112 px but the frozen encoder (expression_models.frozen, preset 'uni') takes 224 px" in message
     message = refusal(load(report={"compare_runs": {"no stain": str(tmp_path / "summary.tsv")}}))
     assert "summary.tsv: report.compare_runs: the metric table of run 'no stain' is not there" in message
+
+
+def test_encoder_sizes_a_preset_overrides_are_refused_and_the_fix_says_preset_empty():
+    """A reference without its label column once led to `finetune: full` with `preset: virchow2`
+    left on: a 631 M-parameter ViT-H trained from scratch while the encoder sizes were ignored."""
+    cells = load()["cell_type_models"]
+    sized = dict(cells, preset="virchow2", finetune="full", encoder=dict(cells["encoder"], embed_dim=96, depth=2))
+    message = refusal(load(cell_type_models=sized))
+    assert "cell_type_models.encoder sets {'patch_size': 32, 'embed_dim': 96, 'depth': 2, 'num_heads': 4}, which preset 'virchow2' overrides" in message
+    assert 'set cell_type_models.preset: ""' in message
+    frozen = refusal(load(cell_type_models=dict(cells, preset="virchow2", finetune="lora", encoder={"weights": ""})))
+    assert 'or finetune: full and preset: "" with the encoder\'s sizes (else the preset\'s virchow2 is trained from scratch)' in frozen
