@@ -147,6 +147,15 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     stages = Stages.of(config, sheet)
     if stages.image_models:  # only the image models need folds
         check_folds(sheet.loc[stages.labelled_slides], FoldSettings.from_config(config["folds"]), config["samples"])
+    if stages.image_only and stages.image_models and not (stages.whole_slide_expression or stages.whole_slide_cell_types or stages.bundles):
+        listed = {b: config[b]["whole_slide"] for b in ("expression_models", "cell_type_models")}
+        raise InputError(
+            config["samples"],
+            f"the image-only samples {stages.image_only} would be tiled and never predicted: no model of this run is in a "
+            f"whole_slide list (models {stages.image_models}; whole_slide {listed})",
+            f"add the models that should predict them to expression_models.whole_slide or cell_type_models.whole_slide "
+            f"(e.g. whole_slide: [{stages.image_models[0]}]), or drop the image-only rows",
+        )
     if stages.image_only and (stages.whole_slide_expression or stages.whole_slide_cell_types) and not stages.final_models:
         raise InputError(
             config["samples"],

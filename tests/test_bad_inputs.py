@@ -504,6 +504,18 @@ def test_image_only_slides_without_final_models(tmp_path, visium_pair):
     assert "the image-only samples ['T3'] are predicted by the final models, but training.final_models is false" in message
 
 
+def test_image_only_slides_that_no_whole_slide_model_predicts(tmp_path, visium_pair):
+    """models: [direct] with whole_slide left at [cmrcnet] (and no cell-type model): the image-only
+    slide would be ingested and tiled, and never predicted, without a word. Refused before any job."""
+    config = config_for(tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"],
+                        expression_models={"models": ["direct"], "whole_slide": ["cmrcnet"]}, cell_type_models={"models": []})
+    message = refused(config)
+    assert "the image-only samples ['T3'] would be tiled and never predicted: no model of this run is in a whole_slide list (models ['direct']" in message
+    assert "Fix: add the models that should predict them to expression_models.whole_slide or cell_type_models.whole_slide (e.g. whole_slide: [direct])" in message
+    check_config(config_for(tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"],
+                            expression_models={"models": ["direct"], "whole_slide": ["direct"]}, cell_type_models={"models": []}))
+
+
 def test_apply_a_folder_that_is_not_a_bundle(tmp_path, visium_pair):
     config = config_for(tmp_path, visium_rows(), data_root=visium_pair["root"], apply={"bundles": [str(tmp_path)]})
     assert f"{tmp_path}: not a model bundle (no bundle.json)" in refused(config)
