@@ -84,6 +84,30 @@ def check_scale(um: UmPerPx, path: str | Path, sample: str, finest_um: float, ma
         )
 
 
+def check_frame(array_xy: np.ndarray, xy: np.ndarray, columns: tuple[str, str, str, str], path: str | Path) -> None:
+    """Array and pixel coordinates rise together: the pixel x follows the array column and the
+    pixel y the array row. A transposed frame (pixel columns swapped) or a mirrored one gives
+    valid-looking patches of the wrong tissue, so it is refused. ``columns``: the names of array
+    x, array y, pixel x, pixel y in the file."""
+    array_xy, xy = np.asarray(array_xy, float), np.asarray(xy, float)
+    ok = np.isfinite(array_xy).all(axis=1) & np.isfinite(xy).all(axis=1)
+    array_xy, xy = array_xy[ok], xy[ok]
+    if len(xy) < 3 or min(len(np.unique(array_xy[:, 0])), len(np.unique(array_xy[:, 1]))) < 3:
+        return  # too few spots along an axis to tell
+    r = np.corrcoef(np.column_stack([array_xy, xy]).T)[:2, 2:]  # rows: array x, y; columns: pixel x, y
+    ax, ay, px, py = columns
+    if abs(r[0, 1]) > abs(r[0, 0]) and abs(r[1, 0]) > abs(r[1, 1]):
+        problem = f"transposed: {px} follows {ay} (r {r[1, 0]:.2f}) and {py} follows {ax} (r {r[0, 1]:.2f})"
+        fix = f"swap the {px} and {py} columns (or the image's axes) so that {px} rises with {ax}"
+    elif r[0, 0] < 0 or r[1, 1] < 0:
+        flipped = [f"{p} falls as {a} rises (r {v:.2f})" for p, a, v in ((px, ax, r[0, 0]), (py, ay, r[1, 1])) if v < 0]
+        problem = "mirrored: " + " and ".join(flipped)
+        fix = "give pixel coordinates of the image in the array's orientation (not mirrored or rotated), or flip the image to match"
+    else:
+        return
+    raise InputError(path, f"the pixel coordinates are {problem}", fix)
+
+
 def pixel_size(sources: list[UmPerPx], path: str | Path, sample: str, tolerance: float) -> UmPerPx:
     """The pixel size to use, after checking that every source agrees within ``tolerance``
     (a relative difference; 0.2 = 20 %).

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..wsi.slide import slide_header
-from .geometry import SHEET, SLIDE, UmPerPx, check_finite, check_scale, pixel_size
+from .geometry import SHEET, SLIDE, UmPerPx, check_finite, check_frame, check_scale, pixel_size
 from .readers import FORMATS, SpotPositions
 from .sheet import Sample, input_files
 
@@ -62,6 +62,7 @@ def _check_sample(sample: Sample, tolerance: float) -> Checked:
     positions = fmt.positions(sample.expression, sample.spots)
     fmt.peek_counts(sample.expression, sample.spots)
     check_finite(positions.ids, positions.xy, positions.path)
+    _check_orientation(positions, sample.format)
 
     sources = [UmPerPx(sample.um_per_px, SHEET)] if sample.um_per_px else []
     dims = None
@@ -77,6 +78,16 @@ def _check_sample(sample: Sample, tolerance: float) -> Checked:
     if dims is not None:
         _check_inside(positions, dims, sample)
     return Checked(positions, um, dims)
+
+
+# Visium: the array columns (in ``SpotPositions.obs``), then the pixel columns, x before y (the
+# legacy ST reader checks its own frame before it measures the spot pitch from it)
+VISIUM_FRAME = ("array_col", "array_row", "pxl_col_in_fullres", "pxl_row_in_fullres")
+
+
+def _check_orientation(positions, fmt: str) -> None:
+    if fmt == "visium" and set(VISIUM_FRAME[:2]) <= set(positions.obs.columns):
+        check_frame(positions.obs[list(VISIUM_FRAME[:2])].to_numpy(), positions.xy, VISIUM_FRAME, positions.path)
 
 
 def _check_image_only(sample: Sample) -> Checked:

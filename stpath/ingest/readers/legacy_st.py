@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ..geometry import SPOT_PITCH_UM, UmPerPx
+from ..geometry import SPOT_PITCH_UM, UmPerPx, check_frame
 from ..tables import check_raw_counts, check_unique, peek_table, read_table, require_file
 from .common import SpotPositions
 
@@ -37,6 +37,7 @@ def read_legacy_st_positions(counts: str | Path, spots: str | Path | None) -> Sp
         selection = selection[selection["selected"].astype(int) == 1]
     selection.index = pd.Index([f"{int(x)}x{int(y)}" for x, y in zip(selection["x"], selection["y"])])
     check_unique(selection.index, spots, "spot (x, y)")
+    check_frame(selection[["x", "y"]].to_numpy(), selection[["pixel_x", "pixel_y"]].to_numpy(), ("x", "y", "pixel_x", "pixel_y"), spots)
     px_per_unit = _pixels_per_array_unit(selection, spots)
     um_per_px = SPOT_PITCH_UM["legacy_st"] / px_per_unit
     return SpotPositions(
