@@ -544,6 +544,23 @@ def test_transposed_or_mirrored_legacy_st_pixels_are_refused(tmp_path, change, s
     assert "Fix: " in str(err.value)
 
 
+def test_a_jpeg_stored_turned_with_an_exif_orientation_is_refused(tmp_path):
+    """A real HER2ST crop stored rotated with EXIF Orientation 6 (upright in every viewer, the frame
+    spots are drawn in): its patches would come from the wrong tissue. Refused at the pre-flight."""
+    from stpath.ingest.preflight import check_sample
+    from stpath.ingest.sheet import Sample
+
+    with Image.open(shared("her2st", "images", "C2.jpg")) as image:
+        crop = image.crop((2000, 2000, 4000, 3500))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    crop.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "C2_turned.jpg", exif=exif)
+    crop.save(tmp_path / "C2_upright.jpg")
+    with pytest.raises(InputError, match=r"C2_turned.jpg: the image is stored rotated 90 degrees with an EXIF Orientation tag \(6\).*Fix: save the image upright"):
+        check_sample(Sample("C2", "C", tmp_path / "C2_turned.jpg", None, "image", None, 0.69))
+    check_sample(Sample("C2", "C", tmp_path / "C2_upright.jpg", None, "image", None, 0.69))
+
+
 def test_transposed_visium_pixels_are_refused(tmp_path):
     """A real Visium positions file with pxl_row and pxl_col swapped (patches 31/255 off, 73 % on tissue)."""
     from stpath.ingest.preflight import check_sample

@@ -38,7 +38,31 @@ def slide_header(path: str | Path) -> tuple[tuple[int, int], float | None]:
             "point the 'slide' column at the H&E image (SVS, NDPI, MRXS, TIFF, JPEG, PNG, ...); re-download it if the file is damaged",
         ) from None
     with slide:
+        if isinstance(slide, openslide.ImageSlide):
+            check_upright(path)
         return slide.dimensions, slide_um_per_px(slide)
+
+
+EXIF_ORIENTATION = 0x0112
+TURNED = {2: "mirrored", 3: "rotated 180 degrees", 4: "mirrored vertically", 5: "transposed", 6: "rotated 90 degrees",
+          7: "transversed", 8: "rotated 270 degrees"}
+
+
+def check_upright(path: Path) -> None:
+    """An ordinary image (JPEG, PNG, TIFF read by Pillow) must be stored upright: a viewer turns an
+    image by its EXIF Orientation tag, so spot coordinates drawn on what the viewer shows belong to
+    the turned image, while the pixels read here are the stored ones. Refused rather than turned,
+    so that the coordinates and every output are in one frame the user can check."""
+    with Image.open(path) as image:
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    if orientation not in (0, 1):
+        raise InputError(
+            path,
+            f"the image is stored {TURNED.get(orientation, 'turned')} with an EXIF Orientation tag ({orientation}) that viewers apply "
+            "and this pipeline does not: spot coordinates drawn on the upright view would miss their tissue",
+            "save the image upright with the tag removed (e.g. PIL.ImageOps.exif_transpose, or exiftran -ai), "
+            "and give spot coordinates of that upright image",
+        )
 
 
 def open_slide(path: str | Path) -> openslide.AbstractSlide:
