@@ -144,3 +144,28 @@ def test_duplicate_spot_ids_in_counts(tmp_path):
     pd.concat([counts, counts.iloc[:2]]).to_csv(tmp_path / "dup.tsv", sep="\t")
     with pytest.raises(InputError, match="dup.tsv: 2 duplicate spot id"):
         read_spots("legacy_st", tmp_path / "dup.tsv", shared("her2st", "spots", "C2_selection.tsv"))
+
+
+def test_hest_metadata_gives_the_pixel_size_and_is_checked_against_the_slide(tmp_path, demo_slide):
+    """HEST-1k's layout (st/<id>.h5ad, metadata/<id>.json): a PNG that stores no pixel size needs no
+    um_per_px in the sheet, the metadata's estimate and spot diameter (55 um over 110 px) give it;
+    metadata that contradicts the slide is refused naming both."""
+    import json
+
+    d = demo_slide["data"]
+    spots = d.spots[d.spots.in_tissue == 1]
+    (tmp_path / "st").mkdir()
+    (tmp_path / "metadata").mkdir()
+    a = ad.AnnData(X=d.counts.astype(np.float32), obs=pd.DataFrame(index=spots.index), var=pd.DataFrame(index=demo_slide["sig"].columns))
+    a.obsm["spatial"] = spots[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(float)
+    a.uns["spatial"] = {"TENX0": {"scalefactors": {"spot_diameter_fullres": 110.0}}}
+    a.write_h5ad(tmp_path / "st" / "TENX0.h5ad")
+    (tmp_path / "metadata" / "TENX0.json").write_text(json.dumps({"pixel_size_um_estimated": 0.5, "spot_diameter": 55.0, "st_technology": "Visium"}))
+    from PIL import Image
+
+    Image.fromarray(d.image).save(tmp_path / "TENX0.png")
+    info = read_sample_info(ingest(Sample("TENX0", "P9", tmp_path / "TENX0.png", tmp_path / "st" / "TENX0.h5ad", "hest"), QC()))
+    assert info.um_per_px == 0.5 and info.um_per_px_source == "HEST metadata pixel_size_um_estimated"
+    (tmp_path / "metadata" / "TENX0.json").write_text(json.dumps({"pixel_size_um_estimated": 1.0, "spot_diameter": 55.0}))
+    with pytest.raises(InputError, match=r"TENX0.h5ad: sample TENX0: the pixel size sources disagree by more than 20% \(slide metadata: 0.5; HEST metadata pixel_size_um_estimated: 1;"):
+        ingest(Sample("TENX0", "P9", demo_slide["slide"], tmp_path / "st" / "TENX0.h5ad", "hest"), QC())
