@@ -577,6 +577,19 @@ def test_transposed_visium_pixels_are_refused(tmp_path):
     check_sample(Sample("V1", "P1", None, shared("visium_tiny"), "visium"))
 
 
+def test_ensembl_ids_in_one_sample_and_symbols_in_another_are_refused_at_dry_run(tmp_path):
+    """Real HER2ST C2 (gene symbols) beside C3 exported with Ensembl ids: found only in the gene-set
+    job before; the pre-flight reads both headers and says it."""
+    counts = pd.read_csv(shared("her2st", "counts", "C3.tsv.gz"), sep="\t", index_col=0)
+    counts.columns = [f"ENSG{i:011d}" for i in range(counts.shape[1])]
+    counts.to_csv(tmp_path / "C3.tsv.gz", sep="\t")
+    rows = her2st_rows()
+    rows[1]["expression"] = tmp_path / "C3.tsv.gz"
+    message = refused(config_for(tmp_path, rows, base="her2st.yaml", data_root=shared("her2st")))
+    assert "the samples name their genes differently (gene symbols: ['C2']; Ensembl ids: ['C3'])" in message
+    assert "Fix: give every sample's counts with the same identifiers" in message
+
+
 def test_a_gzip_file_named_csv_is_said_to_be_gzip(tmp_path):
     """Real HER2ST counts, gzip-compressed under a plain .tsv name: not "utf-8 can't decode byte 0x8b"."""
     from stpath.ingest.tables import read_table

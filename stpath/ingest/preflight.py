@@ -7,6 +7,7 @@ What needs the counts themselves (spot ids matching, Visium in_tissue) stays in 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ class Checked:
     positions: SpotPositions | None  # None for an image-only sample
     um_per_px: UmPerPx | None  # None: no slide and no source (a slide-free sample needs none)
     slide_dims: tuple[int, int] | None
+    gene_ids: str | None = None  # "Ensembl ids" or "gene symbols" (``gene_id_kind``); None without counts
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def _check_sample(sample: Sample, tolerance: float) -> Checked:
         raise InputError(None, f"sample {sample.sample}: unknown format {sample.format!r}", f"use one of {sorted(FORMATS)}")
     fmt = FORMATS[sample.format]
     positions = fmt.positions(sample.expression, sample.spots)
-    fmt.peek_counts(sample.expression, sample.spots)
+    gene_ids = gene_id_kind(fmt.peek_counts(sample.expression, sample.spots))
     check_finite(positions.ids, positions.xy, positions.path)
     _check_orientation(positions, sample.format)
 
@@ -77,7 +79,17 @@ def _check_sample(sample: Sample, tolerance: float) -> Checked:
         um = pixel_size(sources, where, sample.sample, tolerance)
     if dims is not None:
         _check_inside(positions, dims, sample)
-    return Checked(positions, um, dims)
+    return Checked(positions, um, dims, gene_ids)
+
+
+ENSEMBL = re.compile(r"ENS[A-Z]*G\d{6,}(\.\d+)?")
+
+
+def gene_id_kind(names: list[str]) -> str:
+    """Whether a sample names its genes by Ensembl ids or by symbols (a majority of the names that
+    could be genes; spot ids never look like Ensembl ids)."""
+    ensembl = sum(bool(ENSEMBL.fullmatch(n)) for n in names)
+    return "Ensembl ids" if names and ensembl >= 0.5 * len(names) else "gene symbols"
 
 
 # Visium: the array columns (in ``SpotPositions.obs``), then the pixel columns, x before y (the
@@ -110,10 +122,21 @@ def _check_image_only(sample: Sample) -> Checked:
 def check_samples(samples: list[Sample], made: Callable[[object], bool], tolerance: float = PIXEL_SIZE_TOLERANCE, scale: Scale = Scale()) -> None:
     """The pre-flight of every sample whose inputs all exist now (the demo generator and the
     download rules make the others; their ingest jobs check them)."""
+    kinds: dict[str, list[str]] = {}
     for sample in samples:
         if any(made(f) and not f.exists() for f in input_files(sample)):
             continue
-        check_sample(sample, tolerance, scale)
+        checked = check_sample(sample, tolerance, scale)
+        if checked.gene_ids:
+            kinds.setdefault(checked.gene_ids, []).append(sample.sample)
+    if len(kinds) > 1:
+        listed = "; ".join(f"{kind}: {names[:4]}" for kind, names in kinds.items())
+        raise InputError(
+            None,
+            f"the samples name their genes differently ({listed}): no gene would be shared by all of them",
+            "give every sample's counts with the same identifiers (convert the Ensembl ids to symbols, e.g. with the "
+            "features table of Space Ranger or a BioMart export, or the other way round)",
+        )
 
 
 def _check_inside(positions: SpotPositions, dims: tuple[int, int], sample: Sample) -> None:

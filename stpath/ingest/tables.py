@@ -89,6 +89,20 @@ def peek_table(path: Path, sep: str | None = None) -> None:
         raise InputError(path, f"the {_kind(sep)} table has a header but no data rows", WHOLE_TABLE)
 
 
+def header_names(path: Path, sep: str | None = None) -> list[str]:
+    """The column names of a table after its row-name column, from its first line."""
+    sep = sep or _separator(path)
+    with _read_errors(path, sep):
+        return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns[1:]]
+
+
+def row_names(path: Path, sep: str | None = None) -> list[str]:
+    """The row names (first column) of a table."""
+    sep = sep or _separator(path)
+    with _read_errors(path, sep):
+        return pd.read_csv(path, sep=sep, usecols=[0], dtype=str).iloc[:, 0].astype(str).tolist()
+
+
 @contextmanager
 def _read_errors(path: Path, sep: str):
     """pandas' errors on an empty or unparsable file, as an InputError naming it."""

@@ -23,7 +23,7 @@ from .visium import peek_visium_counts, read_visium_counts, read_visium_position
 @dataclass(frozen=True)
 class Format:
     positions: Callable[[Path, Path | None], SpotPositions]  # (expression, spots)
-    peek_counts: Callable[[Path, Path | None], None]  # opens the counts file, reads its header
+    peek_counts: Callable[[Path, Path | None], list[str]]  # opens the counts file; its gene names (or names among which they are)
     counts: Callable[[Path, SpotPositions], ad.AnnData]  # (expression, positions)
     counts_file: Callable[[Path], Path] = Path  # the file the counts come from (named in messages)
 

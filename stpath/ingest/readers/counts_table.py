@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ..tables import check_raw_counts, check_unique, orient_counts, peek_table, read_table, require_file
+from ..tables import check_raw_counts, check_unique, header_names, orient_counts, peek_table, read_table, require_file, row_names
 from .common import SpotPositions
 
 
@@ -29,9 +29,12 @@ def read_coordinates(counts: str | Path, spots: str | Path | None) -> SpotPositi
     return SpotPositions(path=spots, ids=coords.index, xy=xy, pixel_sizes=[], spot_diameter_px=None)
 
 
-def peek_counts_table(counts: str | Path, spots: str | Path | None = None) -> None:
+def peek_counts_table(counts: str | Path, spots: str | Path | None = None) -> list[str]:
+    """Opens the table; returns its header and its row names (genes are one of them: the
+    orientation is decided against the spot ids when the counts are read)."""
     counts = require_file(Path(counts), "counts table", "correct the 'expression' column of the sample sheet")
     peek_table(counts)
+    return header_names(counts) + row_names(counts)
 
 
 def read_counts_table_counts(counts: str | Path, positions: SpotPositions) -> ad.AnnData:

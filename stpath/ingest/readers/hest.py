@@ -72,8 +72,12 @@ def hest_pixel_sizes(path: Path | None, spot_diameter_px: float | None) -> list[
     return sizes
 
 
-def peek_hest_counts(h5ad: str | Path, spots: str | Path | None = None) -> None:
-    _open(h5ad, backed=True).file.close()
+def peek_hest_counts(h5ad: str | Path, spots: str | Path | None = None) -> list[str]:
+    """Opens the AnnData; returns its gene names."""
+    adata = _open(h5ad, backed=True)
+    names = list(adata.var_names.astype(str))
+    adata.file.close()
+    return names
 
 
 def read_hest_counts(h5ad: str | Path, positions: SpotPositions) -> ad.AnnData:

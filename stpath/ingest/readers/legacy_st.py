@@ -11,7 +11,7 @@ import pandas as pd
 
 from ...errors import InputError
 from ..geometry import SPOT_PITCH_UM, UmPerPx, check_frame
-from ..tables import check_raw_counts, check_unique, peek_table, read_table, require_file
+from ..tables import check_raw_counts, check_unique, header_names, peek_table, read_table, require_file
 from .common import SpotPositions
 
 ST_SPOT_DIAMETER_UM = 100.0
@@ -50,9 +50,11 @@ def read_legacy_st_positions(counts: str | Path, spots: str | Path | None) -> Sp
     )
 
 
-def peek_legacy_st_counts(counts: str | Path, spots: str | Path | None = None) -> None:
+def peek_legacy_st_counts(counts: str | Path, spots: str | Path | None = None) -> list[str]:
+    """Opens the counts TSV; returns its gene names (the header: spots are rows)."""
     counts = require_file(Path(counts), "counts TSV", "correct the 'expression' column of the sample sheet")
     peek_table(counts, sep="\t")
+    return header_names(counts, sep="\t")
 
 
 def read_legacy_st_counts(counts: str | Path, positions: SpotPositions) -> ad.AnnData:

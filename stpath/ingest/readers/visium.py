@@ -73,12 +73,15 @@ def read_visium_positions(folder: str | Path, spots: str | Path | None = None) -
     )
 
 
-def peek_visium_counts(folder: str | Path, spots: str | Path | None = None) -> None:
+def peek_visium_counts(folder: str | Path, spots: str | Path | None = None) -> list[str]:
+    """Opens the matrix; returns its gene names (the features' names, what ingest keeps)."""
     counts = visium_counts_file(Path(folder))
     try:
         with h5py.File(counts, "r") as f:
             if "matrix" not in f:
                 raise InputError(counts, f"no 'matrix' group (groups: {list(f)})", "give the Space Ranger filtered_feature_bc_matrix.h5 (Space Ranger 3 and later layout)")
+            names = f["matrix"].get("features/name")
+            return [n.decode() if isinstance(n, bytes) else str(n) for n in names[:]] if names is not None else []
     except OSError as exc:
         raise InputError(counts, f"not a readable HDF5 file ({exc})", "re-copy the file from Space Ranger; an interrupted copy leaves a truncated file") from None
 
