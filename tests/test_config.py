@@ -97,10 +97,17 @@ def test_frozen_encoder_needs_weights_that_exist(tmp_path):
     assert "virchow2.bin: encoder weight file not found" in refusal(load(cell_type_models=missing))
 
 
-def test_tiles_and_patches_must_cover_the_same_field_of_view():
+def labelled_sheet(tmp_path) -> str:
+    """The demo's sheet without its image-only slide (a run that predicts no whole slide)."""
+    labelled = [line for line in (REPO / "config" / "samples_demo.tsv").read_text().splitlines() if "\timage\t" not in line]
+    (tmp_path / "samples.tsv").write_text("\n".join(labelled) + "\n")
+    return str(tmp_path / "samples.tsv")
+
+
+def test_tiles_and_patches_must_cover_the_same_field_of_view(tmp_path):
     message = refusal(load(**{"tiling.target_um_per_px": 1.0}))
     assert "tiles cover 224 um but the spot patches the models learn from cover 112 um" in message
-    config = load(**{"tiling.target_um_per_px": 1.0})
+    config = load(**{"tiling.target_um_per_px": 1.0, "samples": labelled_sheet(tmp_path)})
     config["cell_type_models"]["whole_slide"] = []
     config["expression_models"]["whole_slide"] = []
     check_config(config)  # no whole-slide inference: nothing to compare
@@ -150,7 +157,7 @@ def test_frozen_baselines_check_their_encoder_and_compared_runs_must_exist(tmp_p
     assert "uni.bin: frozen encoder weight file not found" in refusal(load(expression_models=missing))
     small = {"patches": {"patch_px": 112, "target_um_per_px": 1.0}, "tiling": {"tile_px": 112, "target_um_per_px": 1.0}}
     wrong_size = dict(models, encoder=dict(expr["encoder"], img_size=112), frozen={"preset": "uni"})
-    message = refusal(load(expression_models=wrong_size, cell_type_models={"models": []}, **small))
+    message = refusal(load(expression_models=wrong_size, cell_type_models={"models": []}, samples=labelled_sheet(tmp_path), **small))
     assert "patches.patch_px is 112 px but the frozen encoder (expression_models.frozen, preset 'uni') takes 224 px" in message
     message = refusal(load(report={"compare_runs": {"no stain": str(tmp_path / "summary.tsv")}}))
     assert "summary.tsv: report.compare_runs: the metric table of run 'no stain' is not there" in message

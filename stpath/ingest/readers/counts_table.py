@@ -10,7 +10,16 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ..tables import check_raw_counts, check_unique, header_names, orient_counts, peek_table, read_table, require_file, row_names
+from ..tables import (
+    check_raw_counts,
+    check_unique,
+    header_names,
+    orient_counts,
+    peek_table,
+    read_table,
+    require_file,
+    row_names,
+)
 from .common import SpotPositions
 
 
