@@ -26,6 +26,14 @@ include: "workflow/rules/apply.smk"
 include: "workflow/rules/summary.smk"
 
 
+onsuccess:
+    summarise_warnings()
+
+
+onerror:
+    summarise_warnings()
+
+
 onstart:
     # on SLURM, a job that no node can hold would pend forever: stop before submitting anything
     if (

@@ -20,3 +20,19 @@ def to_file(path: str | None, level: int = logging.INFO) -> None:
     )
     logging.captureWarnings(True)
     warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def job_warnings(folder, since: float) -> list[str]:
+    """The warnings this project's code logged in the job logs under ``folder`` written since
+    ``since`` (a time.time()): what the run's console summary repeats, one ``log: message`` each
+    (third-party warnings stay in the logs)."""
+    from pathlib import Path
+
+    found = []
+    for path in sorted(Path(folder).rglob("*.log")):
+        if path.stat().st_mtime < since:
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if " WARNING stpath." in line:
+                found.append(f"{path}: {line.split(' WARNING ', 1)[1]}")
+    return found

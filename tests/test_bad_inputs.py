@@ -245,26 +245,51 @@ def test_legacy_st_coordinates_scaled_against_the_sheet(tmp_path):
     assert re.search(r"C2_selection.tsv: sample C2: the pixel size sources disagree by more than 20% \(sample sheet um_per_px: 0.69; legacy ST spot pitch \(200 um = 5\d.\d px\): 3.[45]", message), message
 
 
-def test_spots_off_the_detected_tissue_are_a_warning(tmp_path, visium_pair, caplog):
+def test_spots_off_the_detected_tissue_are_refused_before_training(tmp_path, visium_pair, caplog):
     """Coordinates with no second pixel-size source to contradict them (a plain table) but that
-    miss the tissue: the QC figure's job says so."""
-    from stpath.wsi.cut import PatchParams, TilingParams, spot_patches, tile_slide
-    from stpath.wsi.figures import qc_figure
-    from stpath.wsi.tissue import TissueParams
+    miss the tissue (x squeezed into the slide's empty margin, as coordinates of a low-resolution
+    image would be): the slide's patch job refuses the sample before any model trains; a share
+    between tissue.min_spots_on_tissue (0.5) and warn_spots_on_tissue (0.9) is a warning."""
+    from stpath.wsi.cut import TilingParams, tile_slide
+    from stpath.wsi.tiles import read_thumbnail
+    from stpath.wsi.tissue import TissueParams, check_spots_on_tissue, share_on_tissue
 
     sample = counts_table_sample(tmp_path, visium_pair, um_per_px=0.5)
     a = ingest(sample, QC())
     tile_slide(sample.slide, 0.5, TissueParams(thumbnail_px=512), TilingParams(), tmp_path / "tiles.h5")
-    spot_patches(sample.slide, a.obsm["spatial"], a.obs_names, 0.5, "T1", PatchParams(), tmp_path / "patches.h5")
+    thumb = read_thumbnail(tmp_path / "tiles.h5")
     xy = a.obsm["spatial"].copy()
-    xy[:, 0] = xy[:, 0] * 0.1 + 20  # x squeezed into the slide's empty left margin: inside the slide, off the tissue
+    xy[:, 0] = xy[:, 0] * 0.1 + 20  # inside the slide, off the tissue
+    share = share_on_tissue(thumb.tissue_mask, thumb.downsample, xy)
+    with pytest.raises(InputError, match=r"T1.h5ad: T1: only \d+% of the spots lie on the detected tissue \(tissue.min_spots_on_tissue: 50%\).*Fix: give spot coordinates in full-resolution pixels"):
+        check_spots_on_tissue(share, TissueParams(), "T1", tmp_path / "T1.h5ad")
+    right = share_on_tissue(thumb.tissue_mask, thumb.downsample, a.obsm["spatial"])
     with caplog.at_level(logging.WARNING):
-        qc_figure(tmp_path / "qc.png", xy, a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5", 0.9)
-    assert re.search(r"T1: only \d+% of the spots lie on the detected tissue \(tissue.min_spots_on_tissue: 90%\)", caplog.text), caplog.text
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        qc_figure(tmp_path / "qc_ok.png", a.obsm["spatial"], a.obs_names, "T1", tmp_path / "tiles.h5", tmp_path / "patches.h5", 0.9)
-    assert "detected tissue" not in caplog.text
+        check_spots_on_tissue(right, TissueParams(), "T1", tmp_path / "T1.h5ad")
+        assert right >= 0.95 and "detected tissue" not in caplog.text
+        check_spots_on_tissue(0.7, TissueParams(), "T1", tmp_path / "T1.h5ad")
+    assert "T1: only 70% of the spots lie on the detected tissue (tissue.warn_spots_on_tissue: 90%)" in caplog.text
+
+
+def test_job_warnings_of_this_run_reach_the_console_summary(tmp_path):
+    """The Snakefile's onsuccess/onerror print every warning this project's code logged in a job
+    log of the run (``stpath.logs.job_warnings``): older logs and third-party warnings stay out."""
+    from stpath.logs import job_warnings
+
+    old = tmp_path / "logs" / "demo" / "spot_patches" / "P0.log"
+    old.parent.mkdir(parents=True)
+    old.write_text("2026-01-01 00:00:00,000 WARNING stpath.wsi.tissue: P0: only 70% of the spots lie on the detected tissue\n")
+    os.utime(old, (0, 0))
+    start = time.time() - 1
+    new = tmp_path / "logs" / "demo" / "spot_patches" / "P1.log"
+    new.write_text(
+        "2026-12-06 08:00:00,000 INFO stpath.wsi.cut: P1: 150 patches\n"
+        "2026-12-06 08:00:01,000 WARNING stpath.wsi.tissue: P1: only 70% of the spots lie on the detected tissue\n"
+        "2026-12-06 08:00:02,000 WARNING py.warnings: a library's deprecation\n"
+    )
+    assert job_warnings(tmp_path / "logs" / "demo", start) == [f"{new}: stpath.wsi.tissue: P1: only 70% of the spots lie on the detected tissue"]
+    assert "job_warnings(f\"logs/{DATASET}\", RUN_START)" in (REPO / "workflow" / "rules" / "common.smk").read_text()
+    assert "onsuccess:\n    summarise_warnings()" in (REPO / "Snakefile").read_text()
 
 
 def test_missing_coordinate(tmp_path):

@@ -46,17 +46,11 @@ def tissue_spots_figure(path, thumb, downsample, mask, spots_xy, kept, tiles_xy=
     plt.close(fig)
 
 
-def qc_figure(out_path, spots_xy, spot_ids, title: str, tiles_path, patches_path, min_on_tissue: float) -> None:
-    """The QC figure of one slide from its tile and patch files; warns when most spots miss the
-    detected tissue (spot coordinates of another frame or another section): below ``min_on_tissue``
-    (``tissue.min_spots_on_tissue``)."""
+def qc_figure(out_path, spots_xy, spot_ids, title: str, tiles_path, patches_path) -> None:
+    """The QC figure of one slide from its tile and patch files, the share of its spots on the
+    detected tissue in the title (the patch job checks it: ``tissue.check_spots_on_tissue``)."""
     thumb, grid = read_thumbnail(tiles_path), read_tile_grid(tiles_path)
     kept = np.isin(np.asarray(spot_ids).astype(str), read_patch_barcodes(patches_path))
     on_tissue = share_on_tissue(thumb.tissue_mask, thumb.downsample, np.asarray(spots_xy))
-    if on_tissue < min_on_tissue:
-        log.warning(
-            "%s: only %.0f%% of the spots lie on the detected tissue (tissue.min_spots_on_tissue: %.0f%%): check that the "
-            "spot coordinates are full-resolution pixels of this slide (see the QC figure %s)", title, 100 * on_tissue, 100 * min_on_tissue, out_path,
-        )
     title = f"{title}\n{100 * on_tissue:.0f}% of spots on detected tissue"
     tissue_spots_figure(out_path, thumb.image, thumb.downsample, thumb.tissue_mask, spots_xy, kept, grid.coords, grid.side_level0, title)

@@ -12,6 +12,7 @@ measured in µm, so the thumbnail's size only sets the precision."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,8 @@ from skimage import morphology
 
 from ..errors import InputError
 from .windows import Windows, window_geometry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class TissueParams:
     min_texture: float = 0.05  # standard deviation of that density within the window
     texture_um: float = 20.0  # side of the window
     closing_um: float = 60.0  # gaps narrower than this inside tissue are closed (fat, tears)
-    min_spots_on_tissue: float = 0.9  # below this share of spot centres on tissue the run warns
+    warn_spots_on_tissue: float = 0.9  # below this share of spot centres on tissue the run warns
+    min_spots_on_tissue: float = 0.5  # below this share the slide's patch job refuses the sample
 
     @classmethod
     def from_config(cls, section: dict) -> "TissueParams":
@@ -127,3 +131,20 @@ def share_on_tissue(mask: np.ndarray, downsample: float, xy: np.ndarray) -> floa
     cols = np.clip((np.asarray(xy)[:, 0] / downsample).astype(int), 0, mask.shape[1] - 1)
     rows = np.clip((np.asarray(xy)[:, 1] / downsample).astype(int), 0, mask.shape[0] - 1)
     return float(mask[rows, cols].mean())
+
+
+def check_spots_on_tissue(share: float, params: TissueParams, sample: str, path) -> None:
+    """Refuse a sample whose spots mostly miss the detected tissue (coordinates of another frame,
+    scale or section), and warn below ``warn_spots_on_tissue`` (matched slides give >= 0.98)."""
+    said = f"{sample}: only {100 * share:.0f}% of the spots lie on the detected tissue"
+    if share < params.min_spots_on_tissue:
+        raise InputError(
+            path,
+            f"{said} (tissue.min_spots_on_tissue: {100 * params.min_spots_on_tissue:.0f}%)",
+            "give spot coordinates in full-resolution pixels of this very slide (not of a low-resolution image; for Visium, "
+            "the image given to Space Ranger), and pair the sample with its own slide; if the QC figure shows tissue the "
+            "mask misses, lower tissue.min_spots_on_tissue",
+        )
+    if share < params.warn_spots_on_tissue:
+        log.warning("%s (tissue.warn_spots_on_tissue: %.0f%%): check that the spot coordinates are full-resolution pixels "
+                    "of this slide (see the slide's QC figure)", said, 100 * params.warn_spots_on_tissue)

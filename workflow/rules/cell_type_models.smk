@@ -21,7 +21,9 @@ if CELL_TYPE_MODELS:
             gpu=1,
         params:
             samples=lambda wc: split_samples(wc.split),
-            val_samples=lambda wc: split_validation_samples(wc.split, "cell_type_models"),
+            val_samples=lambda wc: split_validation_samples(
+                wc.split, "cell_type_models"
+            ),
             workdir=lambda wc: f"{OUT}/models/{wc.cell_model}/{wc.split}/work",
             models=CELL,
         script:

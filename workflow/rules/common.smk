@@ -1,6 +1,7 @@
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -35,6 +36,7 @@ from stpath.ingest.folds import (
 )
 from stpath.ingest.sheet import input_files, read_sheet, to_sample
 from stpath.bundles import read_bundle
+from stpath.logs import job_warnings
 from stpath.models import registry
 
 # ---- validation ----------------------------------------------------------------------------------
@@ -369,3 +371,14 @@ def final_outputs():
         + cell_type_model_outputs()
         + applied_bundle_outputs()
     )
+
+
+# ---- the run's console summary -------------------------------------------------------------------
+RUN_START = time.time()
+
+
+def summarise_warnings():
+    """Every warning a job of this run logged, on the console (they are otherwise in the logs)."""
+    warned = job_warnings(f"logs/{DATASET}", RUN_START)
+    if warned:
+        print(f"{len(warned)} warning(s) in this run's job logs:", *warned, sep="\n  ")

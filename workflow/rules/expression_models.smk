@@ -20,7 +20,9 @@ if EXPRESSION_MODELS:
             gpu=1,
         params:
             samples=lambda wc: split_samples(wc.split),
-            val_samples=lambda wc: split_validation_samples(wc.split, "expression_models"),
+            val_samples=lambda wc: split_validation_samples(
+                wc.split, "expression_models"
+            ),
             workdir=lambda wc: f"{OUT}/models/{wc.model}/{wc.split}/work",
             models=EXPR,
         script:

@@ -51,6 +51,7 @@ rule spot_patches:
         unpack(stain_inputs),
         slide=slide_of,
         adata=f"{OUT}/ingest/{{sample}}.h5ad",
+        tiles=f"{OUT}/tiles/{{sample}}.h5",
     output:
         f"{OUT}/patches/{{sample}}.h5",
     log:
@@ -64,6 +65,7 @@ rule spot_patches:
         mem_mb=4000,
     params:
         patches=config["patches"],
+        tissue=config["tissue"],
     script:
         "../scripts/spot_patches.py"
 
@@ -86,7 +88,5 @@ rule qc_tissue_spots:
         f"benchmarks/{DATASET}/qc_tissue_spots/{{sample}}.tsv"
     conda:
         "../../envs/slides.yaml"
-    params:
-        tissue=config["tissue"],
     script:
         "../scripts/qc_tissue_spots.py"
