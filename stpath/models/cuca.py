@@ -13,6 +13,7 @@ LinearProbing baseline is a linear map on the frozen encoder's features.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -90,16 +91,15 @@ class GeneDecoder(nn.Module):
         return self.net(z)
 
 
-class CUCA(nn.Module):
-    def __init__(self, n_types: int, n_genes: int, cfg: CUCAConfig):
+class ImageBranch(nn.Module):
+    """Encoder -> projector -> linear head: the image path CUCA and its image-only ablation share
+    (the frozen-prefix hooks the training loop uses included)."""
+
+    def __init__(self, cfg: CUCAConfig, projector: Callable[[int], nn.Module], n_types: int):
         super().__init__()
-        self.cfg = cfg
         self.encoder = cfg.encoder_module()
-        self.projector = MorphologyProjection(self.encoder.dim, cfg.hidden_dim, cfg.proj_dim, cfg.dropout)
+        self.projector = projector(self.encoder.dim)
         self.head = nn.Linear(cfg.proj_dim, n_types)
-        if cfg.uses_expression:
-            self.molecule = MoleculeEncoder(n_genes, cfg.molecule_dims, cfg.proj_dim, cfg.dropout)
-            self.decoder = GeneDecoder(cfg.proj_dim, n_genes, cfg.dropout)
 
     @property
     def prefix_frozen(self) -> bool:
@@ -111,6 +111,15 @@ class CUCA(nn.Module):
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Abundances from the image alone (images, or prefix tokens)."""
         return self.head(self.projector(self.encoder(x)))
+
+
+class CUCA(ImageBranch):
+    def __init__(self, n_types: int, n_genes: int, cfg: CUCAConfig):
+        super().__init__(cfg, lambda dim: MorphologyProjection(dim, cfg.hidden_dim, cfg.proj_dim, cfg.dropout), n_types)
+        self.cfg = cfg
+        if cfg.uses_expression:
+            self.molecule = MoleculeEncoder(n_genes, cfg.molecule_dims, cfg.proj_dim, cfg.dropout)
+            self.decoder = GeneDecoder(cfg.proj_dim, n_genes, cfg.dropout)
 
     def forward(self, x: torch.Tensor, genes: torch.Tensor, abundance: torch.Tensor) -> dict[str, torch.Tensor]:
         z_img = self.projector(self.encoder(x))
@@ -125,26 +134,13 @@ class CUCA(nn.Module):
         return {"loss": loss, **out, "prediction": pred}
 
 
-class ImageOnlyMLP(nn.Module):
+class ImageOnlyMLP(ImageBranch):
     """The released image-only ablation (FMMLP): CUCA's encoder (same fine-tuning), an MLP
     projector without batch norm and without a final activation, a linear head, trained on the
     abundance RMSE alone at weight 1. No molecule branch."""
 
     def __init__(self, n_types: int, cfg: CUCAConfig):
-        super().__init__()
-        self.encoder = cfg.encoder_module()
-        self.projector = mlp([self.encoder.dim, cfg.hidden_dim, cfg.hidden_dim, cfg.proj_dim], cfg.dropout, norm=False, last_act=False)
-        self.head = nn.Linear(cfg.proj_dim, n_types)
-
-    @property
-    def prefix_frozen(self) -> bool:
-        return self.encoder.prefix_frozen
-
-    def prefix(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encoder.prefix(images)
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.projector(self.encoder(x)))
+        super().__init__(cfg, lambda dim: mlp([dim, cfg.hidden_dim, cfg.hidden_dim, cfg.proj_dim], cfg.dropout, norm=False, last_act=False), n_types)
 
     def forward(self, x: torch.Tensor, genes: torch.Tensor, abundance: torch.Tensor) -> dict[str, torch.Tensor]:
         pred = self.predict(x)
