@@ -57,7 +57,7 @@ def read_table(path: Path, sep: str | None = None) -> pd.DataFrame:
     sep = sep or _separator(path)
     with _read_errors(path, sep):
         table = pd.read_csv(path, sep=sep, index_col=0)
-        header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0, 1:].astype(str)
+    header = pd.Series(header_names(path, sep, mangled=False))
     repeated = sorted(set(header[header.duplicated()]))
     if repeated:  # pandas would rename the second 'KRT8' to 'KRT8.1' and the gene would be lost
         raise InputError(
@@ -89,11 +89,14 @@ def peek_table(path: Path, sep: str | None = None) -> None:
         raise InputError(path, f"the {_kind(sep)} table has a header but no data rows", WHOLE_TABLE)
 
 
-def header_names(path: Path, sep: str | None = None) -> list[str]:
-    """The column names of a table after its row-name column, from its first line."""
+def header_names(path: Path, sep: str | None = None, mangled: bool = True) -> list[str]:
+    """The column names of a table after its row-name column, from its first line (``mangled``:
+    as pandas names them, a repeated name suffixed ``.1``; else as written)."""
     sep = sep or _separator(path)
     with _read_errors(path, sep):
-        return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns[1:]]
+        if mangled:
+            return [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns[1:]]
+        return pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0, 1:].astype(str).tolist()
 
 
 def row_names(path: Path, sep: str | None = None) -> list[str]:
