@@ -57,7 +57,8 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
     first, then each model, titled with the mean agreement r with the labels."""
     sources = ["labels"] + [s for s in dict.fromkeys(matrices["source"]) if s != "labels"]
     ncol = len(sources)
-    fig, axes = plt.subplots(len(COLOCALISATION_ROWS), ncol, figsize=(3.6 * ncol + 1, 3.9 * len(COLOCALISATION_ROWS)), dpi=110, squeeze=False)
+    side = max(3.6, 0.16 * matrices["type_a"].nunique() + 1.6)  # room for the type names
+    fig, axes = plt.subplots(len(COLOCALISATION_ROWS), ncol, figsize=(side * ncol + 1, (side + 0.6) * len(COLOCALISATION_ROWS)), dpi=110, squeeze=False)
     for row, (statistic, metric, label) in zip(axes, COLOCALISATION_ROWS):
         table = matrices[matrices["statistic"] == statistic]
         means = {s: table[table["source"] == s].groupby(["type_a", "type_b"])["value"].mean().unstack("type_b") for s in sources}
@@ -69,7 +70,8 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
             ax.set_xticks(range(len(types)), types, rotation=60, ha="right", fontsize=7)
             ax.set_yticks(range(len(types)), types, fontsize=7)
             r = agreement.loc[(agreement["model"] == s) & (agreement["metric"] == metric), "value"]
-            ax.set_title(s if s == "labels" else f"{s} (r = {r.mean():.2f})", fontsize=9)
+            said = f"r = {r.mean():.2f}" if r.notna().any() else "r undefined: < 3 types"
+            ax.set_title(s if s == "labels" else f"{s}\n{said}", fontsize=9)
         fig.colorbar(im, ax=row[-1], fraction=0.046, pad=0.02, label=label.split(" (")[0] if statistic == "moran_r" else "enrichment z-score")
         row[0].annotate(label, (0, 1.18), xycoords="axes fraction", fontsize=9, fontweight="bold")
     fig.suptitle(f"co-localisation of the cell types: labels vs predictions ({patients_phrase(agreement)})", fontsize=10)
