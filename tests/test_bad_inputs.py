@@ -214,7 +214,76 @@ def test_visium_matrix_with_another_sections_spatial_folder(tmp_path):
     table.to_csv(positions, header=False)
     with pytest.raises(InputError, match=r"filtered_feature_bc_matrix.h5: \d+ of the 100 barcodes of the filtered matrix are not under tissue in .*tissue_positions_list.csv.*Fix: use the filtered_feature_bc_matrix.h5 and the spatial/ folder of the same Space Ranger run"):
         ingest(Sample("V1", "P1", None, folder, "visium"), QC())
-    ingest(Sample("V1", "P1", None, shared("visium_tiny"), "visium"), QC())  # its own folder passes
+    ingest(Sample("V1", "P1", None, shared("visium_tiny"), "visium"), QC())  # its own folder passes (a subsample)
+
+
+def test_visium_matrix_with_a_similar_sections_spatial_folder(tmp_path):
+    """Another section of similar outline: its flags put 3 of the real matrix's 100 barcodes off
+    tissue (within the old max(5, 1 %) tolerance; the demo's P1_S1 matrix with P2_S1's folder: 5 of
+    153) and leave spots without counts under it. A matrix of one run, whole or subsampled as this
+    one is, never has a barcode off tissue, so flags that differ both ways are refused."""
+    folder = tmp_path / "vis"
+    shutil.copytree(shared("visium_tiny"), folder)
+    positions = folder / "spatial" / "tissue_positions_list.csv"
+    table = pd.read_csv(positions, header=None, index_col=0)
+    table.loc[read_visium_barcodes(folder)[:3], 1] = 0
+    table.to_csv(positions, header=False)
+    with pytest.raises(InputError, match=r"vis/filtered_feature_bc_matrix.h5: 3 of the 100 barcodes of the filtered matrix are not under tissue in .*tissue_positions_list.csv \(in_tissue = 0\) and 4135 of its 4232 barcodes under tissue have no counts: the matrix and the spatial folder come from different sections or runs"):
+        ingest(Sample("V1", "P1", None, folder, "visium"), QC())
+
+
+def read_visium_barcodes(folder: Path) -> list[str]:
+    import h5py
+
+    with h5py.File(folder / "filtered_feature_bc_matrix.h5") as f:
+        return [b.decode() for b in f["matrix/barcodes"][:]]
+
+
+def test_visium_flags_against_the_detected_tissue(caplog):
+    """Geometry: Space Ranger's in_tissue flags over the whole array against the tissue this
+    pipeline detects, on the real Visium folder's own image (its low-resolution PNG, 16 um/px).
+    They disagree at 0.4 % of the spots under tissue; the flags moved 3 spots along the array warn
+    (> 2 %); moved 4 spots, cut to the tissue's lower half, or on the slide of a section cut otherwise
+    (the image flipped) they are refused (> 5 %)."""
+    import json
+
+    from PIL import Image
+
+    from stpath.ingest.ingested import read_array_flags
+    from stpath.wsi.tissue import TissueParams, array_mismatch, check_array_agreement, tissue_mask
+
+    spatial = shared("visium_tiny", "spatial")
+    factors = json.loads((spatial / "scalefactors_json.json").read_text())
+    um_per_px = 65.0 / factors["spot_diameter_fullres"]  # full-resolution px
+    down = 1 / factors["tissue_lowres_scalef"]
+    image = np.asarray(Image.open(spatial / "tissue_lowres_image.png").convert("RGB"))
+    mask = tissue_mask(image, um_per_px * down, TissueParams())
+    table = pd.read_csv(spatial / "tissue_positions_list.csv", header=None, index_col=0)
+    xy = table[[5, 4]].to_numpy(float)
+    flags = table[1].to_numpy() == 1
+    carried = read_array_flags(ingest(Sample("V1", "P1", None, shared("visium_tiny"), "visium"), QC()))
+    assert carried[1].sum() == 4235 and np.array_equal(carried[0], xy)  # ingest keeps the whole array for the patch job
+    by_grid = dict(zip(zip(table[2], table[3]), flags))
+
+    def moved(spots):  # neighbouring spots of a row are 2 array columns apart
+        return np.array([by_grid.get((r, c + 2 * spots), False) for r, c in zip(table[2], table[3])])
+
+    mismatch = {
+        "own": array_mismatch(mask, down, um_per_px, xy, flags),
+        "moved 3": array_mismatch(mask, down, um_per_px, xy, moved(3)),
+        "moved 4": array_mismatch(mask, down, um_per_px, xy, moved(4)),
+        "lower half": array_mismatch(mask, down, um_per_px, xy, flags & (table[2].to_numpy() >= 40)),
+        "other slide": array_mismatch(tissue_mask(image[::-1].copy(), um_per_px * down, TissueParams()), down, um_per_px, xy, flags),
+    }
+    assert mismatch["own"] < 0.01, mismatch
+    with caplog.at_level(logging.WARNING):
+        check_array_agreement(mismatch["own"], TissueParams(), "V1", "V1.h5ad")
+        assert "in_tissue" not in caplog.text
+        check_array_agreement(mismatch["moved 3"], TissueParams(), "V1", "V1.h5ad")
+    assert re.search(r"V1: the detected tissue contradicts Space Ranger's in_tissue flags at 3.\d% .*tissue.warn_array_mismatch: 2%", caplog.text)
+    for case in ("moved 4", "lower half", "other slide"):
+        with pytest.raises(InputError, match=r"V1.h5ad: V1: the detected tissue contradicts Space Ranger's in_tissue flags at \d+.\d% of the spots under tissue .*tissue.max_array_mismatch: 5%.*Fix: pair the sample with the slide and the spatial/ folder of its own Space Ranger run"):
+            check_array_agreement(mismatch[case], TissueParams(), "V1", "V1.h5ad")
 
 
 def _scaled_positions(src: Path, dst: Path, factor: float) -> None:

@@ -55,3 +55,37 @@ def test_real_jpeg_upsampled_patches_match(tmp_path):
     got = extract(slide, w, 224, progress=False)
     for i in range(2):
         assert np.array_equal(got[i], read_window(slide, w, i, 224))
+
+
+def test_extract_bounds_memory_by_the_band_not_the_grid(demo_slide):
+    """A slide upsampled 112x (windows of 2 level px cut to 224 px, as a pixel-size typo would make
+    them): every band handed to the sink holds at most ``band_bytes`` of cut windows (before, one
+    band held every window of its rows: here all 14,000, 2.1 GB)."""
+    from stpath.wsi.windows import Windows
+
+    slide = open_slide(demo_slide["slide"])
+    gx, gy = np.meshgrid(np.arange(0, 1400, 2), np.arange(0, 40, 2))
+    windows = Windows(0, 1.0, 2, np.stack([gx.ravel(), gy.ravel()], axis=1))
+    band_bytes = 1 << 22
+    sizes = []
+    extract(slide, windows, 224, band_bytes=band_bytes, progress=False, sink=lambda idx, images: sizes.append((len(idx), images.nbytes)), workers=2)
+    assert sum(n for n, _ in sizes) == len(windows.xy) == 14000
+    assert max(b for _, b in sizes) <= band_bytes, max(sizes)
+
+
+def test_bounded_map_keeps_few_items_in_flight():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stpath.wsi.windows import bounded_map
+
+    submitted = []
+
+    def items():
+        for i in range(50):
+            submitted.append(i)
+            yield i
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for k, value in enumerate(bounded_map(pool, lambda x: x * x, items(), 3)):
+            assert value == k * k
+            assert len(submitted) - k <= 3

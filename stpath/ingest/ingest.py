@@ -14,7 +14,7 @@ import scanpy as sc
 from ..errors import InputError
 from ..wsi.slide import open_slide
 from .geometry import UmPerPx
-from .ingested import SampleInfo
+from .ingested import SampleInfo, set_array_flags
 from .preflight import MAX_UPSAMPLING, PIXEL_SIZE_TOLERANCE, Scale, check_sample
 from .readers import MIN_MATCHED_SPOTS, read_spots
 from .sheet import Sample
@@ -46,6 +46,8 @@ def ingest(sample: Sample, qc: QC, finest_um: float = 0.5) -> ad.AnnData:
     table = read_spots(sample.format, sample.expression, sample.spots, qc.min_matched_spots, positions)
     adata = table.adata
     n_input = adata.n_obs
+    if positions.in_tissue is not None:
+        set_array_flags(adata, positions.xy, positions.in_tissue)
     if sample.slide is not None:
         open_slide(sample.slide).close()  # decodes a level: a truncated file fails here, not in a later job
     um = checked.um_per_px or UmPerPx(float("nan"), "unknown (no slide)")

@@ -62,6 +62,23 @@ def read_sample_info(source: str | ad.AnnData) -> SampleInfo:
     return SampleInfo(**info)
 
 
+ARRAY_KEY = "visium_array"
+
+
+def set_array_flags(adata: ad.AnnData, xy: np.ndarray, in_tissue: np.ndarray) -> None:
+    """Keep a Visium run's whole array: every position (level-0 px) and Space Ranger's in_tissue
+    flag, for the slide's patch job to compare with the tissue it detects."""
+    adata.uns[ARRAY_KEY] = {"xy": np.asarray(xy, np.float64), "in_tissue": np.asarray(in_tissue, np.uint8)}
+
+
+def read_array_flags(adata: ad.AnnData) -> tuple[np.ndarray, np.ndarray] | None:
+    """(positions, in_tissue as bool) of the whole Visium array; None for other formats."""
+    array = adata.uns.get(ARRAY_KEY)
+    if array is None:
+        return None
+    return np.asarray(array["xy"], np.float64), np.asarray(array["in_tissue"]).astype(bool)
+
+
 def write_ingested(adata: ad.AnnData, path) -> None:
     with atomic_path(path) as tmp:
         adata.write_h5ad(tmp)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,10 @@ def read_window(slide: openslide.AbstractSlide, windows: Windows, i: int, out_px
     return resize(crop, out_px)
 
 
-def iter_bands(windows: Windows, band_rows: int):
-    """Group windows into horizontal bands of about ``band_rows`` level rows, ordered top to bottom.
+def iter_bands(windows: Windows, band_rows: int, max_windows: int | None = None):
+    """Group windows into horizontal bands of about ``band_rows`` level rows, ordered top to bottom,
+    of at most ``max_windows`` windows each (what bounds a band's cut images when windows are
+    upsampled: a few level pixels each, thousands to a band).
 
     Yields (window indices, band top-left x/y, band width/height) in level pixels.
     """
@@ -93,12 +96,26 @@ def iter_bands(windows: Windows, band_rows: int):
         top = ys[start]
         bottom = top + max(band_rows, windows.size)
         stop = int(np.searchsorted(ys, bottom - windows.size, side="right"))
+        if max_windows:
+            stop = min(stop, start + max_windows)
         idx = order[start:stop]
         x0 = int(windows.xy[idx, 0].min())
         x1 = int(windows.xy[idx, 0].max()) + windows.size
         y1 = int(windows.xy[idx, 1].max()) + windows.size
         yield idx, (x0, int(top)), (x1 - x0, y1 - int(top))
         start = stop
+
+
+def bounded_map(pool: Executor, fn, items, in_flight: int):
+    """``pool.map(fn, items)`` in order, with at most ``in_flight`` items submitted and not yet
+    consumed (``Executor.map`` submits every item at once and keeps every result until it is read)."""
+    pending = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def extract(
@@ -115,6 +132,8 @@ def extract(
     Bands are read and cut on ``workers`` threads (OpenSlide's decoding and PIL's resizing release
     the GIL; OpenSlide handles are thread-safe). With ``sink(indices, images)`` given, bands are
     handed over as they are done instead of being collected (for tile grids larger than memory).
+    Memory is bounded by the band size, never by the grid's: a band holds at most ``band_bytes`` of
+    cut windows, and at most ``workers + 1`` bands are in flight however slowly ``sink`` stores them.
     """
     n = len(windows.xy)
     out = None if sink else np.empty((n, out_px, out_px, 3), dtype=np.uint8)
@@ -122,6 +141,7 @@ def extract(
         return out
     width = int(np.ptp(windows.xy[:, 0])) + windows.size
     band_rows = max(windows.size, band_bytes // (4 * max(width, 1)))
+    max_windows = max(1, band_bytes // (3 * out_px * out_px))
     d = windows.downsample
     workers = workers or min(4, os.cpu_count() or 1)
 
@@ -133,8 +153,7 @@ def extract(
 
     bar = tqdm(total=n, desc="windows", unit="win", disable=not progress, mininterval=2.0)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        # executor.map keeps at most the submitted bands in memory; results come back in band order
-        for idx, images in pool.map(cut, iter_bands(windows, band_rows)):
+        for idx, images in bounded_map(pool, cut, iter_bands(windows, band_rows, max_windows), workers + 1):
             if sink:
                 sink(idx, images)
             else:

@@ -76,13 +76,23 @@ def match_spots(counts: ad.AnnData, positions: SpotPositions, counts_path: Path,
 
 
 def _check_under_tissue(positions: SpotPositions, order: np.ndarray, counts_path: Path) -> None:
-    """Every barcode of a filtered Visium matrix is under tissue in its own run's positions."""
-    off = ~positions.in_tissue[order]
+    """A filtered Visium matrix holds the barcodes its own run put under tissue (all of them, or a
+    subsample of them). Refuse when more than ``max(5, 1 %)`` of the matrix's barcodes are flagged
+    off tissue, or when any are and, counted with the flagged barcodes the matrix lacks, they pass
+    that tolerance (two sections differ both ways; a subsample of one never has a barcode off
+    tissue). The slide's patch job then compares the flags with the tissue it detects
+    (``wsi.tissue.check_array_agreement``)."""
+    flagged = positions.in_tissue
+    off = int((~flagged[order]).sum())
+    counted = np.zeros(len(flagged), bool)
+    counted[order] = True
+    missing = int((flagged & ~counted).sum())
     allowed = max(5, int(0.01 * len(order)))
-    if off.sum() > allowed:
+    if off > allowed or (off and off + missing > allowed):
         raise InputError(
             counts_path,
-            f"{int(off.sum())} of the {len(order)} barcodes of the filtered matrix are not under tissue in "
-            f"{positions.path} (in_tissue = 0): the matrix and the spatial folder come from different sections or runs",
+            f"{off} of the {len(order)} barcodes of the filtered matrix are not under tissue in {positions.path} "
+            f"(in_tissue = 0) and {missing} of its {int(flagged.sum())} barcodes under tissue have no counts: the matrix "
+            "and the spatial folder come from different sections or runs",
             "use the filtered_feature_bc_matrix.h5 and the spatial/ folder of the same Space Ranger run",
         )
