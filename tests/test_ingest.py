@@ -169,3 +169,37 @@ def test_hest_metadata_gives_the_pixel_size_and_is_checked_against_the_slide(tmp
     (tmp_path / "metadata" / "TENX0.json").write_text(json.dumps({"pixel_size_um_estimated": 1.0, "spot_diameter": 55.0}))
     with pytest.raises(InputError, match=r"TENX0.h5ad: sample TENX0: the pixel size sources disagree by more than 20% \(slide metadata: 0.5; HEST metadata pixel_size_um_estimated: 1;"):
         ingest(Sample("TENX0", "P9", demo_slide["slide"], tmp_path / "st" / "TENX0.h5ad", "hest"), QC())
+
+
+def test_spot_qc_marks_spots_that_are_scored_not_trained_on(tmp_path):
+    """HER2ST's QC (min_counts 100, min_genes 50) fails 2 of C2's 187 spots. They stay in the
+    ingested sample marked qc_pass False: models train and retrieve on the 185 that pass, a held-out
+    section is scored on all 187 (as the releases score every spot). The normalisation of the
+    passing spots and the gene sets are those of the 185 alone."""
+    import scipy.sparse as sp
+
+    from stpath.genes.selection import GeneSetParams, normalise, write_gene_sets
+    from stpath.ingest.ingested import qc_passing
+    from stpath.training.data import load_expression, load_spots
+    from stpath.wsi.patches import write_patches_h5
+
+    a = ingest(her2st_sample("C2"), QC(min_counts=100, min_genes=50, min_spots=3))
+    passing = qc_passing(a)
+    assert a.n_obs == 187 and int(passing.sum()) == 185 == read_sample_info(a).n_spots_after_qc
+    x = a.X.toarray() if sp.issparse(a.X) else a.X
+    assert ((x.sum(1) < 100) | ((x > 0).sum(1) < 50) == ~passing).all()
+    alone = normalise(a[passing].copy())
+    assert np.allclose(normalise(a)[passing].X.toarray(), alone.X.toarray(), atol=1e-6)
+
+    write_ingested(a, tmp_path / "C2.h5ad")
+    write_gene_sets([tmp_path / "C2.h5ad"], tmp_path / "genes.tsv", [tmp_path / "C2_norm.h5ad"], GeneSetParams(hvg_per_sample=50, top_expressed=50))
+    genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
+    heg = genes.gene[genes.top_expressed].tolist()
+    mean = np.asarray(alone[:, genes.gene].X.mean(axis=0)).ravel()
+    assert set(heg) == set(genes.gene[np.argsort(-mean, kind="stable")[:50]])
+    images = np.zeros((a.n_obs, 8, 8, 3), np.uint8)
+    write_patches_h5(tmp_path / "C2.h5", images, a.obsm["spatial"], a.obs_names.to_numpy(), {"patch_size": 8})
+    args = (["C2"], [tmp_path / "C2.h5"], [tmp_path / "C2_norm.h5ad"], heg)
+    assert len(load_spots(*args)) == 185 and len(load_expression(*args)[0]) == 185
+    scored = load_spots(*args, scored=True)
+    assert len(scored) == 187 and set(scored.barcode) == set(a.obs_names)

@@ -85,7 +85,7 @@ def predict_held_out(
     ``expression`` and ``labels`` map every sample to its files."""
     for fold, checkpoint in checkpoints.items():
         test = samples_in(folds, fold, "test")
-        spots = load_spots(test, [patches[s] for s in test], [expression[s] for s in test], genes, target_sum=settings.gene_target_sum)
+        spots = load_spots(test, [patches[s] for s in test], [expression[s] for s in test], genes, target_sum=settings.gene_target_sum, scored=True)
         spots = attach_labels(spots, {s: labels[s] for s in test}, settings.labels)
         model = load(name, settings, len(spots.label_names), len(genes), checkpoint, device)
         predicted = predict(model, spots.images, device)

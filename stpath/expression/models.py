@@ -85,7 +85,7 @@ def predict_held_out(
         keys = None
         if registry.get(name).retrieval:  # the training spots' expression (no images needed)
             keys, _ = load_expression(train, [patches[s] for s in train], [expression[s] for s in train], genes)
-        spots = load_spots(test, [patches[s] for s in test], [expression[s] for s in test], genes)
+        spots = load_spots(test, [patches[s] for s in test], [expression[s] for s in test], genes, scored=True)
         model = load(name, settings, len(genes), checkpoint, device)
         predicted = predict(name, model, keys, spots.images, settings.retrieval_k, device)
         for sample in test:

@@ -13,6 +13,7 @@ import pandas as pd
 import scanpy as sc
 
 from ..errors import InputError
+from ..ingest.ingested import qc_passing
 from .files import write_gene_table, write_normalised
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,13 @@ def shared_genes(samples: Sequence[ad.AnnData], min_shared: int = 1) -> list[str
 
 
 def normalise(adata: ad.AnnData) -> ad.AnnData:
-    """normalize_total (to the median library size) + log1p on all genes; raw counts kept in a layer."""
+    """normalize_total (to the median library size of the spots that pass QC) + log1p on all
+    genes, every spot; raw counts kept in a layer."""
     out = adata.copy()
     out.X = out.X.astype(np.float32)
     out.layers["counts"] = adata.X.copy()
-    sc.pp.normalize_total(out)
+    totals = np.asarray(adata.X[qc_passing(adata)].sum(axis=1)).ravel()
+    sc.pp.normalize_total(out, target_sum=float(np.median(totals[totals > 0])))
     sc.pp.log1p(out)
     return out
 
@@ -85,8 +88,9 @@ def write_gene_sets(ingested: list[Path], genes_out, normalised_out: list[Path],
     samples = [ad.read_h5ad(p) for p in ingested]
     genes = shared_genes(samples, params.min_shared)
     normed = [normalise(a) for a in samples]
-    hvg = hvg_union(normed, genes, params.hvg_per_sample)
-    heg = top_expressed(normed, genes, params.top_expressed)
+    passing = [a[qc_passing(a)] for a in normed]  # genes are chosen on the spots models train on
+    hvg = hvg_union(passing, genes, params.hvg_per_sample)
+    heg = top_expressed(passing, genes, params.top_expressed)
     log.info("%d shared genes; HVG union %d; top expressed %d", len(genes), len(hvg), len(heg))
     write_gene_table(gene_table(genes, hvg, heg), genes_out)
     for a, out in zip(normed, normalised_out):

@@ -14,7 +14,7 @@ import scanpy as sc
 from ..errors import InputError
 from ..wsi.slide import open_slide
 from .geometry import UmPerPx
-from .ingested import SampleInfo, set_array_flags
+from .ingested import SampleInfo, qc_passing, set_array_flags, set_qc_pass
 from .preflight import MAX_UPSAMPLING, PIXEL_SIZE_TOLERANCE, Scale, check_sample
 from .readers import MIN_MATCHED_SPOTS, read_spots
 from .sheet import Sample
@@ -69,7 +69,7 @@ def ingest(sample: Sample, qc: QC, finest_um: float = 0.5) -> ad.AnnData:
         spot_diameter_px=positions.spot_diameter_px,
         n_spots_input=int(n_input),
         n_spots_unmatched=int(table.n_dropped_unmatched),
-        n_spots_after_qc=int(adata.n_obs),
+        n_spots_after_qc=int(qc_passing(adata).sum()),
     ).to_uns()
     return adata
 
@@ -91,22 +91,26 @@ def _ingest_image_only(sample: Sample, checked) -> ad.AnnData:
 
 
 def _apply_qc(adata: ad.AnnData, qc: QC, sample: Sample) -> ad.AnnData:
+    """Spot QC marks, gene QC removes: a spot below ``min_counts`` or ``min_genes`` stays, marked
+    ``qc_pass`` False (models never train on it; a held-out section is scored on every spot, as
+    the releases do); a gene detected in fewer than ``min_spots`` passing spots is removed."""
     n_spots, n_genes = adata.n_obs, adata.n_vars
+    passing = np.ones(n_spots, bool)
     if qc.min_counts:
-        sc.pp.filter_cells(adata, min_counts=qc.min_counts)
+        passing &= sc.pp.filter_cells(adata, min_counts=qc.min_counts, inplace=False)[0]
     if qc.min_genes:
-        sc.pp.filter_cells(adata, min_genes=qc.min_genes)
-    if qc.min_spots:
-        sc.pp.filter_genes(adata, min_cells=qc.min_spots)
-    log.info(
-        "%s: QC kept %d/%d spots and %d/%d genes", sample.sample, adata.n_obs, n_spots, adata.n_vars, n_genes
-    )
-    if adata.n_obs == 0:
+        passing &= sc.pp.filter_cells(adata, min_genes=qc.min_genes, inplace=False)[0]
+    if not passing.any():
         raise InputError(sample.expression, f"QC removed every one of the {n_spots} spots", "lower qc.min_counts / qc.min_genes in the config")
+    if qc.min_spots:
+        genes = sc.pp.filter_genes(adata[passing], min_cells=qc.min_spots, inplace=False)[0]
+        adata = adata[:, genes].copy()
+    log.info(
+        "%s: QC passed %d/%d spots (the others are scored, never trained on) and kept %d/%d genes",
+        sample.sample, int(passing.sum()), n_spots, adata.n_vars, n_genes,
+    )
     if adata.n_vars == 0:
         raise InputError(sample.expression, f"QC removed every one of the {n_genes} genes", "lower qc.min_spots in the config")
-    adata.obs = adata.obs.drop(columns=["n_counts", "n_genes"], errors="ignore")
-    adata.var = adata.var.drop(columns=["n_cells"], errors="ignore")
+    set_qc_pass(adata, passing)
     adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()
     return adata
-

@@ -1,9 +1,10 @@
-"""The ingested sample (``ingest/{sample}.h5ad``): raw counts, spot centres in level-0 slide
-pixels (``obsm["spatial"]``) and what ingest learnt (``uns["stpath"]``, a ``SampleInfo``), which
+"""The ingested sample (``ingest/{sample}.h5ad``): raw counts of every spot, spot centres in level-0
+slide pixels (``obsm["spatial"]``), which spots pass spot QC (``obs["qc_pass"]``), for Visium the
+whole array's in_tissue flags (``uns["visium_array"]``) and what ingest learnt (``uns["stpath"]``, a ``SampleInfo``), which
 every later per-sample AnnData carries on (normalised expression, deconvolution output).
 
-Owner of that layout: ``write_ingested`` writes it; ``read_sample_info`` and ``read_spatial`` read
-it from any of those files. Light: anndata and numpy only."""
+Owner of that layout: ``write_ingested`` writes it; ``read_sample_info``, ``read_spatial``,
+``qc_passing`` and ``read_array_flags`` read it from any of those files. Light: anndata and numpy only."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class SampleInfo:
     spot_diameter_px: float | None  # full-resolution pixels, when the format stores it
     n_spots_input: int
     n_spots_unmatched: int
-    n_spots_after_qc: int
+    n_spots_after_qc: int  # spots that pass spot QC (``qc_pass``); every spot is kept
 
     @property
     def physical_spot_px(self) -> float | None:
@@ -60,6 +61,22 @@ def read_sample_info(source: str | ad.AnnData) -> SampleInfo:
     diameter = info.get("spot_diameter_px")
     info["spot_diameter_px"] = float(diameter) if diameter is not None and math.isfinite(diameter) and diameter > 0 else None
     return SampleInfo(**info)
+
+
+QC_PASS = "qc_pass"
+
+
+def set_qc_pass(adata: ad.AnnData, passing: np.ndarray) -> None:
+    """Mark each spot as passing spot QC or not (``obs["qc_pass"]``); failing spots stay in every
+    per-sample file: models never train on them, held-out sections are scored on them."""
+    adata.obs[QC_PASS] = np.asarray(passing, bool)
+
+
+def qc_passing(adata: ad.AnnData) -> np.ndarray:
+    """Which spots pass spot QC (all, in a file written before spots were marked)."""
+    if QC_PASS not in adata.obs:
+        return np.ones(adata.n_obs, bool)
+    return adata.obs[QC_PASS].to_numpy(bool)
 
 
 ARRAY_KEY = "visium_array"

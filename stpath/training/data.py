@@ -15,6 +15,7 @@ import scipy.sparse as sp
 import torch
 
 from ..errors import InputError
+from ..ingest.ingested import qc_passing
 from ..wsi.patches import read_patch_barcodes, read_patch_images
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,18 @@ class SpotSet:
         return replace(self, images=self.images[rows], expression=self.expression[rows], sample=self.sample[keep], barcode=self.barcode[keep], labels=labels)
 
 
-def _patch_barcodes(name: str, patches: Path, adata: ad.AnnData) -> tuple[np.ndarray, np.ndarray]:
-    """The patch barcodes, and the mask of those whose spot has expression after QC."""
+def _patch_barcodes(name: str, patches: Path, adata: ad.AnnData, qc_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The patch barcodes, and the mask of those whose spot has expression (and, with
+    ``qc_only``, passes spot QC: the spots a model trains on or retrieves from)."""
     codes = read_patch_barcodes(patches)
     keep = np.isin(codes, adata.obs_names)
     if not keep.all():
-        log.info("%s: %d patches have no expression after QC and are skipped", name, int((~keep).sum()))
+        log.info("%s: %d patches have no expression and are skipped", name, int((~keep).sum()))
+    if qc_only:
+        passing = np.isin(codes, adata.obs_names[qc_passing(adata)])
+        if (keep & ~passing).any():
+            log.info("%s: %d spots fail spot QC and are left out of training", name, int((keep & ~passing).sum()))
+        keep &= passing
     return keep, codes
 
 
@@ -68,12 +75,12 @@ def _expression_of(adata: ad.AnnData, codes, genes: list[str], path: Path, targe
 
 
 def load_expression(samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str]) -> tuple[torch.Tensor, np.ndarray]:
-    """Expression of the spots that have a patch, in patch order, without reading the images
-    (the retrieval keys); and the sample of each spot."""
+    """Expression of the spots that have a patch and pass spot QC, in patch order, without reading
+    the images (the retrieval keys); and the sample of each spot."""
     expression, sample_of = [], []
     for name, patches, expr in zip(samples, patch_paths, expression_paths):
         adata = ad.read_h5ad(expr)
-        keep, codes = _patch_barcodes(name, patches, adata)
+        keep, codes = _patch_barcodes(name, patches, adata, qc_only=True)
         expression.append(_expression_of(adata, codes[keep], genes, expr))
         sample_of.append(np.full(int(keep.sum()), name, dtype=object))
     return torch.from_numpy(np.concatenate(expression)), np.concatenate(sample_of)
@@ -81,14 +88,15 @@ def load_expression(samples: list[str], patch_paths: list[Path], expression_path
 
 def load_spots(
     samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str], pin: bool = False,
-    target_sum: float | None = None,
+    target_sum: float | None = None, scored: bool = False,
 ) -> SpotSet:
     """The spots that have a patch: images, expression over ``genes`` (the files' normalisation, or
-    their raw counts scaled to ``target_sum`` then log1p), slide and barcode of each."""
+    their raw counts scaled to ``target_sum`` then log1p), slide and barcode of each. Spots that
+    fail spot QC are left out unless ``scored`` (held-out sections are scored on every spot)."""
     images, expression, sample_of, barcodes = [], [], [], []
     for name, patches, expr in zip(samples, patch_paths, expression_paths):
         adata = ad.read_h5ad(expr)
-        keep, codes = _patch_barcodes(name, patches, adata)
+        keep, codes = _patch_barcodes(name, patches, adata, qc_only=not scored)
         images.append(read_patch_images(patches, keep))
         expression.append(_expression_of(adata, codes[keep], genes, expr, target_sum))
         sample_of.append(np.full(int(keep.sum()), name, dtype=object))
