@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,33 @@ def demo_slide(tmp_path_factory):
     return {"root": root, "slide": root / "slide.tif", "spaceranger": root / "sr", "data": s, "sig": sig, "params": params}
 
 
+def run_in_group(cmd, cwd=None, timeout=1200, env=None) -> subprocess.CompletedProcess:
+    """``subprocess.run`` in a process group of its own, killed whole when the command times out,
+    fails or ends (a Snakemake killed alone leaves its job scripts running)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except BaseException:
+        _kill_group(proc.pid)
+        proc.communicate()
+        raise
+    _kill_group(proc.pid)  # jobs the command left behind
+    return subprocess.CompletedProcess(cmd, proc.returncode, out)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def run_snakemake(args, cwd, timeout=1200, env=None):
-    """Run the workflow in a copy-free way: Snakefile from the repo, working directory ``cwd``."""
+    """Run the workflow in a copy-free way: Snakefile from the repo, working directory ``cwd``, in
+    a process group of its own (``run_in_group``)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, env=env)
+    return run_in_group(cmd, timeout=timeout, env=env)
 
 
 def config_args(name, **overrides):
@@ -68,4 +91,4 @@ def write_tsv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-__all__ = ["REPO", "shared", "run_snakemake", "write_tsv", "np", "shutil"]
+__all__ = ["REPO", "shared", "run_in_group", "run_snakemake", "write_tsv", "np", "shutil"]

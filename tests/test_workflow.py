@@ -4,6 +4,7 @@ bad input stopping the run with a message and no partial output."""
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import anndata as ad
 import h5py
@@ -20,7 +21,7 @@ from stpath.wsi.slide import open_slide
 from stpath.wsi.tiles import read_tile_grid
 from stpath.wsi.windows import Windows, read_window
 
-from conftest import REPO, config_args, run_snakemake, shared
+from conftest import REPO, config_args, run_in_group, run_snakemake, shared
 
 pytestmark = pytest.mark.workflow
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
@@ -36,6 +37,35 @@ def test_lint_clean():
 def test_snakefmt_clean():
     r = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+def test_a_timed_out_snakemake_leaves_no_job_running(tmp_path):
+    """Tests run Snakemake in a process group of its own and kill the group on timeout: the job a
+    timed-out run started does not outlive it (killing Snakemake alone leaves it running)."""
+    import time
+    import uuid
+
+    marker = f"stpath-orphan-{uuid.uuid4().hex}"
+    job = f"{sys.executable} -c \"import pathlib, time; pathlib.Path('started').touch(); time.sleep(300)\" {marker}"
+    (tmp_path / "Snakefile").write_text(f'rule all:\n    output: "done"\n    shell: {job!r}\n')
+
+    def running() -> bool:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if marker.encode() in cmdline.read_bytes():
+                    return True
+            except OSError:
+                pass
+        return False
+
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(tmp_path / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"]
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_in_group(cmd, timeout=30)
+    assert (tmp_path / "started").exists(), "the job never started: raise the timeout"
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running()
 
 
 # her2st and her2st_full need Virchow2's local weight file before any job, and her2st_full_stain is
@@ -193,7 +223,7 @@ def test_training_benchmark_reruns_one_real_job(demo_run, tmp_path):
         sys.executable, "-m", "stpath.bench.run", "--directory", str(workdir), "--model", "direct", "--fold", "1",
         "--checkpoint-minutes", "0", "--configfile", args[1], "--config", *args[3:], "--out", str(tmp_path / "bench.tsv"),
     ]
-    done = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    done = run_in_group(cmd, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:]
     row = pd.read_csv(tmp_path / "bench.tsv", sep="\t").iloc[0]
     epochs = demo_epochs("expression_models")
