@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export HF_HUB_OFFLINE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test lint bench unlock clean check-envs
+.PHONY: install demo test test-fast lint bench unlock clean check-envs
 
 $(STAMP): requirements.in requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,15 +31,19 @@ demo: install
 test: install
 	$(BIN)/python -m pytest tests
 
+# The tests that run no Snakemake job and spawn no training process (pytest marker `workflow`).
+test-fast: install
+	$(BIN)/python -m pytest -m "not workflow" tests
+
 # Each step's conda env installed for real through pip in a fresh virtualenv (its pip section, the
 # lock as constraints), then every module its scripts import imported. Not part of `make test`.
 check-envs: install
-	$(BIN)/python -m stpath.ops.envinstall
+	$(BIN)/python -m tools.envinstall
 
 # After a killed run (kill -9, power cut): removes Snakemake's stale lock, refusing while a run is
 # still alive in this directory. Pass the run's options: make unlock ARGS="--configfile config/her2st.yaml"
 unlock: install
-	$(BIN)/python -m stpath.ops.unlock $(ARGS)
+	$(BIN)/python -m tools.unlock $(ARGS)
 
 lint: install
 	$(BIN)/snakemake --lint
@@ -47,10 +51,10 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m stpath.bench.patch_extraction
-	$(BIN)/python -m stpath.bench.deconvolution
-	$(BIN)/python -m stpath.bench.cuca
-	$(BIN)/python -m stpath.bench.wholeslide
+	$(BIN)/python -m tools.bench.patch_extraction
+	$(BIN)/python -m tools.bench.deconvolution
+	$(BIN)/python -m tools.bench.cuca
+	$(BIN)/python -m tools.bench.wholeslide
 
 clean:
 	rm -rf results/demo results/report.html resources/demo logs benchmarks .snakemake

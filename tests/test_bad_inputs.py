@@ -2,7 +2,7 @@
 (the pre-flight that ``snakemake -n`` runs: ``check_config``) or by the job that can tell (ingest,
 spot patches), naming the file, the values and the fix; or, for legitimate uses, accepted.
 
-The README's table "What bad input looks like" lists every case with the test that pins it; the
+The catalogue docs/bad_inputs.md lists every case with the test that pins it; the
 last test here keeps the table and the tests in step."""
 
 from __future__ import annotations
@@ -721,7 +721,7 @@ def test_spaces_around_sheet_cells_are_not_part_of_the_paths(tmp_path):
 def test_unlock_counts_only_snakemake_working_in_this_directory(tmp_path):
     """A Snakemake run elsewhere that names this folder on its command line (its Snakefile here,
     ``--directory`` there) does not block ``make unlock`` here; one working here does."""
-    from stpath.ops.unlock import live_runs
+    from tools.unlock import live_runs
 
     here, there = tmp_path / "here", tmp_path / "there"
     here.mkdir(), there.mkdir()
@@ -739,11 +739,12 @@ def test_unlock_counts_only_snakemake_working_in_this_directory(tmp_path):
             proc.wait()
 
 
+@pytest.mark.workflow
 def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
     """kill -9 of a running workflow leaves Snakemake's lock: the README's command then stops
-    with a LockException; `python -m stpath.ops.unlock` refuses while a run is alive, removes a
+    with a LockException; `python -m tools.unlock` refuses while a run is alive, removes a
     stale lock, and the same command resumes (the default profile reruns incomplete jobs)."""
-    from stpath.ops.unlock import live_runs
+    from tools.unlock import live_runs
 
     sheet = sheet_file(tmp_path, her2st_rows())
     # the paper's CUCA needs Virchow2's local weight file: off here
@@ -757,7 +758,7 @@ def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
         time.sleep(0.2)
     assert any(locks.glob("*")), "the run never took its lock"
     assert run.pid in [p.pid for p in live_runs(tmp_path)]
-    unlock = [sys.executable, "-m", "stpath.ops.unlock", *args]
+    unlock = [sys.executable, "-m", "tools.unlock", *args]
     r = subprocess.run(unlock, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 1 and "a Snakemake run is still working here; the lock is not stale" in r.stderr
 
@@ -773,13 +774,12 @@ def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
     assert len(list((tmp_path / "results" / "her2st" / "ingest").glob("*.h5ad"))) == 2
 
 
-# --- the README's table ----------------------------------------------------------------------------
+# --- the catalogue (docs/bad_inputs.md) ------------------------------------------------------------
 def readme_catalogue() -> list[tuple[str, str, str]]:
-    """(case, where, test) rows of the README's bad-input table."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("### What bad input looks like", 1)[1].split("\n## ", 1)[0]
+    """(case, where, test) rows of the bad-input catalogue, docs/bad_inputs.md."""
+    text = (REPO / "docs" / "bad_inputs.md").read_text()
     rows = []
-    for line in section.splitlines():
+    for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 5 and cells[0].isdigit():
             rows.append((cells[1], cells[2], cells[4].strip("`")))
@@ -790,10 +790,11 @@ def test_readme_lists_every_case_with_a_test_that_exists():
     import ast
 
     rows = readme_catalogue()
-    assert len(rows) >= 35
+    numbers = [int(line.split("|")[1]) for line in (REPO / "docs" / "bad_inputs.md").read_text().splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(rows) == len(numbers) >= 97
     for case, where, test in rows:
         assert re.fullmatch(r"dry-run|accepted|run start|job \((warning|\w+)\)", where), (case, where)
         file, _, name = test.partition("::")
         tree = ast.parse((REPO / file).read_text())
         names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-        assert name.split("[")[0] in names, f"README case {case!r} names {test}, which does not exist"
+        assert name.split("[")[0] in names, f"catalogue case {case!r} names {test}, which does not exist"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stpath.ops.cluster import NodeLimits, Request, _gpus, impossible, partition_limits
+from tools.cluster import NodeLimits, Request, _gpus, impossible, partition_limits
 
 
 def test_gpu_count_from_sinfo_gres():

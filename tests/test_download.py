@@ -21,7 +21,7 @@ from stpath.config import check_schema
 from stpath.deconvolution.atlas import read_wu2021, write_wu2021_archive
 from stpath.errors import InputError
 from stpath.ingest.download import Download, download, downloads_of, extract_member, pending_archives, pending_downloads
-from stpath.ops.mirror import mirror_downloads, point_downloads_at, serve
+from tools.mirror import mirror_downloads, point_downloads_at, serve
 
 from conftest import REPO, SHARED, run_snakemake, shared
 
@@ -158,6 +158,7 @@ def test_full_cohort_folds_have_validation_patients():
     assert folds.groupby("fold")["sample"].nunique().eq(36).all()
 
 
+@pytest.mark.workflow
 def test_full_cohort_config_downloads_verifies_and_converts_through_the_workflow(server, tmp_path):
     base, _ = server
     configfile = local_full_config(base, tmp_path)
@@ -181,6 +182,7 @@ def test_full_cohort_config_downloads_verifies_and_converts_through_the_workflow
     assert "rule download_" not in again.stdout and "rule convert_reference:" not in again.stdout  # fetched once
 
 
+@pytest.mark.workflow
 def test_full_cohort_config_refuses_a_file_whose_checksum_differs(server, tmp_path):
     base, _ = server
     configfile = local_full_config(base, tmp_path)

@@ -1,7 +1,7 @@
 
 import yaml
 
-from stpath.ops import envcheck
+from tools import envcheck
 
 from conftest import REPO
 
@@ -38,7 +38,7 @@ def test_scripts_reach_third_party_imports_through_the_library():
 
 
 def test_env_files_are_generated_from_the_lock_and_the_imports():
-    from stpath.ops import envfiles
+    from tools import envfiles
 
     assert envfiles.drift(REPO) == []
     models = envcheck.env_packages(REPO / "envs" / "models.yaml")
@@ -52,7 +52,7 @@ def test_env_files_are_generated_from_the_lock_and_the_imports():
 def test_lock_change_without_regenerating_the_envs_is_caught(tmp_path):
     import shutil
 
-    from stpath.ops import envfiles
+    from tools import envfiles
 
     repo = tmp_path / "repo"
     for part in ("workflow", "envs", "stpath"):
@@ -63,7 +63,7 @@ def test_lock_change_without_regenerating_the_envs_is_caught(tmp_path):
     assert any(p.startswith("models.yaml: differs from requirements.lock") and "timm==9" in p for p in problems), problems
     assert any(p.startswith("expression.yaml:") for p in problems)  # pandas is in every step that reads tables
     (repo / "envs" / "slides.yaml").unlink()
-    assert "slides.yaml: missing; run python -m stpath.ops.envfiles --write" in envfiles.drift(repo)
+    assert "slides.yaml: missing; run python -m tools.envfiles --write" in envfiles.drift(repo)
 
 
 def test_torch_pin_takes_the_cuda_or_the_cpu_wheel():
@@ -80,7 +80,7 @@ def test_torch_pin_takes_the_cuda_or_the_cpu_wheel():
 
 def test_env_install_check_names_the_env_and_the_pin_that_does_not_exist(tmp_path):
     """The real install check can fail: a version that does not exist stops it, named."""
-    from stpath.ops import envinstall
+    from tools import envinstall
 
     env = tmp_path / "broken.yaml"
     env.write_text("channels: [conda-forge, nodefaults]\ndependencies:\n  - python=3.11\n  - pip=25.3\n  - pip:\n      - numpy==0.0.0.dev404\n")
@@ -90,7 +90,7 @@ def test_env_install_check_names_the_env_and_the_pin_that_does_not_exist(tmp_pat
 
 
 def test_env_install_check_names_a_module_the_env_cannot_import(tmp_path):
-    from stpath.ops import envinstall
+    from tools import envinstall
 
     env = tmp_path / "thin.yaml"
     env.write_text("channels: [conda-forge, nodefaults]\ndependencies:\n  - python=3.11\n  - pip=25.3\n")

@@ -43,6 +43,14 @@ def branch_violations(root: Path) -> list[str]:
     return problems
 
 
+def test_the_package_never_imports_the_tooling():
+    """``tools/`` (env tooling, cluster helpers, unlock, study runners, benchmarks) sits outside the
+    science package, which ships alone in the wheel and imports none of it."""
+    bad = [f"{p.relative_to(REPO)} imports {m}" for p in sorted(PACKAGE.rglob("*.py")) for m in sorted(imported_modules(p)) if m == "tools" or m.startswith("tools.")]
+    assert bad == []
+    assert not (PACKAGE / "ops").exists() and not (PACKAGE / "bench").exists()
+
+
 def test_method_branches_never_import_each_other():
     assert branch_violations(REPO) == []
 
@@ -111,3 +119,28 @@ def test_workflow_parse_time_modules_import_no_torch():
 def test_ruff_is_clean():
     r = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
+
+
+def test_docs_are_split_like_nf_core_and_their_links_resolve():
+    """README stays a landing page (<= 150 lines); the user docs live in docs/ and CHANGELOG.md,
+    and every relative link of them names a file that exists and, with an anchor, a heading there."""
+    import re
+
+    assert len((REPO / "README.md").read_text().splitlines()) <= 150
+    pages = [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "config" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    assert {p.name for p in pages} >= {"usage.md", "output.md", "methods.md", "bad_inputs.md", "development.md", "CHANGELOG.md"}
+
+    def anchors(page: Path) -> set[str]:
+        heads = re.findall(r"^#+ (.+)$", page.read_text(), flags=re.M)
+        return {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in heads}
+
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]*)(#[^)\s]*)?\)", page.read_text()):
+            path, anchor = target
+            if path.startswith(("http://", "https://")):
+                continue
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor[1:] not in anchors(linked)):
+                broken.append(f"{page.relative_to(REPO)} -> {path}{anchor}")
+    assert broken == []

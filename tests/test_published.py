@@ -202,7 +202,7 @@ def test_real_subset_reference_on_two_real_sections(tmp_path):
     cell2location at the minor tier (the published check at both tiers, with its floor and maps) and
     at the major tier (the minor tier is finer: not compared), CUCA and its three baselines on this
     run's labels and on the published minor tier."""
-    from stpath.ops import her2st_cuca
+    from tools import her2st_cuca
 
     from conftest import run_snakemake
 

@@ -151,7 +151,7 @@ def test_stain_study_runs_each_option_alone_on_the_expression_models(tmp_path):
     import yaml
     from snakemake.utils import validate
 
-    from stpath.ops.stain_study import OPTIONS, option_config
+    from tools.stain_study import OPTIONS, option_config
 
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     configs = {option: option_config(base, option, tmp_path) for option in OPTIONS}

@@ -196,6 +196,7 @@ def _training_process(tmp_path, name):
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLABLE_RUN.format(**paths))], cwd=REPO), paths
 
 
+@pytest.mark.workflow
 def test_kill_9_during_training_resumes_and_ends_as_an_uninterrupted_run(tmp_path):
     whole, whole_paths = _training_process(tmp_path, "whole")
     assert whole.wait(timeout=600) == 0

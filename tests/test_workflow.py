@@ -213,14 +213,14 @@ def demo_epochs(section: str) -> int:
 
 
 def test_training_benchmark_reruns_one_real_job(demo_run, tmp_path):
-    """python -m stpath.bench.run on the demo run's results: only the training job reruns, with a
+    """python -m tools.bench.run on the demo run's results: only the training job reruns, with a
     resume point after every epoch, and the report splits the job's time. (It runs after the end to
     end test, which expects the demo run to be complete and up to date.)"""
     workdir, r = demo_run
     assert r.returncode == 0, r.stdout[-3000:]
     args = config_args("config.yaml")
     cmd = [
-        sys.executable, "-m", "stpath.bench.run", "--directory", str(workdir), "--model", "direct", "--fold", "1",
+        sys.executable, "-m", "tools.bench.run", "--directory", str(workdir), "--model", "direct", "--fold", "1",
         "--checkpoint-minutes", "0", "--configfile", args[1], "--config", *args[3:], "--out", str(tmp_path / "bench.tsv"),
     ]
     done = run_in_group(cmd, cwd=REPO, timeout=900)

@@ -270,7 +270,7 @@ def summary_parts():
 
 
 def slurm_preflight(jobs):
-    from stpath.ops.cluster import check_slurm_jobs
+    from tools.cluster import check_slurm_jobs
 
     try:
         check_slurm_jobs(jobs)

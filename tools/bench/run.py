@@ -4,9 +4,9 @@ the outputs) against the epochs' compute and wall seconds from its history.
 
 Runs the workflow in ``--directory`` (default: the repository) with the given config, first
 making the job's inputs if they are missing (not timed), then reruns only that training job.
-Run: python -m stpath.bench.run [--configfile config/config.yaml] [--model cmrcnet] [--fold 0]
+Run: python -m tools.bench.run [--configfile config/config.yaml] [--model cmrcnet] [--fold 0]
      [--directory .] [--cores 2] [--checkpoint-minutes 5] [--config KEY=VALUE ...] [--out bench.tsv]
-On a GPU machine: python -m stpath.bench.run --configfile config/her2st.yaml --cores 16
+On a GPU machine: python -m tools.bench.run --configfile config/her2st.yaml --cores 16
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from stpath.bench import show
 from stpath.models import registry
+from tools.bench import show
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ models only, then a table of mean PCC per model and option. On the demo (the def
 are patient-level (train on one patient, test on the other), and each patient's slides carry their
 own stain, so the table measures what each option does for a patient the models never saw.
 
-    python -m stpath.ops.stain_study --workdir runs/stain_study [--config config/config.yaml] [--cores 2]
+    python -m tools.stain_study --workdir runs/stain_study [--config config/config.yaml] [--cores 2]
 
 Writes ``stain_study.tsv`` (per model, option, gene set and protocol: mean PCC over test slides)
 in the workdir and prints it. Each option's run is a dataset of its own (``{dataset}_{option}``)
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 MODELS = ["cmrcnet", "bleep", "direct", "hest_probe", "frozen_retrieval"]
 OPTIONS: dict[str, dict] = {
     "none": {},

@@ -5,12 +5,12 @@ local mirror on 127.0.0.1, so the run downloads, verifies, converts and then run
 Reduced: the sections of one patient (C2-C6 in ../shared/data/her2st), so leave-one-section-out
 folds; CMRCNet and direct regression, CUCA and the linear probe, with the demo's small from-scratch
 encoders and 10 epochs; short cell2location fits (100 + 150 epochs). The
-full breast atlas is not on this machine (its real subset serves ``stpath.ops.her2st_cuca``), so the served "atlas" is built from the sections themselves:
+full breast atlas is not on this machine (its real subset serves ``tools.her2st_cuca``), so the served "atlas" is built from the sections themselves:
 their spots clustered (k-means on log-normalised PCA) into pseudo cell types, each spot a "cell",
 the section as its "patient", in the exact GSE176078 layout. It exercises the conversion,
 regression, mapping and CUCA on real counts and gene names; its cell types are not biology.
 
-    python -m stpath.ops.her2st_reduced --workdir runs/her2st_reduced [--cores 2]
+    python -m tools.her2st_reduced --workdir runs/her2st_reduced [--cores 2]
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import scanpy as sc
 import yaml
 from sklearn.cluster import KMeans
 
-from ..deconvolution.atlas import write_wu2021_archive
-from ..ingest.download import downloads_of
-from ..ingest.readers.legacy_st import read_legacy_st_counts, read_legacy_st_positions
+from stpath.deconvolution.atlas import write_wu2021_archive
+from stpath.ingest.download import downloads_of
+from stpath.ingest.readers.legacy_st import read_legacy_st_counts, read_legacy_st_positions
+
 from .mirror import mirror_downloads, mirror_path, point_downloads_at, serve
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 FULL = REPO / "config" / "her2st_full.yaml"
 SECTIONS = ["C2", "C3", "C4", "C5", "C6"]
 ATLAS = "archives/GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz"

@@ -3,7 +3,7 @@ workflow takes: a tile file on disk read in chunks (``predict_tiles`` of each br
 loaded from a checkpoint, CMRCNet/BLEEP retrieving over the keys of ``--keys`` training spots.
 Weights are random (a speed figure only); ``demo`` is the demo's small ViT, ``paper`` the papers'
 encoders (CMRCNet's ViT-B/32; CUCA on the Virchow2 architecture with LoRA), bf16 on a GPU.
-Run: python -m stpath.bench.wholeslide [--sizes demo paper] [--tiles 1024] [--out bench.tsv]
+Run: python -m tools.bench.wholeslide [--sizes demo paper] [--tiles 1024] [--out bench.tsv]
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stpath.bench import show
 from stpath.celltypes import wholeslide as cells
 from stpath.celltypes.models import build as build_cells
 from stpath.celltypes.settings import CellTypeSettings
@@ -29,6 +28,7 @@ from stpath.models import registry
 from stpath.models.cmrcnet import CMRCNetConfig
 from stpath.models.cuca import CUCAConfig
 from stpath.models.encoders import EncoderConfig
+from tools.bench import show
 
 N_GENES, N_TYPES, N_MAP_GENES = 785, 39, 64  # HER2ST's HVG union, its cell types, markers + HVG-50
 DEMO_ENCODER = EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4)

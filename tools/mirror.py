@@ -13,7 +13,7 @@ import threading
 from collections import defaultdict
 from pathlib import Path
 
-from ..ingest.download import Download
+from stpath.ingest.download import Download
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

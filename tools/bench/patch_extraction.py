@@ -4,7 +4,7 @@ Compares, on the same >= 20k Visium-like spots:
   * the pipeline's band extractor (stpath.wsi.windows.extract),
   * a naive loop of one read_region + resize per spot,
   * the decode bound: one sequential pass reading the whole level once, no cropping.
-Run: python -m stpath.bench.patch_extraction [--side 32768] [--pitch-um 55] [--out bench.tsv]
+Run: python -m tools.bench.patch_extraction [--side 32768] [--pitch-um 55] [--out bench.tsv]
 """
 
 from __future__ import annotations

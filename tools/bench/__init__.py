@@ -1,4 +1,4 @@
-"""Benchmarks (run with ``python -m stpath.bench.<name>``; figures go to the README)."""
+"""Benchmarks (run with ``python -m tools.bench.<name>``; figures go to docs/development.md, dated runs to CHANGELOG.md)."""
 
 
 def show(table, out=None) -> None:

@@ -10,7 +10,7 @@ frozen except LoRA on its last two blocks, plus peak GPU memory.
   output. ``epoch_img_per_s`` is the per-epoch rate, ``img_per_s_100_epochs`` amortises the
   one-time prefix over the paper's 100 epochs;
 * whole-slide inference: ``predict`` over uint8 tiles in memory, bf16 on GPU.
-Run: python -m stpath.bench.cuca [--sizes small virchow2] [--spots 2048] [--out bench.tsv]
+Run: python -m tools.bench.cuca [--sizes small virchow2] [--spots 2048] [--out bench.tsv]
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stpath.bench import show
 from stpath.celltypes.models import build, predict
 from stpath.celltypes.settings import CellTypeSettings
 from stpath.models.cuca import CUCAConfig
 from stpath.models.encoders import EncoderConfig
 from stpath.training.data import SpotSet
 from stpath.training.loop import TrainConfig, frozen_prefix_output, seed_everything, train
+from tools.bench import show
 
 N_TYPES, N_GENES = 39, 250  # HER2ST's cell types, CUCA's gene input
 SIZES = {

@@ -12,9 +12,9 @@ ablation, the linear and the ridge probe, leave-one-section-out, on labels from 
 It is ``config/her2st.yaml`` with the CPU overlay below (small ViT from scratch, 20 epochs, no
 whole-slide maps or final models, shortened cell2location): the data folder is made of links to the
 local copies, the subset archive takes the atlas's place (the documented override). Prints the two
-tables the README shows and writes them to ``<workdir>/her2st_cuca.tsv``.
+tables docs/methods.md shows and writes them to ``<workdir>/her2st_cuca.tsv``.
 
-    python -m stpath.ops.her2st_cuca --workdir runs/her2st_real [--cores 2]
+    python -m tools.her2st_cuca --workdir runs/her2st_real [--cores 2]
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from ..deconvolution import published
-from ..metrics import headline, read_table
+from stpath.deconvolution import published
+from stpath.metrics import headline, read_table
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "config" / "her2st.yaml"
 SHARED = REPO.parent / "shared" / "data"
 SUBSET = "GSE176078_Wu_etal_2021_BRCA_scRNASeq_CID4465_subset.tar.gz"

@@ -3,7 +3,7 @@ virtualenv gets exactly the env's ``pip:`` section (the lock as constraints), th
 third-party module the step's scripts and their library modules import. A pin that cannot be
 installed, or an import that fails, is reported with the env file and the package named.
 
-    python -m stpath.ops.envinstall [STEP ...] [--keep DIR]      (make check-envs: every step)
+    python -m tools.envinstall [STEP ...] [--keep DIR]      (make check-envs: every step)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 when no Snakemake process is still working in this directory: unlocking under a live run lets two
 runs write the same files.
 
-    python -m stpath.ops.unlock [snakemake options, e.g. --configfile config/her2st.yaml]
+    python -m tools.unlock [snakemake options, e.g. --configfile config/her2st.yaml]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run_directory(cmdline: list[str], cwd: str | Path) -> Path:

@@ -6,7 +6,7 @@ model step on the same device.
 * our loop: ``stpath.training.loop.train`` on spots held in memory (uint8 patches resident on the
   GPU, augmentation and normalisation on the device, bf16 autocast on GPU), epoch time of the
   training pass.
-Run: python -m stpath.bench.training [--model cmrcnet] [--spots 4096] [--genes 1000] [--small] [--out bench.tsv]
+Run: python -m tools.bench.training [--model cmrcnet] [--spots 4096] [--genes 1000] [--small] [--out bench.tsv]
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stpath.bench import show
 from stpath.expression.models import build
 from stpath.expression.settings import ExpressionSettings
 from stpath.models.cmrcnet import CMRCNetConfig
 from stpath.models.encoders import EncoderConfig
 from stpath.training.data import SpotSet
 from stpath.training.loop import TrainConfig, seed_everything, train
+from tools.bench import show
 
 SMALL = ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=EncoderConfig(embed_dim=96, depth=2, num_heads=4), proj_dim=64, gene_tokens=4, fusion_heads=4))
 

@@ -3,7 +3,7 @@
 Synthetic data (default 3000 spots x 5000 genes x 20 cell types, 100 reference cells per type):
 negative-binomial reference cells and spots whose counts mix the same signatures. Each step runs in
 its own process so that its peak memory is its own; data generation is not timed.
-Run: python -m stpath.bench.deconvolution [--spots 3000 --genes 5000 --types 20]
+Run: python -m tools.bench.deconvolution [--spots 3000 --genes 5000 --types 20]
      [--reference-epochs 100 --mapping-epochs 300] [--steps reference mapping] [--accelerator auto]
      [--out bench.tsv]
 """
@@ -108,7 +108,7 @@ def main() -> None:
     rows = []
     passed = [a for a in sys.argv[1:] if a not in ("--steps", "reference", "mapping")]
     for step in args.steps:
-        cmd = [sys.executable, "-m", "stpath.bench.deconvolution", "--step", step, *passed]
+        cmd = [sys.executable, "-m", "tools.bench.deconvolution", "--step", step, *passed]
         out = subprocess.run(cmd, capture_output=True, text=True)
         line = [row for row in out.stdout.splitlines() if row.startswith("RESULT ")]
         if out.returncode or not line:
