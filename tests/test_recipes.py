@@ -4,7 +4,6 @@ dataset are added the way the recipe says, used, and taken away again."""
 import shutil
 
 import pandas as pd
-import pytest
 import yaml
 
 from stpath.models import registry
