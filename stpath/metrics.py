@@ -74,3 +74,20 @@ def headline(summary: pd.DataFrame) -> pd.DataFrame:
     per_fold = rows.groupby(keys + ["fold"], dropna=False)["value"].agg(["mean", "size"]).reset_index()
     out = per_fold.groupby(keys, dropna=False).agg(value=("mean", "mean"), n_folds=("fold", "nunique"), n_slides=("size", "sum"))
     return out.reset_index()
+
+
+LANDING_METRIC = "pearson_mean"  # each branch's main metric: per-slide Pearson r, as both papers report
+
+
+def landing_table(summary: pd.DataFrame, fold_scheme: str) -> pd.DataFrame:
+    """The report's landing-page table: per model, target, gene set and protocol (within- or
+    cross-patient), each branch's main metric in the released order (``headline``), with the run's
+    fold scheme and how many folds and slides it averages. Rows ordered by target, then best first."""
+    rows = headline(summary)
+    rows = rows[rows["metric"] == LANDING_METRIC].copy()
+    rows["folds"] = fold_scheme
+    columns = ["target", "gene_set", "model", "patients", "value", "n_folds", "n_slides", "folds"]
+    rows = rows.reindex(columns=[c for c in columns if c in rows.columns or c == "patients"])
+    rows["patients"] = rows["patients"].fillna("") if "patients" in rows else ""
+    rows = rows.sort_values(["target", "gene_set", "value"], ascending=[True, True, False], kind="stable")
+    return rows.rename(columns={"value": "pearson_r"}).round({"pearson_r": 3}).reset_index(drop=True)

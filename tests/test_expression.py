@@ -81,3 +81,25 @@ def test_headline_averages_slides_within_each_fold_then_folds_as_released():
     out = headline(pd.DataFrame(rows, columns=COLUMNS)).set_index("metric")
     assert out.loc["pearson_mean", "value"] == pytest.approx(0.55)
     assert out.loc["pearson_mean", "n_folds"] == 2 and out.loc["pearson_mean", "n_slides"] == 4
+
+
+def test_landing_table_is_each_branchs_main_metric_in_the_released_order():
+    """The report's landing page: per model and target, per-slide Pearson averaged over each fold's
+    slides then over folds, with the fold scheme; other metrics and protocols are left out."""
+    from stpath.metrics import landing_table
+
+    rows = []
+    for model, target, gene_set, values in (
+        ("cmrcnet", "expression", "heg50", {(0, "A"): 0.2, (0, "B"): 0.4, (1, "C"): 0.6}),
+        ("cuca", "cell2location_q05", "cell_types", {(0, "A"): 0.5, (1, "C"): 0.7}),
+    ):
+        for (fold, sample), value in values.items():
+            rows.append(dict(model=model, target=target, gene_set=gene_set, protocol="per_slide", patients="within-patient",
+                             fold=fold, test_sample=sample, metric="pearson_mean", value=value))
+            rows.append(dict(rows[-1], metric="jsd_mean", value=9.0))
+            rows.append(dict(rows[-2], protocol="pooled", value=9.0))
+    table = landing_table(pd.DataFrame(rows), "leave_one_slide_out")
+    assert table.to_dict("records") == [
+        dict(target="cell2location_q05", gene_set="cell_types", model="cuca", patients="within-patient", pearson_r=0.6, n_folds=2, n_slides=2, folds="leave_one_slide_out"),
+        dict(target="expression", gene_set="heg50", model="cmrcnet", patients="within-patient", pearson_r=0.45, n_folds=2, n_slides=3, folds="leave_one_slide_out"),
+    ]

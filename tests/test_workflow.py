@@ -169,6 +169,8 @@ def test_demo_workflow_end_to_end(demo_run):
     assert r.returncode == 0, r.stdout[-3000:]
     report = (tmp_path / "report.html").read_text(errors="replace")
     assert len(report) > 100_000 and "2. Deconvolution" in report and "5. Whole slides" in report
+    landing = report[report.index('var workflow_desc = "'):][:20_000]  # the landing page: the headline table
+    assert "Per-slide Pearson r of each model" in landing and "<td>cuca</td>" in landing and "<td>cmrcnet</td>" in landing
 
 
 def check_demo_image_only_slide(tmp_path, sheet):

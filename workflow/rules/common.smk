@@ -325,7 +325,7 @@ def trained_model_outputs(models, whole_slide):
 def expression_model_outputs():
     if not EXPRESSION_MODELS:
         return []
-    outs = [f"{OUT}/metrics/summary.tsv", f"{OUT}/metrics/per_gene.tsv"]
+    outs = [f"{OUT}/metrics/{t}.tsv" for t in ("summary", "headline", "per_gene")]
     outs += [
         f"{OUT}/metrics/{name}.png"
         for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient")
@@ -338,7 +338,8 @@ def cell_type_model_outputs():
     if not CELL_TYPE_MODELS:
         return []
     metrics = f"{OUT}/metrics/cell_types"
-    outs = [f"{OUT}/metrics/summary.tsv", f"{metrics}/per_type.tsv"]
+    outs = [f"{OUT}/metrics/{t}.tsv" for t in ("summary", "headline")]
+    outs.append(f"{metrics}/per_type.tsv")
     outs += [f"{metrics}/pearson.png", f"{metrics}/colocalisation.png"]
     outs += expand(f"{metrics}/maps/{{sample}}.png", sample=LABELLED)
     return outs + trained_model_outputs(CELL_TYPE_MODELS, WHOLE_SLIDE_CELL_TYPES)

@@ -17,6 +17,30 @@ if EXPRESSION_MODELS or CELL_TYPE_MODELS:
         script:
             "../scripts/metrics_summary.py"
 
+    # The report's landing page shows this table (workflow/report/workflow.rst).
+    rule landing_table:
+        input:
+            f"{OUT}/metrics/summary.tsv",
+        output:
+            report(
+                f"{OUT}/metrics/headline.tsv",
+                caption="../report/headline.rst",
+                category="0. Headline",
+            ),
+        log:
+            f"logs/{DATASET}/landing_table.log",
+        benchmark:
+            f"benchmarks/{DATASET}/landing_table.tsv"
+        conda:
+            "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=1000,
+        params:
+            folds=config["folds"]["scheme"],
+        script:
+            "../scripts/landing_table.py"
+
 
 if EXPRESSION_MODELS:
 
