@@ -40,10 +40,20 @@ onstart:
         workflow.executor_plugin is not None
         and workflow.executor_plugin.name == "slurm"
     ):
+        from tools.cluster import slurm_preflight
+
         slurm_preflight(workflow.dag.needrun_jobs())
 
 
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        targets.final_outputs(
+            OUT,
+            list(SAMPLES),
+            STAGES,
+            FOLDS,
+            list(APPLIED),
+            truth=bool(DECON["truth"]),
+            signatures_given=SIGNATURES_GIVEN,
+        ),

@@ -72,6 +72,11 @@ class Stages:
         )
 
     @property
+    def whole_slide_samples(self) -> list[str]:
+        """Slides mapped tile by tile: the held-out ones and the image-only ones."""
+        return self.labelled_slides + self.image_only
+
+    @property
     def published_check(self) -> bool:
         """This run's cell2location is compared with the published tables."""
         return self.deconvolution and bool(self.published_tiers)

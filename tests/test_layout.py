@@ -144,3 +144,29 @@ def test_docs_are_split_like_nf_core_and_their_links_resolve():
             if not linked.exists() or (anchor and linked.suffix == ".md" and anchor[1:] not in anchors(linked)):
                 broken.append(f"{page.relative_to(REPO)} -> {path}{anchor}")
     assert broken == []
+
+
+def test_common_smk_stays_short_and_the_targets_live_in_the_library():
+    """common.smk keeps validation, samples and folds, input functions (<= 250 lines); what a run
+    makes is ``stpath.targets``, a pure function of its stages (unit-tested below)."""
+    common = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    assert len(common.splitlines()) <= 250 and "def final_outputs" not in common
+    assert "targets.final_outputs(" in (REPO / "Snakefile").read_text()
+
+
+def test_targets_of_a_small_run():
+    from stpath import targets
+    from stpath.config import Stages
+
+    stages = Stages(
+        samples_with_slide=["A", "B"], samples_with_expression=["A"], labelled_slides=["A"], image_only=["B"], deconvolution=True,
+        published_tiers=[], expression_models=["direct"], cell_type_models=[], whole_slide_expression=["direct"], whole_slide_cell_types=[],
+        final_models=True, bundles=[],
+    )
+    outs = targets.final_outputs("r", ["A", "B"], stages, [0, 1], [], truth=False, signatures_given=True)
+    assert outs[:6] == ["r/ingest/A.h5ad", "r/ingest/B.h5ad", "r/expression/genes.tsv", "r/splits/folds.tsv", "r/tiles/A.h5", "r/tiles/B.h5"]
+    assert "r/deconvolution/reference/elbo.png" not in outs and "r/deconvolution/accuracy.tsv" not in outs
+    assert [o for o in outs if "/models/" in o] == [f"r/models/direct/{s}/history.tsv" for s in ("fold0", "fold1", "final")]
+    assert "r/bundles/direct" in outs and "r/wholeslide/direct/B.png" in outs and "r/metrics/headline.tsv" in outs
+    assert not any("cell_types" in o for o in outs) and len(outs) == len(set(outs))
+    assert targets.summary_parts("r", stages) == ["r/metrics/expression_summary.tsv"]

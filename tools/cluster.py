@@ -88,3 +88,14 @@ def check_slurm_jobs(jobs, default_partition: str = "") -> None:
     problems = impossible(list(requests), limits)
     if problems:
         raise RuntimeError("SLURM cannot run these jobs:\n  " + "\n  ".join(problems))
+
+
+def slurm_preflight(jobs) -> None:
+    """The workflow's onstart check on SLURM: a job that no node can hold would pend forever, so
+    the run stops before submitting anything, each impossible job named with its fix."""
+    from snakemake.exceptions import WorkflowError
+
+    try:
+        check_slurm_jobs(jobs)
+    except RuntimeError as exc:
+        raise WorkflowError(f"{exc}\nFix: edit workflow/profiles/slurm/config.yaml as each line says.") from None

@@ -4,11 +4,11 @@ if APPLIED:
     rule apply_bundle:
         input:
             bundle=lambda wc: f"{APPLIED[wc.bundle].path}/bundle.json",
-            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=SAMPLES_WITH_SLIDE),
+            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=STAGES.samples_with_slide),
         output:
             adata=expand(
                 f"{OUT}/applied/{{{{bundle}}}}/{{sample}}.h5ad",
-                sample=SAMPLES_WITH_SLIDE,
+                sample=STAGES.samples_with_slide,
             ),
             png=[
                 report(
@@ -18,7 +18,7 @@ if APPLIED:
                     subcategory="bundles of another run",
                     labels={"bundle": "{bundle}", "sample": sample},
                 )
-                for sample in SAMPLES_WITH_SLIDE
+                for sample in STAGES.samples_with_slide
             ],
         log:
             f"logs/{DATASET}/apply_bundle/{{bundle}}.log",
@@ -32,7 +32,7 @@ if APPLIED:
             gpu=1,
         params:
             bundle=lambda wc: str(APPLIED[wc.bundle].path),
-            samples=SAMPLES_WITH_SLIDE,
+            samples=STAGES.samples_with_slide,
             genes=config["apply"]["genes"],
             map_types=CELL["map_types"],
         script:

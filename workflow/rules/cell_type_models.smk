@@ -1,4 +1,4 @@
-if CELL_TYPE_MODELS:
+if STAGES.cell_type_models:
 
     rule train_cell_type_model:
         input:
@@ -36,11 +36,11 @@ if CELL_TYPE_MODELS:
             unpack(held_out_inputs),
             checkpoints=fold_checkpoints,
             genes=f"{OUT}/expression/genes.tsv",
-            labels=label_files(LABELLED),
+            labels=label_files(STAGES.labelled_slides),
         output:
             expand(
                 f"{OUT}/predictions/{{{{cell_model}}}}/{{sample}}.h5ad",
-                sample=LABELLED,
+                sample=STAGES.labelled_slides,
             ),
         log:
             f"logs/{DATASET}/predict_cell_types/{{cell_model}}.log",
@@ -54,7 +54,7 @@ if CELL_TYPE_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=LABELLED,
+            samples=STAGES.labelled_slides,
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             models=CELL,
@@ -68,12 +68,12 @@ if CELL_TYPE_MODELS:
             checkpoints=fold_checkpoints,
             final=final_checkpoint,
             genes=f"{OUT}/expression/genes.tsv",
-            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=whole_slide_samples()),
-            labels=label_files(LABELLED),
+            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=STAGES.whole_slide_samples),
+            labels=label_files(STAGES.labelled_slides),
         output:
             adata=expand(
                 f"{OUT}/wholeslide/{{{{cell_model}}}}/{{sample}}.h5ad",
-                sample=whole_slide_samples(),
+                sample=STAGES.whole_slide_samples,
             ),
             png=[
                 report(
@@ -83,7 +83,7 @@ if CELL_TYPE_MODELS:
                     subcategory="cell types",
                     labels={"model": "{cell_model}", "sample": sample},
                 )
-                for sample in whole_slide_samples()
+                for sample in STAGES.whole_slide_samples
             ],
         log:
             f"logs/{DATASET}/slide_cell_types/{{cell_model}}.log",
@@ -96,11 +96,11 @@ if CELL_TYPE_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=whole_slide_samples(),
-            labelled=LABELLED,
+            samples=STAGES.whole_slide_samples,
+            labelled=STAGES.labelled_slides,
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
-            image_only=IMAGE_ONLY,
+            image_only=STAGES.image_only,
             # the bundle that holds the final model (the image-only slides' predictor)
             bundle=lambda wc: (
                 f"{OUT}/bundles/{wc.cell_model}" if STAGES.final_models else ""
@@ -115,7 +115,7 @@ if CELL_TYPE_MODELS:
             unpack(bundle_stain_input),
             checkpoint=f"{OUT}/models/{{cell_model}}/final/best.pt",
             genes=f"{OUT}/expression/genes.tsv",
-            labels=label_files(LABELLED[:1])[0],
+            labels=label_files(STAGES.labelled_slides[:1])[0],
         output:
             directory(f"{OUT}/bundles/{{cell_model}}"),
         log:
@@ -128,7 +128,7 @@ if CELL_TYPE_MODELS:
         resources:
             mem_mb=4000,
         params:
-            samples=LABELLED,
+            samples=STAGES.labelled_slides,
             scale=config["patches"],
             models=CELL,
         script:
@@ -138,11 +138,11 @@ if CELL_TYPE_MODELS:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{cell_model}}/{{sample}}.h5ad",
-                cell_model=CELL_TYPE_MODELS,
-                sample=LABELLED,
+                cell_model=STAGES.cell_type_models,
+                sample=STAGES.labelled_slides,
             ),
             truth=cell_type_truth_files,
-            labels=label_files(LABELLED),
+            labels=label_files(STAGES.labelled_slides),
         output:
             summary=f"{OUT}/metrics/cell_types/summary.tsv",
             per_type=f"{OUT}/metrics/cell_types/per_type.tsv",
@@ -157,9 +157,9 @@ if CELL_TYPE_MODELS:
         resources:
             mem_mb=8000,
         params:
-            samples=LABELLED,
+            samples=STAGES.labelled_slides,
             colocalisation=CELL["colocalisation"],
-            truth_samples=LABELLED if DECON["truth"] else [],
+            truth_samples=STAGES.labelled_slides if DECON["truth"] else [],
             folds=FOLD_TABLE.to_dict("list"),
         script:
             "../scripts/cell_type_metrics.py"
@@ -198,7 +198,7 @@ if CELL_TYPE_MODELS:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{cell_model}}/{{{{sample}}}}.h5ad",
-                cell_model=CELL_TYPE_MODELS,
+                cell_model=STAGES.cell_type_models,
             ),
             labels=lambda wc: label_files([wc.sample])[0],
             tiles=f"{OUT}/tiles/{{sample}}.h5",

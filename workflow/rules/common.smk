@@ -4,7 +4,6 @@ import sys
 import time
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # ---- setup ---------------------------------------------------------------------------------------
@@ -30,7 +29,6 @@ from stpath.ingest.download import pending_archives, pending_downloads
 from stpath.ingest.folds import (
     FoldSettings,
     plan_folds,
-    samples_in,
     training_samples,
     validation_samples,
 )
@@ -38,6 +36,7 @@ from stpath.ingest.sheet import input_files, read_sheet, to_sample
 from stpath.bundles import read_bundle
 from stpath.logs import job_warnings
 from stpath.models import registry
+from stpath import targets
 
 # ---- validation ----------------------------------------------------------------------------------
 # Our own messages first (key, problem, fix in a few lines); Snakemake's validate then fills the
@@ -66,15 +65,7 @@ CONVERTED_REFERENCE = {
 }
 SAMPLES = {name: to_sample(row, DATA_ROOT) for name, row in SHEET.iterrows()}
 STAGES = Stages.of(config, SHEET)
-SAMPLES_WITH_SLIDE = STAGES.samples_with_slide
 STAIN_TARGET = stain_target(config, STAGES, OUT)
-SAMPLES_WITH_EXPRESSION = STAGES.samples_with_expression
-LABELLED = STAGES.labelled_slides
-IMAGE_ONLY = STAGES.image_only
-EXPRESSION_MODELS = STAGES.expression_models
-CELL_TYPE_MODELS = STAGES.cell_type_models
-WHOLE_SLIDE_EXPRESSION = STAGES.whole_slide_expression
-WHOLE_SLIDE_CELL_TYPES = STAGES.whole_slide_cell_types
 DECON = config["deconvolution"]
 REFERENCE = DECON["reference"]
 SIGNATURES_GIVEN = bool(REFERENCE["signatures"])
@@ -82,7 +73,7 @@ EXPR = config["expression_models"]
 CELL = config["cell_type_models"]
 PUBLISHED = config["published_deconvolution"]
 PUBLISHED_MAP_SAMPLE = PUBLISHED["map_sample"] or next(
-    iter(SAMPLES_WITH_EXPRESSION), ""
+    iter(STAGES.samples_with_expression), ""
 )
 PUBLISHED_MAP_TIER = PUBLISHED["map_tier"] or next(iter(STAGES.published_tiers), "")
 # Bundles of another run applied here (their manifests are read once; check_config checked them).
@@ -91,25 +82,18 @@ APPLIED = {b.name: b for b in map(read_bundle, STAGES.bundles)}
 # so the per-fold jobs are known when the DAG is built.
 FOLD_TABLE = (
     plan_folds(
-        SHEET.loc[LABELLED].reset_index(drop=True),
+        SHEET.loc[STAGES.labelled_slides].reset_index(drop=True),
         FoldSettings.from_config(config["folds"]),
     )
-    if EXPRESSION_MODELS or CELL_TYPE_MODELS
+    if STAGES.expression_models or STAGES.cell_type_models
     else None
 )
 FOLDS = sorted(FOLD_TABLE["fold"].unique()) if FOLD_TABLE is not None else []
-# A model's training runs: one per fold (they measure), and the final one on every labelled slide
-# (it predicts the image-only slides and is bundled).
-SPLITS = [f"fold{f}" for f in FOLDS] + (["final"] if STAGES.final_models else [])
-
-
-def fold_samples(fold, role):
-    return samples_in(FOLD_TABLE, fold, role)
 
 
 def split_samples(split):
     """The slides a training run ({split}: fold<k> or final) reads (train and validation)."""
-    return training_samples(FOLD_TABLE, split, LABELLED)
+    return training_samples(FOLD_TABLE, split, STAGES.labelled_slides)
 
 
 def split_validation_samples(split, branch):
@@ -163,12 +147,8 @@ def bundle_stain_input(wildcards):
     return {"stain_target": STAIN_TARGET} if STAIN_TARGET else {}
 
 
-def thumbnail_of(wildcards):
-    """The tile file holds the slide's thumbnail; samples without a slide get plain maps."""
-    return thumbnail_path(wildcards.sample)
-
-
 def thumbnail_path(sample):
+    """The tile file holds the slide's thumbnail; samples without a slide get plain maps."""
     return [] if SAMPLES[sample].slide is None else f"{OUT}/tiles/{sample}.h5"
 
 
@@ -192,7 +172,9 @@ def published_table(tier, sample):
 def published_tables(wildcards):
     """Every published table, one input list per tier (tier_<name>), in sample order."""
     return {
-        f"tier_{tier}": [published_table(tier, s) for s in SAMPLES_WITH_EXPRESSION]
+        f"tier_{tier}": [
+            published_table(tier, s) for s in STAGES.samples_with_expression
+        ]
         for tier in STAGES.published_tiers
     }
 
@@ -211,7 +193,7 @@ def truth_files(wildcards, samples=None):
         return []
     return [
         data_path(DECON["truth"].format(sample=s))
-        for s in samples or SAMPLES_WITH_EXPRESSION
+        for s in samples or STAGES.samples_with_expression
     ]
 
 
@@ -230,7 +212,7 @@ def split_training_inputs(wildcards):
 def held_out_inputs(wildcards):
     """Patches and expression of every labelled slide (each is held out by some fold, and all
     are the final model's training spots)."""
-    return spot_files(LABELLED)
+    return spot_files(STAGES.labelled_slides)
 
 
 def fold_checkpoints(wildcards):
@@ -241,7 +223,7 @@ def fold_checkpoints(wildcards):
 
 def final_checkpoint(wildcards):
     """The final model's checkpoint when image-only slides need it."""
-    if not IMAGE_ONLY:
+    if not STAGES.image_only:
         return []
     model = getattr(wildcards, "model", None) or wildcards.cell_model
     return f"{OUT}/models/{model}/final/best.pt"
@@ -254,124 +236,7 @@ def split_label_inputs(wildcards):
 
 def cell_type_truth_files(wildcards, samples=None):
     """True abundance tables of the held-out slides (default: all labelled), else none."""
-    return truth_files(wildcards, samples or LABELLED)
-
-
-def whole_slide_samples():
-    """Slides mapped tile by tile in this run: the held-out ones and the image-only ones."""
-    return LABELLED + IMAGE_ONLY
-
-
-def summary_parts():
-    parts = [f"{OUT}/metrics/expression_summary.tsv"] if EXPRESSION_MODELS else []
-    return parts + (
-        [f"{OUT}/metrics/cell_types/summary.tsv"] if CELL_TYPE_MODELS else []
-    )
-
-
-def slurm_preflight(jobs):
-    from tools.cluster import check_slurm_jobs
-
-    try:
-        check_slurm_jobs(jobs)
-    except RuntimeError as exc:
-        raise WorkflowError(
-            f"{exc}\nFix: edit workflow/profiles/slurm/config.yaml as each line says."
-        ) from None
-
-
-# ---- final outputs -------------------------------------------------------------------------------
-def deconvolution_outputs():
-    if not STAGES.deconvolution:
-        return []
-    decon = f"{OUT}/deconvolution"
-    outs = [f"{decon}/mapping/elbo.png", f"{decon}/mapping/reconstruction.png"]
-    outs += [f"{decon}/marker_check.tsv", f"{decon}/marker_check.png"]
-    outs += expand(
-        [
-            f"{decon}/{{sample}}.h5ad",
-            f"{decon}/{{sample}}_abundance.tsv",
-            f"{decon}/maps/{{sample}}.png",
-        ],
-        sample=SAMPLES_WITH_EXPRESSION,
-    )
-    if not SIGNATURES_GIVEN:
-        outs.append(f"{decon}/reference/elbo.png")
-    if DECON["truth"]:
-        outs += [f"{decon}/accuracy.tsv", f"{decon}/accuracy.png"]
-    if STAGES.published_check:
-        outs += [f"{decon}/published_check.{ext}" for ext in ("tsv", "png")] + [
-            f"{decon}/published_check_maps.png"
-        ]
-    return outs
-
-
-def trained_model_outputs(models, whole_slide):
-    """Every training run's history, the final models' bundles, the whole-slide maps."""
-    outs = expand(
-        f"{OUT}/models/{{model}}/{{split}}/history.tsv", model=models, split=SPLITS
-    )
-    if STAGES.final_models:
-        outs += expand(f"{OUT}/bundles/{{model}}", model=models)
-    outs += expand(
-        f"{OUT}/wholeslide/{{model}}/{{sample}}.{{ext}}",
-        model=whole_slide,
-        sample=whole_slide_samples(),
-        ext=["h5ad", "png"],
-    )
-    return outs
-
-
-def expression_model_outputs():
-    if not EXPRESSION_MODELS:
-        return []
-    outs = [f"{OUT}/metrics/{t}.tsv" for t in ("summary", "headline", "per_gene")]
-    outs += [
-        f"{OUT}/metrics/{name}.png"
-        for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient")
-    ]
-    outs += expand(f"{OUT}/metrics/maps/{{sample}}.png", sample=LABELLED)
-    return outs + trained_model_outputs(EXPRESSION_MODELS, WHOLE_SLIDE_EXPRESSION)
-
-
-def cell_type_model_outputs():
-    if not CELL_TYPE_MODELS:
-        return []
-    metrics = f"{OUT}/metrics/cell_types"
-    outs = [f"{OUT}/metrics/{t}.tsv" for t in ("summary", "headline")]
-    outs.append(f"{metrics}/per_type.tsv")
-    outs += [f"{metrics}/pearson.png", f"{metrics}/colocalisation.png"]
-    outs += expand(f"{metrics}/maps/{{sample}}.png", sample=LABELLED)
-    return outs + trained_model_outputs(CELL_TYPE_MODELS, WHOLE_SLIDE_CELL_TYPES)
-
-
-def applied_bundle_outputs():
-    return expand(
-        f"{OUT}/applied/{{bundle}}/{{sample}}.{{ext}}",
-        bundle=APPLIED,
-        sample=SAMPLES_WITH_SLIDE,
-        ext=["h5ad", "png"],
-    )
-
-
-def final_outputs():
-    outs = expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES)
-    if SAMPLES_WITH_EXPRESSION:
-        outs.append(f"{OUT}/expression/genes.tsv")
-    if FOLDS:
-        outs.append(f"{OUT}/splits/folds.tsv")
-    outs += expand(f"{OUT}/tiles/{{sample}}.h5", sample=SAMPLES_WITH_SLIDE)
-    outs += expand(
-        [f"{OUT}/patches/{{sample}}.h5", f"{OUT}/qc/{{sample}}_tissue_spots.png"],
-        sample=LABELLED,
-    )
-    return (
-        outs
-        + deconvolution_outputs()
-        + expression_model_outputs()
-        + cell_type_model_outputs()
-        + applied_bundle_outputs()
-    )
+    return truth_files(wildcards, samples or STAGES.labelled_slides)
 
 
 # ---- the run's console summary -------------------------------------------------------------------

@@ -61,13 +61,16 @@ if STAGES.deconvolution:
     rule cell2location:
         input:
             ingested=expand(
-                f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION
+                f"{OUT}/ingest/{{sample}}.h5ad", sample=STAGES.samples_with_expression
             ),
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
         output:
-            h5ad=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
+            h5ad=expand(
+                f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
+            ),
             tsv=expand(
-                f"{DECON_OUT}/{{sample}}_abundance.tsv", sample=SAMPLES_WITH_EXPRESSION
+                f"{DECON_OUT}/{{sample}}_abundance.tsv",
+                sample=STAGES.samples_with_expression,
             ),
             history=f"{DECON_OUT}/mapping/history.tsv",
             elbo=report(
@@ -94,7 +97,7 @@ if STAGES.deconvolution:
             mem_mb=16000,
             gpu=1,
         params:
-            samples=SAMPLES_WITH_EXPRESSION,
+            samples=STAGES.samples_with_expression,
             signatures_source=(
                 data_path(REFERENCE["signatures"])
                 if SIGNATURES_GIVEN
@@ -110,7 +113,7 @@ if STAGES.deconvolution:
     rule abundance_map:
         input:
             adata=f"{DECON_OUT}/{{sample}}.h5ad",
-            tiles=thumbnail_of,
+            tiles=lambda wc: thumbnail_path(wc.sample),
         output:
             report(
                 f"{DECON_OUT}/maps/{{sample}}.png",
@@ -135,7 +138,9 @@ if STAGES.deconvolution:
 
     rule marker_check:
         input:
-            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
+            adata=expand(
+                f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
+            ),
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
         output:
             table=f"{DECON_OUT}/marker_check.tsv",
@@ -165,7 +170,9 @@ if STAGES.deconvolution and DECON["truth"]:
 
     rule deconvolution_accuracy:
         input:
-            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
+            adata=expand(
+                f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
+            ),
             truth=truth_files,
         output:
             table=f"{DECON_OUT}/accuracy.tsv",
@@ -193,7 +200,9 @@ if STAGES.published_check:
     rule published_check:
         input:
             unpack(published_tables),
-            adata=expand(f"{DECON_OUT}/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
+            adata=expand(
+                f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
+            ),
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
             reference=reference_cells,
             tiles=lambda wc: thumbnail_path(PUBLISHED_MAP_SAMPLE),
@@ -221,7 +230,7 @@ if STAGES.published_check:
         resources:
             mem_mb=4000,
         params:
-            samples=SAMPLES_WITH_EXPRESSION,
+            samples=STAGES.samples_with_expression,
             published=config["published_deconvolution"],
             label_column=REFERENCE["label_column"],
             min_matched=config["qc"]["min_matched_spots"],
@@ -231,7 +240,7 @@ if STAGES.published_check:
             "../scripts/published_check.py"
 
 
-if CELL_TYPE_MODELS and CELL["labels"]["source"] == "published":
+if STAGES.cell_type_models and CELL["labels"]["source"] == "published":
 
     rule published_labels:
         input:

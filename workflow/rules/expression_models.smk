@@ -1,4 +1,4 @@
-if EXPRESSION_MODELS:
+if STAGES.expression_models:
 
     rule train_expression_model:
         input:
@@ -38,7 +38,7 @@ if EXPRESSION_MODELS:
         output:
             expand(
                 f"{OUT}/predictions/{{{{model}}}}/{{sample}}.h5ad",
-                sample=LABELLED,
+                sample=STAGES.labelled_slides,
             ),
         log:
             f"logs/{DATASET}/predict_expression/{{model}}.log",
@@ -52,7 +52,7 @@ if EXPRESSION_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=LABELLED,
+            samples=STAGES.labelled_slides,
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             models=EXPR,
@@ -67,11 +67,11 @@ if EXPRESSION_MODELS:
             checkpoints=fold_checkpoints,
             final=final_checkpoint,
             genes=f"{OUT}/expression/genes.tsv",
-            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=whole_slide_samples()),
+            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=STAGES.whole_slide_samples),
         output:
             adata=expand(
                 f"{OUT}/wholeslide/{{{{model}}}}/{{sample}}.h5ad",
-                sample=whole_slide_samples(),
+                sample=STAGES.whole_slide_samples,
             ),
             png=[
                 report(
@@ -81,7 +81,7 @@ if EXPRESSION_MODELS:
                     subcategory="expression",
                     labels={"model": "{model}", "sample": sample},
                 )
-                for sample in whole_slide_samples()
+                for sample in STAGES.whole_slide_samples
             ],
         log:
             f"logs/{DATASET}/slide_expression/{{model}}.log",
@@ -94,11 +94,11 @@ if EXPRESSION_MODELS:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=whole_slide_samples(),
-            labelled=LABELLED,
+            samples=STAGES.whole_slide_samples,
+            labelled=STAGES.labelled_slides,
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
-            image_only=IMAGE_ONLY,
+            image_only=STAGES.image_only,
             # the bundle that holds the final model (the image-only slides' predictor)
             bundle=lambda wc: f"{OUT}/bundles/{wc.model}" if STAGES.final_models else "",
             input_px=config["patches"]["patch_px"],
@@ -124,7 +124,7 @@ if EXPRESSION_MODELS:
         resources:
             mem_mb=8000,
         params:
-            samples=LABELLED,
+            samples=STAGES.labelled_slides,
             scale=config["patches"],
             models=EXPR,
         script:
@@ -134,10 +134,10 @@ if EXPRESSION_MODELS:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{model}}/{{sample}}.h5ad",
-                model=EXPRESSION_MODELS,
-                sample=LABELLED,
+                model=STAGES.expression_models,
+                sample=STAGES.labelled_slides,
             ),
-            expression=expand(f"{OUT}/expression/{{s}}.h5ad", s=LABELLED),
+            expression=expand(f"{OUT}/expression/{{s}}.h5ad", s=STAGES.labelled_slides),
         output:
             summary=f"{OUT}/metrics/expression_summary.tsv",
             per_gene=f"{OUT}/metrics/per_gene.tsv",
@@ -161,7 +161,7 @@ if EXPRESSION_MODELS:
         input:
             histories=expand(
                 f"{OUT}/models/{{model}}/fold{{fold}}/history.tsv",
-                model=EXPRESSION_MODELS,
+                model=STAGES.expression_models,
                 fold=FOLDS,
             ),
             summary=f"{OUT}/metrics/expression_summary.tsv",
@@ -198,7 +198,7 @@ if EXPRESSION_MODELS:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{model}}/{{{{sample}}}}.h5ad",
-                model=EXPRESSION_MODELS,
+                model=STAGES.expression_models,
             ),
             tiles=f"{OUT}/tiles/{{sample}}.h5",
             ingested=f"{OUT}/ingest/{{sample}}.h5ad",
@@ -219,7 +219,7 @@ if EXPRESSION_MODELS:
         resources:
             mem_mb=4000,
         params:
-            reference_model=EXPRESSION_MODELS[0],
+            reference_model=STAGES.expression_models[0],
             folds=FOLD_TABLE.to_dict("list"),
         script:
             "../scripts/expression_maps.py"

@@ -1,10 +1,10 @@
 rule gene_sets:
     input:
-        expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION),
+        expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=STAGES.samples_with_expression),
     output:
         genes=f"{OUT}/expression/genes.tsv",
         normalised=expand(
-            f"{OUT}/expression/{{sample}}.h5ad", sample=SAMPLES_WITH_EXPRESSION
+            f"{OUT}/expression/{{sample}}.h5ad", sample=STAGES.samples_with_expression
         ),
     log:
         f"logs/{DATASET}/gene_sets.log",

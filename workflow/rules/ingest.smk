@@ -44,6 +44,6 @@ rule folds:
         mem_mb=4000,
     params:
         folds=config["folds"],
-        samples=LABELLED,
+        samples=STAGES.labelled_slides,
     script:
         "../scripts/folds.py"

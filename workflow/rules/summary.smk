@@ -1,8 +1,8 @@
-if EXPRESSION_MODELS or CELL_TYPE_MODELS:
+if STAGES.expression_models or STAGES.cell_type_models:
 
     rule metrics_summary:
         input:
-            summary_parts(),
+            targets.summary_parts(OUT, STAGES),
         output:
             f"{OUT}/metrics/summary.tsv",
         log:
@@ -42,7 +42,7 @@ if EXPRESSION_MODELS or CELL_TYPE_MODELS:
             "../scripts/landing_table.py"
 
 
-if EXPRESSION_MODELS:
+if STAGES.expression_models:
 
     # The report's cross-patient section: per test patient and model, within- vs cross-patient PCC,
     # beside the runs of report.compare_runs (other stain options or folds on the same slides).
