@@ -28,7 +28,7 @@ def remove_stale_partials(path: Path) -> list[Path]:
     whose process is gone): a kill -9 cannot run the cleanup above. Returns what was removed."""
     removed = []
     for tmp in path.parent.glob(f".{path.stem}.partial-*{path.suffix}"):
-        pid = tmp.name[len(f".{path.stem}.partial-"):len(tmp.name) - len(path.suffix)]
+        pid = tmp.name[len(f".{path.stem}.partial-") : len(tmp.name) - len(path.suffix)]
         if not pid.isdigit() or _alive(int(pid)):
             continue
         with contextlib.suppress(FileNotFoundError):

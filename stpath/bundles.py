@@ -80,7 +80,15 @@ class Bundle:
 
 
 def settings_fingerprint(bundle: Bundle) -> str:
-    content = [bundle.model, bundle.settings, bundle.input_genes, bundle.outputs, bundle.scale.um_per_px, bundle.scale.px, bundle.training_samples]
+    content = [
+        bundle.model,
+        bundle.settings,
+        bundle.input_genes,
+        bundle.outputs,
+        bundle.scale.um_per_px,
+        bundle.scale.px,
+        bundle.training_samples,
+    ]
     if bundle.scale.stain:
         content.append(bundle.scale.stain)
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
@@ -143,33 +151,49 @@ def read_bundle(folder) -> Bundle:
     manifest = folder / MANIFEST
     if not folder.exists():
         raise InputError(
-            folder, "model bundle not found",
+            folder,
+            "model bundle not found",
             "run the workflow that trains it first (config/apply_example.yaml applies the demo's bundles: run make demo), "
             "or correct apply.bundles (paths are relative to the working directory)",
         )
     if not manifest.is_file():
         raise InputError(
-            folder, "not a model bundle (no bundle.json)",
+            folder,
+            "not a model bundle (no bundle.json)",
             "point apply.bundles at a folder results/{dataset}/bundles/{model} made by a run with training.final_models: true",
         )
     try:
         data = json.loads(manifest.read_text())
     except json.JSONDecodeError as exc:
-        raise InputError(manifest, f"unreadable bundle manifest ({exc})", "copy the bundle again from the run that made it") from None
+        raise InputError(
+            manifest, f"unreadable bundle manifest ({exc})", "copy the bundle again from the run that made it"
+        ) from None
     if data.get("format_version") != FORMAT_VERSION:
-        raise InputError(manifest, f"bundle format version {data.get('format_version')!r}, this stpath reads {FORMAT_VERSION}", "re-make the bundle with this stpath version (rerun the training run's bundle rule)")
+        raise InputError(
+            manifest,
+            f"bundle format version {data.get('format_version')!r}, this stpath reads {FORMAT_VERSION}",
+            "re-make the bundle with this stpath version (rerun the training run's bundle rule)",
+        )
     data.pop("format_version")
     try:
         data["scale"] = InputScale(**data["scale"])
         bundle = Bundle(**data, path=folder)
     except (TypeError, KeyError) as exc:
-        raise InputError(manifest, f"incomplete bundle manifest ({exc})", "re-make the bundle with this stpath version") from None
+        raise InputError(
+            manifest, f"incomplete bundle manifest ({exc})", "re-make the bundle with this stpath version"
+        ) from None
     if settings_fingerprint(bundle) != bundle.fingerprint:
-        raise InputError(manifest, "the bundle manifest does not match its fingerprint (edited by hand?)", "copy the bundle again from the run that made it")
+        raise InputError(
+            manifest,
+            "the bundle manifest does not match its fingerprint (edited by hand?)",
+            "copy the bundle again from the run that made it",
+        )
     needed = [WEIGHTS] + ([KEYS] if bundle.retrieval else [])
     missing = [n for n in needed if not (folder / n).is_file()]
     if missing:
-        raise InputError(folder, f"the bundle lacks {missing}", "copy the whole bundle folder from the run that made it")
+        raise InputError(
+            folder, f"the bundle lacks {missing}", "copy the whole bundle folder from the run that made it"
+        )
     return bundle
 
 
@@ -190,8 +214,12 @@ def check_applicable(bundle: Bundle, tiles: InputScale, genes: list[str]) -> Non
             f"{bundle.describe()} learnt from images stain-normalised by {wanted}"
             f"{' to ' + bundle.scale.stain['sample'] if wanted != 'none' else ''}; this run's tiles are "
             f"{'normalised by ' + tiles.stain['method'] + ' to another target' if tiles.stain else 'not normalised'}",
-            (f"set stain_normalisation: {{method: {wanted}, target: {Path(bundle.path) / STAIN_TARGET}}} in the config"
-             if wanted != "none" else "set stain_normalisation.method: none in the config") + " (or remove the bundle from apply.bundles)",
+            (
+                f"set stain_normalisation: {{method: {wanted}, target: {Path(bundle.path) / STAIN_TARGET}}} in the config"
+                if wanted != "none"
+                else "set stain_normalisation.method: none in the config"
+            )
+            + " (or remove the bundle from apply.bundles)",
         )
     if not np.isclose(tiles.um_per_px, bundle.scale.um_per_px, rtol=1e-6) or tiles.px != bundle.scale.px:
         raise InputError(

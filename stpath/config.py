@@ -104,7 +104,9 @@ def check_schema(data: dict, schema_path: str | Path, file: str | Path, what: st
         fix = f"remove it or correct its spelling; the keys allowed {'under ' + key if path else 'at the top level'} are {allowed}"
     else:
         problem = f"{what} {key!r}: {error.message}"
-        described = error.schema.get("description") or (error.parent.schema.get("description") if error.parent else None)
+        described = error.schema.get("description") or (
+            error.parent.schema.get("description") if error.parent else None
+        )
         fix = f"correct {key} ({described})" if described else f"correct {key}"
     raise InputError(file, problem, f"{fix}; every key, its type and default are in {schema_path}")
 
@@ -152,7 +154,11 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     stages = Stages.of(config, sheet)
     if stages.image_models:  # only the image models need folds
         check_folds(sheet.loc[stages.labelled_slides], FoldSettings.from_config(config["folds"]), config["samples"])
-    if stages.image_only and stages.image_models and not (stages.whole_slide_expression or stages.whole_slide_cell_types or stages.bundles):
+    if (
+        stages.image_only
+        and stages.image_models
+        and not (stages.whole_slide_expression or stages.whole_slide_cell_types or stages.bundles)
+    ):
         listed = {b: config[b]["whole_slide"] for b in ("expression_models", "cell_type_models")}
         raise InputError(
             config["samples"],
@@ -161,7 +167,11 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
             f"add the models that should predict them to expression_models.whole_slide or cell_type_models.whole_slide "
             f"(e.g. whole_slide: [{stages.image_models[0]}]), or drop the image-only rows",
         )
-    if stages.image_only and (stages.whole_slide_expression or stages.whole_slide_cell_types) and not stages.final_models:
+    if (
+        stages.image_only
+        and (stages.whole_slide_expression or stages.whole_slide_cell_types)
+        and not stages.final_models
+    ):
         raise InputError(
             config["samples"],
             f"the image-only samples {stages.image_only} are predicted by the final models, but training.final_models is false",
@@ -194,7 +204,8 @@ def check_compared_runs(config: dict) -> None:
     for label, path in config["report"]["compare_runs"].items():
         if not Path(path).is_file():
             raise InputError(
-                path, f"report.compare_runs: the metric table of run {label!r} is not there",
+                path,
+                f"report.compare_runs: the metric table of run {label!r} is not there",
                 "run that config first (its results/{dataset}/metrics/expression_summary.tsv), correct the path (relative to the working directory), or remove the entry",
             )
 
@@ -227,15 +238,23 @@ def check_stain_normalisation(config: dict, stages: Stages) -> None:
         return
     if norm.target_is_file:
         if not Path(norm.target).exists():
-            raise InputError(norm.target, "stain_normalisation.target: stain fit file not found", "point it at a stain/{sample}.json of another run or a bundle's stain_target.json, or name a sample of this run's sheet")
+            raise InputError(
+                norm.target,
+                "stain_normalisation.target: stain fit file not found",
+                "point it at a stain/{sample}.json of another run or a bundle's stain_target.json, or name a sample of this run's sheet",
+            )
         fit = read_stain_fit(norm.target)
         if fit.method != norm.method:
-            raise InputError(norm.target, f"a {fit.method} fit, but stain_normalisation.method is {norm.method}", f"set stain_normalisation.method: {fit.method}, or point the target at a {norm.method} fit")
+            raise InputError(
+                norm.target,
+                f"a {fit.method} fit, but stain_normalisation.method is {norm.method}",
+                f"set stain_normalisation.method: {fit.method}, or point the target at a {norm.method} fit",
+            )
     elif norm.target not in stages.samples_with_slide:
         raise InputError(
             config["samples"],
             f"stain_normalisation.target {norm.target!r} is not a sample with a slide in this sheet",
-            f"set it to one of {stages.samples_with_slide[:5]}, to a stain fit file (.json), or to \"\" for the first slide",
+            f'set it to one of {stages.samples_with_slide[:5]}, to a stain fit file (.json), or to "" for the first slide',
         )
 
 
@@ -260,17 +279,29 @@ def check_bundles(config: dict) -> None:
         bundle = read_bundle(folder)
         check_applicable(bundle, scale, config["apply"]["genes"])
         if bundle.name in names:
-            raise InputError(folder, f"apply.bundles lists two bundles named {bundle.name!r} ({names[bundle.name]} and {folder})", "list each bundle once")
+            raise InputError(
+                folder,
+                f"apply.bundles lists two bundles named {bundle.name!r} ({names[bundle.name]} and {folder})",
+                "list each bundle once",
+            )
         names[bundle.name] = folder
 
 
 def check_deconvolution_inputs(config: dict, made) -> None:
     reference = config["deconvolution"]["reference"]
-    given = [reference["signatures"]] if reference["signatures"] else [reference["path"], reference["labels"], reference["convert_from"]]
+    given = (
+        [reference["signatures"]]
+        if reference["signatures"]
+        else [reference["path"], reference["labels"], reference["convert_from"]]
+    )
     for rel in filter(None, given):
         path = Path(config["data_root"]) / rel
         if not path.exists() and not made(path):
-            raise InputError(path, "deconvolution input not found", "correct deconvolution.reference in the config (paths are relative to data_root)")
+            raise InputError(
+                path,
+                "deconvolution input not found",
+                "correct deconvolution.reference in the config (paths are relative to data_root)",
+            )
 
 
 def check_label_source(config: dict, stages: Stages) -> None:
@@ -281,8 +312,11 @@ def check_label_source(config: dict, stages: Stages) -> None:
     tiers = list(config["published_deconvolution"]["tiers"])
     if labels["tier"] not in tiers:
         raise InputError(
-            None, f"cell_type_models.labels: source published, tier {labels['tier']!r}, but published_deconvolution.tiers has {tiers or 'none'}",
-            f"set cell_type_models.labels.tier to one of {tiers}" if tiers else "add the published tables under published_deconvolution.tiers (see config/her2st.yaml), or set labels.source: cell2location",
+            None,
+            f"cell_type_models.labels: source published, tier {labels['tier']!r}, but published_deconvolution.tiers has {tiers or 'none'}",
+            f"set cell_type_models.labels.tier to one of {tiers}"
+            if tiers
+            else "add the published tables under published_deconvolution.tiers (see config/her2st.yaml), or set labels.source: cell2location",
         )
 
 
@@ -295,15 +329,31 @@ def check_published_inputs(config: dict, samples, made, inspect_inputs: bool = T
         paths = {s.sample: tier.path(config["data_root"], s.sample) for s in with_expression}
         for path in paths.values():
             if not path.exists() and not made(path):
-                raise InputError(path, f"published table of tier {tier.name!r} not found", f"correct published_deconvolution.tiers.{tier.name}.table (a path pattern under data_root with {{sample}}), or add a download entry for it")
-        if not inspect_inputs or any(not p.exists() for p in paths.values()) or any(made(f) and not f.exists() for s in with_expression for f in input_files(s)):
+                raise InputError(
+                    path,
+                    f"published table of tier {tier.name!r} not found",
+                    f"correct published_deconvolution.tiers.{tier.name}.table (a path pattern under data_root with {{sample}}), or add a download entry for it",
+                )
+        if (
+            not inspect_inputs
+            or any(not p.exists() for p in paths.values())
+            or any(made(f) and not f.exists() for s in with_expression for f in input_files(s))
+        ):
             continue
         spots = {s.sample: FORMATS[s.format].positions(s.expression, s.spots).ids for s in with_expression}
         check_published(tier, paths, spots, config["qc"]["min_matched_spots"], reference_labels(config, tier, made))
     if settings.map_tier and settings.map_tier not in settings.tiers:
-        raise InputError(None, f"published_deconvolution.map_tier {settings.map_tier!r} is not a tier", f"set it to one of {list(settings.tiers)} or \"\"")
+        raise InputError(
+            None,
+            f"published_deconvolution.map_tier {settings.map_tier!r} is not a tier",
+            f'set it to one of {list(settings.tiers)} or ""',
+        )
     if settings.map_sample and settings.map_sample not in {s.sample for s in with_expression}:
-        raise InputError(config["samples"], f"published_deconvolution.map_sample {settings.map_sample!r} is not a sample with expression", "name a sample of the sheet, or \"\" for the first")
+        raise InputError(
+            config["samples"],
+            f"published_deconvolution.map_sample {settings.map_sample!r} is not a sample with expression",
+            'name a sample of the sheet, or "" for the first',
+        )
 
 
 def reference_labels(config: dict, tier, made) -> list[str] | None:
@@ -318,7 +368,11 @@ def reference_labels(config: dict, tier, made) -> list[str] | None:
     column = tier.label_column or reference["label_column"]
     obs = anndata.read_h5ad(path, backed="r").obs
     if column not in obs:
-        raise InputError(path, f"published_deconvolution.tiers.{tier.name}.label_column {column!r} is not a column of the reference (it has {list(obs.columns)})", "name a column of the reference's cell metadata")
+        raise InputError(
+            path,
+            f"published_deconvolution.tiers.{tier.name}.label_column {column!r} is not a column of the reference (it has {list(obs.columns)})",
+            "name a column of the reference's cell metadata",
+        )
     return list(obs[column].astype(str).unique())
 
 
@@ -337,15 +391,23 @@ def check_finetuning(config: dict, schema: dict | None = None) -> None:
     cells = config["cell_type_models"]
     if cells["preset"] and schema is not None:
         defaults = schema["properties"]["cell_type_models"]["properties"]["encoder"]["properties"]
-        given = {k: cells["encoder"][k] for k in PRESET_OVERRIDES if cells["encoder"].get(k, defaults[k]["default"]) != defaults[k]["default"]}
+        given = {
+            k: cells["encoder"][k]
+            for k in PRESET_OVERRIDES
+            if cells["encoder"].get(k, defaults[k]["default"]) != defaults[k]["default"]
+        }
         if given:
             raise InputError(
                 None,
                 f"cell_type_models.encoder sets {given}, which preset {cells['preset']!r} overrides: its architecture is built, not these sizes",
-                "for the preset, leave those encoder keys out; for an encoder of these sizes, set cell_type_models.preset: \"\"",
+                'for the preset, leave those encoder keys out; for an encoder of these sizes, set cell_type_models.preset: ""',
             )
     if cells["finetune"] != "full" and not cells["encoder"]["weights"]:
-        preset = f" and preset: \"\" with the encoder's sizes (else the preset's {cells['preset']} is trained from scratch)" if cells["preset"] else ""
+        preset = (
+            f" and preset: \"\" with the encoder's sizes (else the preset's {cells['preset']} is trained from scratch)"
+            if cells["preset"]
+            else ""
+        )
         raise InputError(
             None,
             f"cell_type_models.finetune: {cells['finetune']} keeps the encoder frozen, but no pretrained weights are given",
@@ -373,10 +435,14 @@ def check_frozen_encoder(config: dict) -> None:
     frozen = expr["frozen"]
     if frozen["weights"] and not Path(frozen["weights"]).exists():
         raise InputError(
-            frozen["weights"], "frozen encoder weight file not found",
+            frozen["weights"],
+            "frozen encoder weight file not found",
             "download the encoder's weights once (e.g. MahmoodLab/UNI's pytorch_model.bin) and point expression_models.frozen.weights at the file",
         )
-    section = {"preset": frozen["preset"], "encoder": {**expr["encoder"], "name": frozen["name"] or expr["encoder"]["name"]}}
+    section = {
+        "preset": frozen["preset"],
+        "encoder": {**expr["encoder"], "name": frozen["name"] or expr["encoder"]["name"]},
+    }
     size, key = encoder_input(section)
     patch_px = config["patches"]["patch_px"]
     if size is not None and size != patch_px:

@@ -16,10 +16,14 @@ def pick_accelerator(requested: str = "auto") -> str:
         raise ValueError(f"accelerator must be auto, gpu or cpu, not {requested!r}")
     has_cuda = torch.cuda.is_available()
     if requested == "gpu" and not has_cuda:
-        raise RuntimeError("accelerator 'gpu' was requested but torch sees no CUDA device; set accelerator: auto or cpu")
+        raise RuntimeError(
+            "accelerator 'gpu' was requested but torch sees no CUDA device; set accelerator: auto or cpu"
+        )
     chosen = "gpu" if requested == "gpu" or (requested == "auto" and has_cuda) else "cpu"
     if chosen == "gpu":
-        log.info("device: GPU %s (torch %s, CUDA %s)", torch.cuda.get_device_name(0), torch.__version__, torch.version.cuda)
+        log.info(
+            "device: GPU %s (torch %s, CUDA %s)", torch.cuda.get_device_name(0), torch.__version__, torch.version.cuda
+        )
     else:
         log.info("device: CPU, %d torch threads (torch %s)", torch.get_num_threads(), torch.__version__)
     return chosen

@@ -72,7 +72,9 @@ def headline(summary: pd.DataFrame) -> pd.DataFrame:
     rows = summary[summary["protocol"] == "per_slide"]
     keys = HEADLINE_KEYS + (["patients"] if "patients" in rows else [])
     per_fold = rows.groupby(keys + ["fold"], dropna=False)["value"].agg(["mean", "size"]).reset_index()
-    out = per_fold.groupby(keys, dropna=False).agg(value=("mean", "mean"), n_folds=("fold", "nunique"), n_slides=("size", "sum"))
+    out = per_fold.groupby(keys, dropna=False).agg(
+        value=("mean", "mean"), n_folds=("fold", "nunique"), n_slides=("size", "sum")
+    )
     return out.reset_index()
 
 

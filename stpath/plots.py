@@ -48,7 +48,9 @@ class SpotView:
     radius: float  # spot radius in the crop's pixels
 
     @classmethod
-    def of(cls, xy, diameter: float | None, thumbnail=None, downsample: float = 1.0, panel_px: float = 300.0) -> "SpotView":
+    def of(
+        cls, xy, diameter: float | None, thumbnail=None, downsample: float = 1.0, panel_px: float = 300.0
+    ) -> "SpotView":
         """``xy`` and ``diameter`` in level-0 pixels (None: half the spots' spacing); ``thumbnail`` with its ``downsample``
         (level-0 pixels per thumbnail pixel), reduced to about twice ``panel_px`` after cropping."""
         xy = np.asarray(xy, float)
@@ -89,13 +91,28 @@ class SpotView:
         return circles
 
 
-def spot_grid(path, title: str, panels: dict[str, pd.DataFrame], rows: list[str], view: SpotView, side: float = 2.8,
-              label: str = "", scores: dict | None = None) -> None:
+def spot_grid(
+    path,
+    title: str,
+    panels: dict[str, pd.DataFrame],
+    rows: list[str],
+    view: SpotView,
+    side: float = 2.8,
+    label: str = "",
+    scores: dict | None = None,
+) -> None:
     """Rows: ``rows`` (columns of every panel, e.g. cell types); columns: the panels, the first being
     the reference; spots at their physical size on the tissue's extent, one colour scale per row (0
     to the reference's 99th percentile); ``scores[(panel, row)]`` (e.g. r) in the titles."""
     names = list(panels)
-    fig, axes = plt.subplots(len(rows), len(names), figsize=(side * len(names) + 0.8, side * view.aspect * len(rows) + 0.7), dpi=110, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(rows),
+        len(names),
+        figsize=(side * len(names) + 0.8, side * view.aspect * len(rows) + 0.7),
+        dpi=110,
+        squeeze=False,
+        layout="constrained",
+    )
     for row, t in zip(axes, rows):
         vmax = max(float(np.quantile(panels[names[0]][t], 0.99)), 1e-6)
         for ax, name in zip(row, names):
@@ -125,7 +142,17 @@ def save_grid(fig, axes, n_used: int, title: str, path) -> None:
     plt.close(fig)
 
 
-def tile_maps(path, title: str, values: pd.DataFrame, centres, side: float, thumbnail, downsample: float, columns: list[str], from_zero: bool = True) -> None:
+def tile_maps(
+    path,
+    title: str,
+    values: pd.DataFrame,
+    centres,
+    side: float,
+    thumbnail,
+    downsample: float,
+    columns: list[str],
+    from_zero: bool = True,
+) -> None:
     """Per-tile values (tiles x genes or cell types) painted as a raster over the thumbnail, one
     panel per column, each on its own scale: 0 (``from_zero``: counts such as abundances) or its
     1st percentile (expression, whose tile-to-tile contrast a 0 floor would flatten) to its 99th."""

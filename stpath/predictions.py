@@ -49,7 +49,11 @@ def _meta(p) -> dict:
 
 
 def write_spot_prediction(p: SpotPrediction, path) -> None:
-    out = ad.AnnData(X=p.predicted.to_numpy(np.float32), obs=pd.DataFrame(index=p.predicted.index.astype(str)), var=pd.DataFrame(index=p.predicted.columns.astype(str)))
+    out = ad.AnnData(
+        X=p.predicted.to_numpy(np.float32),
+        obs=pd.DataFrame(index=p.predicted.index.astype(str)),
+        var=pd.DataFrame(index=p.predicted.columns.astype(str)),
+    )
     out.layers["target"] = p.target.loc[p.predicted.index, p.predicted.columns].to_numpy(np.float32)
     out.obsm["spatial"] = np.asarray(p.spatial, np.float64)
     out.uns["prediction"] = _meta(p) | {"target": p.target_name, **p.details}
@@ -66,7 +70,11 @@ def read_spot_prediction(path) -> SpotPrediction:
 
 
 def write_tile_prediction(p: TilePrediction, path) -> None:
-    out = ad.AnnData(X=p.predicted.to_numpy(np.float32), obs=pd.DataFrame(index=p.predicted.index.astype(str)), var=pd.DataFrame(index=p.predicted.columns.astype(str)))
+    out = ad.AnnData(
+        X=p.predicted.to_numpy(np.float32),
+        obs=pd.DataFrame(index=p.predicted.index.astype(str)),
+        var=pd.DataFrame(index=p.predicted.columns.astype(str)),
+    )
     out.obsm["spatial"] = np.asarray(p.centres, np.float64)
     out.uns["tiles"] = {"tile_side_level0": float(p.side_level0), "tiles_per_s": float(p.tiles_per_s), **p.grid}
     out.uns["prediction"] = {"model": p.model, "split": p.split, "sample": p.sample} | p.details
@@ -86,4 +94,6 @@ def read_tile_prediction(path) -> TilePrediction:
 def tile_provenance(split: str, train_samples: list[str], final_bundle: str = "") -> dict:
     """What a whole-slide prediction of this run records about its model: the slides it learnt
     from and, for the final model, the bundle that holds it."""
-    return {"train_samples": list(train_samples)} | ({"bundle": final_bundle} if split == "final" and final_bundle else {})
+    return {"train_samples": list(train_samples)} | (
+        {"bundle": final_bundle} if split == "final" and final_bundle else {}
+    )

@@ -26,7 +26,12 @@ def deconvolution_outputs(out: str, stages: Stages, truth: bool, signatures_give
     if not stages.deconvolution:
         return []
     decon = f"{out}/deconvolution"
-    outs = [f"{decon}/mapping/elbo.png", f"{decon}/mapping/reconstruction.png", f"{decon}/marker_check.tsv", f"{decon}/marker_check.png"]
+    outs = [
+        f"{decon}/mapping/elbo.png",
+        f"{decon}/mapping/reconstruction.png",
+        f"{decon}/marker_check.tsv",
+        f"{decon}/marker_check.png",
+    ]
     for sample in stages.samples_with_expression:
         outs += [f"{decon}/{sample}.h5ad", f"{decon}/{sample}_abundance.tsv", f"{decon}/maps/{sample}.png"]
     if not signatures_given:
@@ -38,12 +43,19 @@ def deconvolution_outputs(out: str, stages: Stages, truth: bool, signatures_give
     return outs
 
 
-def trained_model_outputs(out: str, stages: Stages, folds: list, models: list[str], whole_slide: list[str]) -> list[str]:
+def trained_model_outputs(
+    out: str, stages: Stages, folds: list, models: list[str], whole_slide: list[str]
+) -> list[str]:
     """Every training run's history, the final models' bundles, the whole-slide maps."""
     outs = _each(f"{out}/models/{{model}}/{{split}}/history.tsv", model=models, split=splits(stages, folds))
     if stages.final_models:
         outs += _each(f"{out}/bundles/{{model}}", model=models)
-    return outs + _each(f"{out}/wholeslide/{{model}}/{{sample}}.{{ext}}", model=whole_slide, sample=stages.whole_slide_samples, ext=["h5ad", "png"])
+    return outs + _each(
+        f"{out}/wholeslide/{{model}}/{{sample}}.{{ext}}",
+        model=whole_slide,
+        sample=stages.whole_slide_samples,
+        ext=["h5ad", "png"],
+    )
 
 
 def summary_parts(out: str, stages: Stages) -> list[str]:
@@ -58,7 +70,9 @@ def model_outputs(out: str, stages: Stages, folds: list) -> list[str]:
     outs = []
     if stages.expression_models:
         outs += [f"{out}/metrics/{t}.tsv" for t in ("summary", "headline", "per_gene")]
-        outs += [f"{out}/metrics/{name}.png" for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient")]
+        outs += [
+            f"{out}/metrics/{name}.png" for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient")
+        ]
         outs += _each(f"{out}/metrics/maps/{{sample}}.png", sample=stages.labelled_slides)
         outs += trained_model_outputs(out, stages, folds, stages.expression_models, stages.whole_slide_expression)
     if stages.cell_type_models:
@@ -70,7 +84,9 @@ def model_outputs(out: str, stages: Stages, folds: list) -> list[str]:
     return outs
 
 
-def final_outputs(out: str, samples: list[str], stages: Stages, folds: list, applied: list[str], truth: bool, signatures_given: bool) -> list[str]:
+def final_outputs(
+    out: str, samples: list[str], stages: Stages, folds: list, applied: list[str], truth: bool, signatures_given: bool
+) -> list[str]:
     """Everything a run of ``stages`` makes, in stage order (the ``all`` rule's input)."""
     outs = _each(f"{out}/ingest/{{sample}}.h5ad", sample=samples)
     if stages.samples_with_expression:
@@ -82,4 +98,9 @@ def final_outputs(out: str, samples: list[str], stages: Stages, folds: list, app
         outs += [f"{out}/patches/{sample}.h5", f"{out}/qc/{sample}_tissue_spots.png"]
     outs += deconvolution_outputs(out, stages, truth, signatures_given)
     outs += model_outputs(out, stages, folds)
-    return outs + _each(f"{out}/applied/{{bundle}}/{{sample}}.{{ext}}", bundle=applied, sample=stages.samples_with_slide, ext=["h5ad", "png"])
+    return outs + _each(
+        f"{out}/applied/{{bundle}}/{{sample}}.{{ext}}",
+        bundle=applied,
+        sample=stages.samples_with_slide,
+        ext=["h5ad", "png"],
+    )

@@ -31,13 +31,22 @@ def demo_slide(tmp_path_factory):
     s = synth.slide(3, "T1", "P1", sig, params)
     write.write_pyramid_tiff(root / "slide.tif", s.image, params.um_per_px)
     write.write_spaceranger(root / "sr", s.image, s.spots, s.counts, list(sig.columns), params.um_per_px)
-    return {"root": root, "slide": root / "slide.tif", "spaceranger": root / "sr", "data": s, "sig": sig, "params": params}
+    return {
+        "root": root,
+        "slide": root / "slide.tif",
+        "spaceranger": root / "sr",
+        "data": s,
+        "sig": sig,
+        "params": params,
+    }
 
 
 def run_in_group(cmd, cwd=None, timeout=1200, env=None) -> subprocess.CompletedProcess:
     """``subprocess.run`` in a process group of its own, killed whole when the command times out,
     fails or ends (a Snakemake killed alone leaves its job scripts running)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except BaseException:
@@ -81,7 +90,17 @@ def demo_run(tmp_path_factory):
     directory, result). 63 jobs: about 7 min on 2 cores alone, longer while other tests share
     them, hence the long limit."""
     workdir = tmp_path_factory.mktemp("demo_local")
-    return workdir, run_snakemake(["--cores", "2", "--workflow-profile", str(REPO / "workflow" / "profiles" / "demo"), *config_args("config.yaml")], workdir, timeout=2700)
+    return workdir, run_snakemake(
+        [
+            "--cores",
+            "2",
+            "--workflow-profile",
+            str(REPO / "workflow" / "profiles" / "demo"),
+            *config_args("config.yaml"),
+        ],
+        workdir,
+        timeout=2700,
+    )
 
 
 def write_tsv(path: Path, rows: list[dict]) -> Path:

@@ -82,7 +82,9 @@ class OneNodeSlurm:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         conf = self.conf_dir / "slurm.conf"
         if conf.exists():
-            raise RuntimeError(f"{conf} exists: this machine has a SLURM configuration, which the test does not overwrite")
+            raise RuntimeError(
+                f"{conf} exists: this machine has a SLURM configuration, which the test does not overwrite"
+            )
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         self.written = [conf, self.conf_dir / "gres.conf"]
         conf.write_text(slurm_conf(self.root, self.host, self.cpus, self.memory_mb))
@@ -104,7 +106,18 @@ class OneNodeSlurm:
         munge.chmod(0o755)
         os.chown(munge, *_ids("munge"))
         socket_path = munge / "munge.socket"
-        self._spawn(["munged", "--foreground", "--force", f"--socket={socket_path}", f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log", f"--seed-file={munge}/munged.seed"], user="munge")
+        self._spawn(
+            [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--socket={socket_path}",
+                f"--pid-file={munge}/munged.pid",
+                f"--log-file={munge}/munged.log",
+                f"--seed-file={munge}/munged.seed",
+            ],
+            user="munge",
+        )
         with (self.conf_dir / "slurm.conf").open("a") as f:
             f.write(f"AuthInfo=socket={socket_path}\n")
         _wait(lambda: socket_path.exists(), 10, "munged did not create its socket")
@@ -115,7 +128,9 @@ class OneNodeSlurm:
     def _spawn(self, cmd: list[str], user: str | None = None) -> None:
         log = open(self.root / f"{Path(cmd[0]).name}.out", "w")
         kwargs = {"user": user} if user else {}
-        proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+        proc = subprocess.Popen(
+            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
         self.pids.append(proc.pid)
 
     def _node_idle(self) -> bool:

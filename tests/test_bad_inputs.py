@@ -63,7 +63,10 @@ def sheet_file(tmp_path: Path, rows: list[dict], name="samples.tsv") -> Path:
 
 
 def visium_rows(**changes) -> list[dict]:
-    rows = [dict(sample=s, patient=p, slide=f"{s}.tif", expression=s, format="visium") for s, p in (("T1", "P1"), ("T2", "P2"))]
+    rows = [
+        dict(sample=s, patient=p, slide=f"{s}.tif", expression=s, format="visium")
+        for s, p in (("T1", "P1"), ("T2", "P2"))
+    ]
     rows[0].update(changes)
     return rows
 
@@ -71,8 +74,14 @@ def visium_rows(**changes) -> list[dict]:
 def her2st_rows(section_changes: dict | None = None) -> list[dict]:
     root = shared("her2st")
     rows = [
-        dict(sample=s, patient="C", slide=root / "images" / f"{s}.jpg", expression=root / "counts" / f"{s}.tsv.gz",
-             spots=root / "spots" / f"{s}_selection.tsv", format="legacy_st")
+        dict(
+            sample=s,
+            patient="C",
+            slide=root / "images" / f"{s}.jpg",
+            expression=root / "counts" / f"{s}.tsv.gz",
+            spots=root / "spots" / f"{s}_selection.tsv",
+            format="legacy_st",
+        )
         for s in ("C2", "C3")
     ]
     rows[0].update(section_changes or {})
@@ -113,16 +122,26 @@ def counts_table_sample(tmp_path, visium_pair, um_per_px, slide_png=True) -> Sam
     coords = pd.DataFrame({"x": spots.pxl_col_in_fullres, "y": spots.pxl_row_in_fullres})
     coords.to_csv(tmp_path / "coords.csv")
     Image.fromarray(s.image).save(tmp_path / "T1.png")
-    return Sample("T1", "P1", tmp_path / "T1.png", tmp_path / "counts.csv", "counts_table", tmp_path / "coords.csv", um_per_px)
+    return Sample(
+        "T1", "P1", tmp_path / "T1.png", tmp_path / "counts.csv", "counts_table", tmp_path / "coords.csv", um_per_px
+    )
 
 
 # --- silent before: now refused --------------------------------------------------------------------
 @pytest.mark.parametrize("um_per_px", [5.0, 0.05])
 def test_sheet_pixel_size_that_the_slide_and_spots_contradict(tmp_path, visium_pair, um_per_px):
     message = refused(config_for(tmp_path, visium_rows(um_per_px=um_per_px), data_root=visium_pair["root"]))
-    assert f"sample T1: the pixel size sources disagree by more than 20% (sample sheet um_per_px: {um_per_px:g}; slide metadata: 0.5" in message
-    assert "Visium spot_diameter_fullres (65 um): 0.5;" in message and re.search(r"Visium spot pitch \(100 um = 199.\d px\): 0.500", message)
-    assert f"Fix: correct um_per_px of sample T1 in the sample sheet (the other sources say about 0.5, {0.5 / um_per_px:.3g}x" in message
+    assert (
+        f"sample T1: the pixel size sources disagree by more than 20% (sample sheet um_per_px: {um_per_px:g}; slide metadata: 0.5"
+        in message
+    )
+    assert "Visium spot_diameter_fullres (65 um): 0.5;" in message and re.search(
+        r"Visium spot pitch \(100 um = 199.\d px\): 0.500", message
+    )
+    assert (
+        f"Fix: correct um_per_px of sample T1 in the sample sheet (the other sources say about 0.5, {0.5 / um_per_px:.3g}x"
+        in message
+    )
 
 
 def test_sheet_pixel_size_far_too_small_with_no_second_source(tmp_path, visium_pair):
@@ -130,28 +149,58 @@ def test_sheet_pixel_size_far_too_small_with_no_second_source(tmp_path, visium_p
     from stpath.wsi.cut import PatchParams, spot_patches
 
     a = ingest(counts_table_sample(tmp_path, visium_pair, um_per_px=0.06), QC())
-    with pytest.raises(InputError, match=r"T1.png: T1: the 112 um window \(1867 slide px at 0.06 um/px\) of \d+ of \d+ spots leaves the slide.*Fix: check the sample's pixel size"):
+    with pytest.raises(
+        InputError,
+        match=r"T1.png: T1: the 112 um window \(1867 slide px at 0.06 um/px\) of \d+ of \d+ spots leaves the slide.*Fix: check the sample's pixel size",
+    ):
         spot_patches(tmp_path / "T1.png", a.obsm["spatial"], a.obs_names, 0.06, "T1", PatchParams(), tmp_path / "T1.h5")
     assert not (tmp_path / "T1.h5").exists()
 
 
 def test_pixel_size_outside_bright_field_range_is_refused(tmp_path, visium_pair):
-    with pytest.raises(InputError, match=r"T1.png: sample T1: the pixel size 0.01 um/px \(sample sheet um_per_px\) is outside the range of bright-field slides \(0.05-20 um/px\).*Fix: correct it"):
+    with pytest.raises(
+        InputError,
+        match=r"T1.png: sample T1: the pixel size 0.01 um/px \(sample sheet um_per_px\) is outside the range of bright-field slides \(0.05-20 um/px\).*Fix: correct it",
+    ):
         ingest(counts_table_sample(tmp_path, visium_pair, um_per_px=0.01), QC())
 
 
-@pytest.mark.parametrize("um_per_px, said", [
-    (69, "the pixel size 69 um/px (sample sheet um_per_px) is outside the range of bright-field slides (0.05-20 um/px)"),
-    (3, "tiles and patches are cut at 0.5 um/px, 6x finer than the slide's 3 um/px (sample sheet um_per_px); more than qc.max_upsampling (4x) is refused"),
-])
+@pytest.mark.parametrize(
+    "um_per_px, said",
+    [
+        (
+            69,
+            "the pixel size 69 um/px (sample sheet um_per_px) is outside the range of bright-field slides (0.05-20 um/px)",
+        ),
+        (
+            3,
+            "tiles and patches are cut at 0.5 um/px, 6x finer than the slide's 3 um/px (sample sheet um_per_px); more than qc.max_upsampling (4x) is refused",
+        ),
+    ],
+)
 def test_pixel_size_typo_that_would_upsample_is_refused_at_dry_run(tmp_path, visium_pair, um_per_px, said):
     """um_per_px 69 for 0.69 on a PNG with a counts table: nothing contradicts it, and cutting at
     0.5 um/px would upsample the slide 138x (about a million tiles; the tiling job was killed by
     the kernel at 22.8 GB). The dry run refuses it, and any cut that upsamples more than 4x,
     before any job."""
     counts_table_sample(tmp_path, visium_pair, um_per_px=um_per_px)
-    rows = [dict(sample="T1", patient="P1", slide="T1.png", expression="counts.csv", spots="coords.csv", format="counts_table", um_per_px=um_per_px)]
-    config = config_for(tmp_path, rows, expression_models={"models": [], "whole_slide": []}, cell_type_models={"models": [], "whole_slide": []})
+    rows = [
+        dict(
+            sample="T1",
+            patient="P1",
+            slide="T1.png",
+            expression="counts.csv",
+            spots="coords.csv",
+            format="counts_table",
+            um_per_px=um_per_px,
+        )
+    ]
+    config = config_for(
+        tmp_path,
+        rows,
+        expression_models={"models": [], "whole_slide": []},
+        cell_type_models={"models": [], "whole_slide": []},
+    )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode != 0 and f"T1.png: sample T1: {said}" in r.stdout, r.stdout[-2000:]
@@ -190,16 +239,28 @@ def test_sheet_pixel_size_confirmed_by_the_spots_overrides_wrong_slide_metadata(
 def test_counts_with_another_sections_spot_selection(tmp_path):
     c3 = her2st_rows()[1]
     sample = Sample("C2", "C", her2st_rows()[0]["slide"], her2st_rows()[0]["expression"], "legacy_st", c3["spots"])
-    with pytest.raises(InputError, match=r"C2.tsv.gz: only 32 of the 187 counted spots have a position in .*C3_selection.tsv.*Fix: pair each counts file with the spot positions of the same section"):
+    with pytest.raises(
+        InputError,
+        match=r"C2.tsv.gz: only 32 of the 187 counted spots have a position in .*C3_selection.tsv.*Fix: pair each counts file with the spot positions of the same section",
+    ):
         ingest(sample, QC())
 
 
 def test_spots_dropped_by_matching_are_a_warning_with_counts(caplog):
     root = shared("her2st")
-    sample = Sample("C3", "C", root / "images" / "C3.jpg", root / "counts" / "C3.tsv.gz", "legacy_st", root / "spots" / "C3_selection.tsv")
+    sample = Sample(
+        "C3",
+        "C",
+        root / "images" / "C3.jpg",
+        root / "counts" / "C3.tsv.gz",
+        "legacy_st",
+        root / "spots" / "C3_selection.tsv",
+    )
     with caplog.at_level(logging.WARNING):
         ingest(sample, QC())
-    assert "C3.tsv.gz: 0 counted spots have no position and 2 listed spots have no counts; 180 spots kept" in caplog.text
+    assert (
+        "C3.tsv.gz: 0 counted spots have no position and 2 listed spots have no counts; 180 spots kept" in caplog.text
+    )
 
 
 def test_visium_matrix_with_another_sections_spatial_folder(tmp_path):
@@ -212,7 +273,10 @@ def test_visium_matrix_with_another_sections_spatial_folder(tmp_path):
     table = pd.read_csv(positions, header=None, index_col=0)
     table[1] = ((table[1] == 1) & (table[2] >= 40)).astype(int)
     table.to_csv(positions, header=False)
-    with pytest.raises(InputError, match=r"filtered_feature_bc_matrix.h5: \d+ of the 100 barcodes of the filtered matrix are not under tissue in .*tissue_positions_list.csv.*Fix: use the filtered_feature_bc_matrix.h5 and the spatial/ folder of the same Space Ranger run"):
+    with pytest.raises(
+        InputError,
+        match=r"filtered_feature_bc_matrix.h5: \d+ of the 100 barcodes of the filtered matrix are not under tissue in .*tissue_positions_list.csv.*Fix: use the filtered_feature_bc_matrix.h5 and the spatial/ folder of the same Space Ranger run",
+    ):
         ingest(Sample("V1", "P1", None, folder, "visium"), QC())
     ingest(Sample("V1", "P1", None, shared("visium_tiny"), "visium"), QC())  # its own folder passes (a subsample)
 
@@ -228,7 +292,10 @@ def test_visium_matrix_with_a_similar_sections_spatial_folder(tmp_path):
     table = pd.read_csv(positions, header=None, index_col=0)
     table.loc[read_visium_barcodes(folder)[:3], 1] = 0
     table.to_csv(positions, header=False)
-    with pytest.raises(InputError, match=r"vis/filtered_feature_bc_matrix.h5: 3 of the 100 barcodes of the filtered matrix are not under tissue in .*tissue_positions_list.csv \(in_tissue = 0\) and 4135 of its 4232 barcodes under tissue have no counts: the matrix and the spatial folder come from different sections or runs"):
+    with pytest.raises(
+        InputError,
+        match=r"vis/filtered_feature_bc_matrix.h5: 3 of the 100 barcodes of the filtered matrix are not under tissue in .*tissue_positions_list.csv \(in_tissue = 0\) and 4135 of its 4232 barcodes under tissue have no counts: the matrix and the spatial folder come from different sections or runs",
+    ):
         ingest(Sample("V1", "P1", None, folder, "visium"), QC())
 
 
@@ -273,16 +340,24 @@ def test_visium_flags_against_the_detected_tissue(caplog):
         "moved 3": array_mismatch(mask, down, um_per_px, xy, moved(3)),
         "moved 4": array_mismatch(mask, down, um_per_px, xy, moved(4)),
         "lower half": array_mismatch(mask, down, um_per_px, xy, flags & (table[2].to_numpy() >= 40)),
-        "other slide": array_mismatch(tissue_mask(image[::-1].copy(), um_per_px * down, TissueParams()), down, um_per_px, xy, flags),
+        "other slide": array_mismatch(
+            tissue_mask(image[::-1].copy(), um_per_px * down, TissueParams()), down, um_per_px, xy, flags
+        ),
     }
     assert mismatch["own"] < 0.01, mismatch
     with caplog.at_level(logging.WARNING):
         check_array_agreement(mismatch["own"], TissueParams(), "V1", "V1.h5ad")
         assert "in_tissue" not in caplog.text
         check_array_agreement(mismatch["moved 3"], TissueParams(), "V1", "V1.h5ad")
-    assert re.search(r"V1: the detected tissue contradicts Space Ranger's in_tissue flags at 3.\d% .*tissue.warn_array_mismatch: 2%", caplog.text)
+    assert re.search(
+        r"V1: the detected tissue contradicts Space Ranger's in_tissue flags at 3.\d% .*tissue.warn_array_mismatch: 2%",
+        caplog.text,
+    )
     for case in ("moved 4", "lower half", "other slide"):
-        with pytest.raises(InputError, match=r"V1.h5ad: V1: the detected tissue contradicts Space Ranger's in_tissue flags at \d+.\d% of the spots under tissue .*tissue.max_array_mismatch: 5%.*Fix: pair the sample with the slide and the spatial/ folder of its own Space Ranger run"):
+        with pytest.raises(
+            InputError,
+            match=r"V1.h5ad: V1: the detected tissue contradicts Space Ranger's in_tissue flags at \d+.\d% of the spots under tissue .*tissue.max_array_mismatch: 5%.*Fix: pair the sample with the slide and the spatial/ folder of its own Space Ranger run",
+        ):
             check_array_agreement(mismatch[case], TissueParams(), "V1", "V1.h5ad")
 
 
@@ -290,7 +365,9 @@ def _scaled_positions(src: Path, dst: Path, factor: float) -> None:
     shutil.copytree(src, dst)
     positions = dst / "spatial" / "tissue_positions.csv"
     table = pd.read_csv(positions, index_col=0)
-    table[["pxl_row_in_fullres", "pxl_col_in_fullres"]] = (table[["pxl_row_in_fullres", "pxl_col_in_fullres"]] * factor).round().astype(int)
+    table[["pxl_row_in_fullres", "pxl_col_in_fullres"]] = (
+        (table[["pxl_row_in_fullres", "pxl_col_in_fullres"]] * factor).round().astype(int)
+    )
     table.to_csv(positions)
 
 
@@ -302,7 +379,10 @@ def test_visium_coordinates_of_the_lowres_image(tmp_path, visium_pair):
     message = refused(config_for(tmp_path, visium_rows()))
     assert "T1/spatial/tissue_positions.csv: sample T1: the pixel size sources disagree" in message, message
     assert re.search(r"Visium spot pitch \(100 um = 3\d.\d px\): 2.5", message), message
-    assert re.search(r"Fix: the spot coordinates are not in full-resolution pixels of this slide \(they imply a pixel size 5.\d+x the slide metadata.s\)", message), message
+    assert re.search(
+        r"Fix: the spot coordinates are not in full-resolution pixels of this slide \(they imply a pixel size 5.\d+x the slide metadata.s\)",
+        message,
+    ), message
 
 
 def test_legacy_st_coordinates_scaled_against_the_sheet(tmp_path):
@@ -311,7 +391,10 @@ def test_legacy_st_coordinates_scaled_against_the_sheet(tmp_path):
     sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
     rows = her2st_rows({"spots": tmp_path / "C2_selection.tsv", "um_per_px": 0.69})
     message = refused(config_for(tmp_path, rows, base="her2st.yaml", data_root=shared("her2st")))
-    assert re.search(r"C2_selection.tsv: sample C2: the pixel size sources disagree by more than 20% \(sample sheet um_per_px: 0.69; legacy ST spot pitch \(200 um = 5\d.\d px\): 3.[45]", message), message
+    assert re.search(
+        r"C2_selection.tsv: sample C2: the pixel size sources disagree by more than 20% \(sample sheet um_per_px: 0.69; legacy ST spot pitch \(200 um = 5\d.\d px\): 3.[45]",
+        message,
+    ), message
 
 
 def test_spots_off_the_detected_tissue_are_refused_before_training(tmp_path, visium_pair, caplog):
@@ -330,7 +413,10 @@ def test_spots_off_the_detected_tissue_are_refused_before_training(tmp_path, vis
     xy = a.obsm["spatial"].copy()
     xy[:, 0] = xy[:, 0] * 0.1 + 20  # inside the slide, off the tissue
     share = share_on_tissue(thumb.tissue_mask, thumb.downsample, xy)
-    with pytest.raises(InputError, match=r"T1.h5ad: T1: only \d+% of the spots lie on the detected tissue \(tissue.min_spots_on_tissue: 50%\).*Fix: give spot coordinates in full-resolution pixels"):
+    with pytest.raises(
+        InputError,
+        match=r"T1.h5ad: T1: only \d+% of the spots lie on the detected tissue \(tissue.min_spots_on_tissue: 50%\).*Fix: give spot coordinates in full-resolution pixels",
+    ):
         check_spots_on_tissue(share, TissueParams(), "T1", tmp_path / "T1.h5ad")
     right = share_on_tissue(thumb.tissue_mask, thumb.downsample, a.obsm["spatial"])
     with caplog.at_level(logging.WARNING):
@@ -347,7 +433,9 @@ def test_job_warnings_of_this_run_reach_the_console_summary(tmp_path):
 
     old = tmp_path / "logs" / "demo" / "spot_patches" / "P0.log"
     old.parent.mkdir(parents=True)
-    old.write_text("2026-01-01 00:00:00,000 WARNING stpath.wsi.tissue: P0: only 70% of the spots lie on the detected tissue\n")
+    old.write_text(
+        "2026-01-01 00:00:00,000 WARNING stpath.wsi.tissue: P0: only 70% of the spots lie on the detected tissue\n"
+    )
     os.utime(old, (0, 0))
     start = time.time() - 1
     new = tmp_path / "logs" / "demo" / "spot_patches" / "P1.log"
@@ -356,8 +444,10 @@ def test_job_warnings_of_this_run_reach_the_console_summary(tmp_path):
         "2026-12-06 08:00:01,000 WARNING stpath.wsi.tissue: P1: only 70% of the spots lie on the detected tissue\n"
         "2026-12-06 08:00:02,000 WARNING py.warnings: a library's deprecation\n"
     )
-    assert job_warnings(tmp_path / "logs" / "demo", start) == [f"{new}: stpath.wsi.tissue: P1: only 70% of the spots lie on the detected tissue"]
-    assert "job_warnings(f\"logs/{DATASET}\", RUN_START)" in (REPO / "workflow" / "rules" / "common.smk").read_text()
+    assert job_warnings(tmp_path / "logs" / "demo", start) == [
+        f"{new}: stpath.wsi.tissue: P1: only 70% of the spots lie on the detected tissue"
+    ]
+    assert 'job_warnings(f"logs/{DATASET}", RUN_START)' in (REPO / "workflow" / "rules" / "common.smk").read_text()
     assert "onsuccess:\n    summarise_warnings()" in (REPO / "Snakefile").read_text()
 
 
@@ -366,9 +456,22 @@ def test_missing_coordinate(tmp_path):
     coords = pd.read_csv(root / "coords.csv", index_col=0)
     coords.iloc[4, 0] = np.nan
     coords.to_csv(tmp_path / "coords.csv")
-    rows = [dict(sample="hippocampus", patient="mouse1", expression=root / "counts.csv", spots=tmp_path / "coords.csv", format="counts_table")]
-    message = refused(config_for(tmp_path, rows, base="spacexr_hippocampus.yaml", data_root=shared("spacexr_hippocampus")))
-    assert f"coords.csv: 1 of 313 spots have a missing or non-numeric coordinate, e.g. {coords.index[4]} at (nan, " in message
+    rows = [
+        dict(
+            sample="hippocampus",
+            patient="mouse1",
+            expression=root / "counts.csv",
+            spots=tmp_path / "coords.csv",
+            format="counts_table",
+        )
+    ]
+    message = refused(
+        config_for(tmp_path, rows, base="spacexr_hippocampus.yaml", data_root=shared("spacexr_hippocampus"))
+    )
+    assert (
+        f"coords.csv: 1 of 313 spots have a missing or non-numeric coordinate, e.g. {coords.index[4]} at (nan, "
+        in message
+    )
 
 
 @pytest.mark.parametrize(
@@ -396,7 +499,10 @@ def test_counts_file_without_counts(tmp_path, content, message):
 def test_sheet_without_a_format_column(tmp_path):
     path = tmp_path / "samples.tsv"
     path.write_text("sample\tpatient\tslide\texpression\nC2\tC\timages/C2.jpg\tcounts/C2.tsv.gz\n")
-    with pytest.raises(InputError, match=r"samples.tsv: missing column\(s\) \['format'\]; the header has .*Fix: add the column\(s\) \['format'\]"):
+    with pytest.raises(
+        InputError,
+        match=r"samples.tsv: missing column\(s\) \['format'\]; the header has .*Fix: add the column\(s\) \['format'\]",
+    ):
         read_sheet(path)
 
 
@@ -421,7 +527,10 @@ def test_unknown_config_key_is_named_first():
 
 def test_wrong_value_in_the_sheet_is_named_with_its_column(tmp_path):
     sheet = read_sheet(sheet_file(tmp_path, visium_rows(format="visum")))
-    with pytest.raises(InputError, match=r"samples.tsv: sample 'T1': column 'format': 'visum' is not one of \['visium', 'legacy_st', 'hest', 'counts_table', 'image'\]"):
+    with pytest.raises(
+        InputError,
+        match=r"samples.tsv: sample 'T1': column 'format': 'visum' is not one of \['visium', 'legacy_st', 'hest', 'counts_table', 'image'\]",
+    ):
         check_sheet_schema(sheet, SAMPLES_SCHEMA, tmp_path / "samples.tsv")
 
 
@@ -430,12 +539,23 @@ def test_one_sample_runs_without_the_image_models(tmp_path, visium_pair):
     off = {"expression_models": {"models": []}, "cell_type_models": {"models": []}}
     check_config(config_for(tmp_path, rows, data_root=visium_pair["root"], **off))
     message = refused(config_for(tmp_path, rows, data_root=visium_pair["root"]))
-    assert "the image models need folds, and fold scheme 'patient' is impossible with 1 patient(s) and 1 sample(s) with a slide" in message
-    assert "Fix: add a second sample with a slide, or turn the image models off (expression_models.models: []" in message
+    assert (
+        "the image models need folds, and fold scheme 'patient' is impossible with 1 patient(s) and 1 sample(s) with a slide"
+        in message
+    )
+    assert (
+        "Fix: add a second sample with a slide, or turn the image models off (expression_models.models: []" in message
+    )
 
 
 def test_one_sample_dry_run_plans_tiling_without_folds(tmp_path, visium_pair):
-    config = config_for(tmp_path, visium_rows()[:1], data_root=visium_pair["root"], expression_models={"models": []}, cell_type_models={"models": []})
+    config = config_for(
+        tmp_path,
+        visium_rows()[:1],
+        data_root=visium_pair["root"],
+        expression_models={"models": []},
+        cell_type_models={"models": []},
+    )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
@@ -451,7 +571,9 @@ def test_negative_predicted_abundances_are_saved_raw_with_what_clipping_changes(
 
     raw = np.array([[2.0, -1.33], [0.5, 3.0], [-0.2, 1.0]], dtype=np.float32)
     frame = pd.DataFrame(raw, index=["a", "b", "c"], columns=["T", "B"])
-    write_spot_prediction(SpotPrediction("cuca", 0, "S", frame, frame, "q05", np.zeros((3, 2)), below_zero(raw)), tmp_path / "p.h5ad")
+    write_spot_prediction(
+        SpotPrediction("cuca", 0, "S", frame, frame, "q05", np.zeros((3, 2)), below_zero(raw)), tmp_path / "p.h5ad"
+    )
     back = read_spot_prediction(tmp_path / "p.h5ad")
     assert back.predicted.loc["a", "B"] == pytest.approx(-1.33) and (clipped(back.predicted).to_numpy() >= 0).all()
     assert back.details["clipped_below_zero"] == 2 and back.details["min_before_clipping"] == pytest.approx(-1.33)
@@ -462,13 +584,24 @@ def test_spots_outside_the_slide(tmp_path):
     sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
     sel[["pixel_x", "new_x"]] = sel[["pixel_x", "new_x"]] * 3  # the pitch moves with them: only the extent is wrong
     sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
-    message = refused(config_for(tmp_path, her2st_rows({"spots": tmp_path / "C2_selection.tsv"}), base="her2st.yaml", data_root=shared("her2st")))
+    message = refused(
+        config_for(
+            tmp_path,
+            her2st_rows({"spots": tmp_path / "C2_selection.tsv"}),
+            base="her2st.yaml",
+            data_root=shared("her2st"),
+        )
+    )
     assert re.search(r"C2_selection.tsv: \d+ of 187 spot centres lie outside the slide .*C2.jpg", message)
 
 
 def test_file_that_is_not_an_image(tmp_path):
     (tmp_path / "C2.jpg").write_text("sample\tpatient\n" * 50)
-    message = refused(config_for(tmp_path, her2st_rows({"slide": tmp_path / "C2.jpg"}), base="her2st.yaml", data_root=shared("her2st")))
+    message = refused(
+        config_for(
+            tmp_path, her2st_rows({"slide": tmp_path / "C2.jpg"}), base="her2st.yaml", data_root=shared("her2st")
+        )
+    )
     assert "C2.jpg: not a slide or image OpenSlide or Pillow can open" in message
 
 
@@ -494,7 +627,14 @@ def test_empty_sheet(tmp_path):
 def test_selection_file_without_pixel_columns(tmp_path):
     sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t").drop(columns=["pixel_x"])
     sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
-    message = refused(config_for(tmp_path, her2st_rows({"spots": tmp_path / "C2_selection.tsv"}), base="her2st.yaml", data_root=shared("her2st")))
+    message = refused(
+        config_for(
+            tmp_path,
+            her2st_rows({"spots": tmp_path / "C2_selection.tsv"}),
+            base="her2st.yaml",
+            data_root=shared("her2st"),
+        )
+    )
     assert "C2_selection.tsv: missing column(s) ['pixel_x']" in message
 
 
@@ -510,8 +650,14 @@ def test_counts_that_are_not_counts(tmp_path, value):
     counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
     counts.iloc[3, 5] = value
     counts.to_csv(tmp_path / "C2.tsv.gz", sep="\t")
-    sample = Sample("C2", "C", her2st_rows()[0]["slide"], tmp_path / "C2.tsv.gz", "legacy_st", her2st_rows()[0]["spots"])
-    expected = "counts contain NaN or infinite values" if np.isnan(value) else r"counts are not raw non-negative integers \(e.g. \[-3\]\)"
+    sample = Sample(
+        "C2", "C", her2st_rows()[0]["slide"], tmp_path / "C2.tsv.gz", "legacy_st", her2st_rows()[0]["spots"]
+    )
+    expected = (
+        "counts contain NaN or infinite values"
+        if np.isnan(value)
+        else r"counts are not raw non-negative integers \(e.g. \[-3\]\)"
+    )
     with pytest.raises(InputError, match=rf"C2.tsv.gz: {expected}"):
         ingest(sample, QC())
 
@@ -557,7 +703,11 @@ def test_image_only_row_is_ingested_tiled_and_in_no_fold(tmp_path, visium_pair):
     check_config(config)
     sheet = read_sheet(config["samples"])
     stages = Stages.of(config, sheet)
-    assert stages.labelled_slides == ["T1", "T2"] and stages.image_only == ["T3"] and stages.samples_with_slide == ["T1", "T2", "T3"]
+    assert (
+        stages.labelled_slides == ["T1", "T2"]
+        and stages.image_only == ["T3"]
+        and stages.samples_with_slide == ["T1", "T2", "T3"]
+    )
     assert stages.samples_with_expression == ["T1", "T2"] and stages.final_models
     sample = to_sample(sheet.loc["T3"], visium_pair["root"])
     assert sample.expression is None and input_files(sample) == [visium_pair["root"] / "T2.tif"]
@@ -573,9 +723,16 @@ def test_image_only_slide_without_a_pixel_size(tmp_path, visium_pair):
     (tmp_path / "data" / "plain.png").write_bytes((tmp_path / "plain.png").read_bytes())
     rows = image_only_rows(visium_pair, slide="plain.png")
     message = refused(config_for(tmp_path, rows, data_root=tmp_path / "data"))
-    assert "plain.png: sample T3: the pixel size (um/px) is unknown: the slide stores none and an image-only sample has no spots" in message
+    assert (
+        "plain.png: sample T3: the pixel size (um/px) is unknown: the slide stores none and an image-only sample has no spots"
+        in message
+    )
     assert "Fix: add the pixel size in um/px to the 'um_per_px' column of the sample sheet" in message
-    check_config(config_for(tmp_path, image_only_rows(visium_pair, slide="plain.png", um_per_px=0.5), data_root=tmp_path / "data"))
+    check_config(
+        config_for(
+            tmp_path, image_only_rows(visium_pair, slide="plain.png", um_per_px=0.5), data_root=tmp_path / "data"
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -593,21 +750,43 @@ def test_image_only_rows_that_contradict_themselves(tmp_path, visium_pair, row, 
 
 
 def test_image_only_slides_without_final_models(tmp_path, visium_pair):
-    config = config_for(tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"], training={"final_models": False})
+    config = config_for(
+        tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"], training={"final_models": False}
+    )
     message = refused(config)
-    assert "the image-only samples ['T3'] are predicted by the final models, but training.final_models is false" in message
+    assert (
+        "the image-only samples ['T3'] are predicted by the final models, but training.final_models is false" in message
+    )
 
 
 def test_image_only_slides_that_no_whole_slide_model_predicts(tmp_path, visium_pair):
     """models: [direct] with whole_slide left at [cmrcnet] (and no cell-type model): the image-only
     slide would be ingested and tiled, and never predicted, without a word. Refused before any job."""
-    config = config_for(tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"],
-                        expression_models={"models": ["direct"], "whole_slide": ["cmrcnet"]}, cell_type_models={"models": []})
+    config = config_for(
+        tmp_path,
+        image_only_rows(visium_pair),
+        data_root=visium_pair["root"],
+        expression_models={"models": ["direct"], "whole_slide": ["cmrcnet"]},
+        cell_type_models={"models": []},
+    )
     message = refused(config)
-    assert "the image-only samples ['T3'] would be tiled and never predicted: no model of this run is in a whole_slide list (models ['direct']" in message
-    assert "Fix: add the models that should predict them to expression_models.whole_slide or cell_type_models.whole_slide (e.g. whole_slide: [direct])" in message
-    check_config(config_for(tmp_path, image_only_rows(visium_pair), data_root=visium_pair["root"],
-                            expression_models={"models": ["direct"], "whole_slide": ["direct"]}, cell_type_models={"models": []}))
+    assert (
+        "the image-only samples ['T3'] would be tiled and never predicted: no model of this run is in a whole_slide list (models ['direct']"
+        in message
+    )
+    assert (
+        "Fix: add the models that should predict them to expression_models.whole_slide or cell_type_models.whole_slide (e.g. whole_slide: [direct])"
+        in message
+    )
+    check_config(
+        config_for(
+            tmp_path,
+            image_only_rows(visium_pair),
+            data_root=visium_pair["root"],
+            expression_models={"models": ["direct"], "whole_slide": ["direct"]},
+            cell_type_models={"models": []},
+        )
+    )
 
 
 def test_apply_a_folder_that_is_not_a_bundle(tmp_path, visium_pair):
@@ -616,10 +795,13 @@ def test_apply_a_folder_that_is_not_a_bundle(tmp_path, visium_pair):
 
 
 # --- a killed run --------------------------------------------------------------------------------
-@pytest.mark.parametrize("change, said", [
-    ("swap", "the pixel coordinates are transposed: pixel_x follows y (r "),
-    ("mirror", "the pixel coordinates are mirrored: pixel_x falls as x rises (r -"),
-])
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        ("swap", "the pixel coordinates are transposed: pixel_x follows y (r "),
+        ("mirror", "the pixel coordinates are mirrored: pixel_x falls as x rises (r -"),
+    ],
+)
 def test_transposed_or_mirrored_legacy_st_pixels_are_refused(tmp_path, change, said):
     """Real HER2ST C2 spots with pixel_x and pixel_y swapped, or x mirrored: 82 % / 56 % of them still
     land on tissue, so nothing else would notice. The pre-flight refuses both, naming the columns."""
@@ -632,7 +814,14 @@ def test_transposed_or_mirrored_legacy_st_pixels_are_refused(tmp_path, change, s
     else:
         spots["pixel_x"] = spots["pixel_x"].max() + spots["pixel_x"].min() - spots["pixel_x"]
     spots.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
-    sample = Sample("C2", "C", shared("her2st", "images", "C2.jpg"), shared("her2st", "counts", "C2.tsv.gz"), "legacy_st", tmp_path / "C2_selection.tsv")
+    sample = Sample(
+        "C2",
+        "C",
+        shared("her2st", "images", "C2.jpg"),
+        shared("her2st", "counts", "C2.tsv.gz"),
+        "legacy_st",
+        tmp_path / "C2_selection.tsv",
+    )
     with pytest.raises(InputError, match=re.escape(f"C2_selection.tsv: {said}")) as err:
         check_sample(sample)
     assert "Fix: " in str(err.value)
@@ -650,7 +839,10 @@ def test_a_jpeg_stored_turned_with_an_exif_orientation_is_refused(tmp_path):
     exif[0x0112] = 6
     crop.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "C2_turned.jpg", exif=exif)
     crop.save(tmp_path / "C2_upright.jpg")
-    with pytest.raises(InputError, match=r"C2_turned.jpg: the image is stored rotated 90 degrees with an EXIF Orientation tag \(6\).*Fix: save the image upright"):
+    with pytest.raises(
+        InputError,
+        match=r"C2_turned.jpg: the image is stored rotated 90 degrees with an EXIF Orientation tag \(6\).*Fix: save the image upright",
+    ):
         check_sample(Sample("C2", "C", tmp_path / "C2_turned.jpg", None, "image", None, 0.69))
     check_sample(Sample("C2", "C", tmp_path / "C2_upright.jpg", None, "image", None, 0.69))
 
@@ -666,7 +858,10 @@ def test_transposed_visium_pixels_are_refused(tmp_path):
     table = pd.read_csv(pos, header=None)
     table[[4, 5]] = table[[5, 4]].to_numpy()
     table.to_csv(pos, header=False, index=False)
-    with pytest.raises(InputError, match=r"tissue_positions_list.csv: the pixel coordinates are transposed: pxl_col_in_fullres follows array_row"):
+    with pytest.raises(
+        InputError,
+        match=r"tissue_positions_list.csv: the pixel coordinates are transposed: pxl_col_in_fullres follows array_row",
+    ):
         check_sample(Sample("V1", "P1", None, folder, "visium"))
     check_sample(Sample("V1", "P1", None, shared("visium_tiny"), "visium"))
 
@@ -689,7 +884,9 @@ def test_a_gzip_file_named_csv_is_said_to_be_gzip(tmp_path):
     from stpath.ingest.tables import read_table
 
     shutil.copy(shared("her2st", "counts", "C2.tsv.gz"), tmp_path / "C2.tsv")
-    with pytest.raises(InputError, match=r"C2.tsv: the file is gzip-compressed, but its name does not say so. Fix: name it C2.tsv.gz"):
+    with pytest.raises(
+        InputError, match=r"C2.tsv: the file is gzip-compressed, but its name does not say so. Fix: name it C2.tsv.gz"
+    ):
         read_table(tmp_path / "C2.tsv")
 
 
@@ -700,7 +897,10 @@ def test_a_duplicated_gene_column_is_refused_naming_the_gene(tmp_path):
     counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
     counts.columns = [*counts.columns[:-1], "KRT8"]  # the last gene renamed to one the table has
     counts.to_csv(tmp_path / "C2.tsv", sep="\t")
-    with pytest.raises(InputError, match=r"C2.tsv: 1 column name\(s\) appear more than once in the header, e.g. \['KRT8'\]. Fix: make every column name unique"):
+    with pytest.raises(
+        InputError,
+        match=r"C2.tsv: 1 column name\(s\) appear more than once in the header, e.g. \['KRT8'\]. Fix: make every column name unique",
+    ):
         read_table(tmp_path / "C2.tsv")
 
 
@@ -714,7 +914,11 @@ def test_spaces_around_sheet_cells_are_not_part_of_the_paths(tmp_path):
         f"C2 \tC\t{root / 'images' / 'C2.jpg'} \t{root / 'counts' / 'C2.tsv.gz'}\t {root / 'spots' / 'C2_selection.tsv'}\tlegacy_st \n"
     )
     sheet = read_sheet(tmp_path / "samples.tsv")
-    assert list(sheet.index) == ["C2"] and Path(sheet.loc["C2", "slide"]).is_file() and Path(sheet.loc["C2", "spots"]).is_file()
+    assert (
+        list(sheet.index) == ["C2"]
+        and Path(sheet.loc["C2", "slide"]).is_file()
+        and Path(sheet.loc["C2", "spots"]).is_file()
+    )
     assert sheet.loc["C2", "format"] == "legacy_st"
 
 
@@ -748,10 +952,18 @@ def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
 
     sheet = sheet_file(tmp_path, her2st_rows())
     # the paper's CUCA needs Virchow2's local weight file: off here
-    args = ["--cores", "1", "--until", "ingest", *config_args("her2st.yaml", samples=sheet, cell_type_models="{'models': []}")]
+    args = [
+        "--cores",
+        "1",
+        "--until",
+        "ingest",
+        *config_args("her2st.yaml", samples=sheet, cell_type_models="{'models': []}"),
+    ]
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    run = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     locks = tmp_path / ".snakemake" / "locks"
     deadline = time.time() + 120
     while not (tmp_path / "logs" / "her2st" / "ingest").exists() and time.time() < deadline:
@@ -790,7 +1002,11 @@ def test_readme_lists_every_case_with_a_test_that_exists():
     import ast
 
     rows = readme_catalogue()
-    numbers = [int(line.split("|")[1]) for line in (REPO / "docs" / "bad_inputs.md").read_text().splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    numbers = [
+        int(line.split("|")[1])
+        for line in (REPO / "docs" / "bad_inputs.md").read_text().splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    ]
     assert numbers == list(range(1, len(numbers) + 1)) and len(rows) == len(numbers) >= 97
     for case, where, test in rows:
         assert re.fullmatch(r"dry-run|accepted|run start|job \((warning|\w+)\)", where), (case, where)

@@ -27,7 +27,11 @@ SCALE = InputScale(0.5, 64)
 
 
 def expression_settings(**kw) -> ExpressionSettings:
-    return ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2), retrieval_k=5, **kw)
+    return ExpressionSettings(
+        cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2),
+        retrieval_k=5,
+        **kw,
+    )
 
 
 def tile_file(path, n=9, px=64, seed=0):
@@ -62,7 +66,16 @@ def expression_bundles(tmp_path_factory):
         checkpoint = saved_model(name, settings, len(GENES), root / f"{name}.pt")
         predictor = expr_wholeslide.from_run(name, settings, checkpoint, GENES, train_expression, CPU)
         columns = expr_wholeslide.map_genes(GENES, ["G3", "NOT_LEARNT"], train_expression.numpy(), 4)
-        expr_wholeslide.make_bundle(predictor, settings, checkpoint, dataset="run1", training_samples=["A", "B"], scale=SCALE, columns=columns, folder=root / "bundles" / name)
+        expr_wholeslide.make_bundle(
+            predictor,
+            settings,
+            checkpoint,
+            dataset="run1",
+            training_samples=["A", "B"],
+            scale=SCALE,
+            columns=columns,
+            folder=root / "bundles" / name,
+        )
         made[name] = (predictor, columns)
     return root, made
 
@@ -74,8 +87,14 @@ def test_expression_bundle_round_trip_equals_the_runs_prediction(expression_bund
     tiles = tile_file(tmp_path / "tiles.h5")
     in_run = expr_wholeslide.predict_tiles(predictor, tiles, columns, CPU, 64, sample="S", split="final", chunk=4)
     bundle = read_bundle(root / "bundles" / name)
-    assert bundle.retrieval == (name == "cmrcnet") and bundle.map_genes == columns and bundle.settings["cmrcnet"]["encoder"]["weights"] == ""
-    applied = expr_wholeslide.predict_tiles(expr_wholeslide.from_bundle(bundle, CPU), tiles, columns, CPU, 64, sample="S", split="bundle")
+    assert (
+        bundle.retrieval == (name == "cmrcnet")
+        and bundle.map_genes == columns
+        and bundle.settings["cmrcnet"]["encoder"]["weights"] == ""
+    )
+    applied = expr_wholeslide.predict_tiles(
+        expr_wholeslide.from_bundle(bundle, CPU), tiles, columns, CPU, 64, sample="S", split="bundle"
+    )
     np.testing.assert_allclose(applied.predicted.to_numpy(), in_run.predicted.to_numpy(), rtol=1e-5, atol=1e-6)
     assert in_run.predicted.to_numpy().std(axis=0).mean() > 0  # not a constant prediction
 
@@ -91,16 +110,22 @@ def test_map_genes_are_learnt_markers_then_the_most_variable_training_genes():
 
 
 def test_cell_type_bundle_round_trip_equals_the_runs_prediction(tmp_path):
-    settings = CellTypeSettings(cuca=CUCAConfig(encoder=ENCODER, preset="", finetune="full", hidden_dim=16, proj_dim=16, molecule_dims=(32, 32)))
+    settings = CellTypeSettings(
+        cuca=CUCAConfig(encoder=ENCODER, preset="", finetune="full", hidden_dim=16, proj_dim=16, molecule_dims=(32, 32))
+    )
     types = ["T0", "T1", "T2"]
     checkpoint = saved_model("cuca", settings, None, tmp_path / "cuca.pt", n_types=len(types))
     predictor = cell_wholeslide.from_run("cuca", settings, checkpoint, GENES, types, CPU)
-    cell_wholeslide.make_bundle(predictor, settings, checkpoint, dataset="run1", training_samples=["A"], scale=SCALE, folder=tmp_path / "cuca")
+    cell_wholeslide.make_bundle(
+        predictor, settings, checkpoint, dataset="run1", training_samples=["A"], scale=SCALE, folder=tmp_path / "cuca"
+    )
     tiles = tile_file(tmp_path / "tiles.h5")
     in_run = cell_wholeslide.predict_tiles(predictor, tiles, CPU, 64, sample="S", split="final")
     bundle = read_bundle(tmp_path / "cuca")
     assert bundle.outputs == types and bundle.input_genes == GENES and not bundle.retrieval
-    applied = cell_wholeslide.predict_tiles(cell_wholeslide.from_bundle(bundle, CPU), tiles, CPU, 64, sample="S", split="bundle")
+    applied = cell_wholeslide.predict_tiles(
+        cell_wholeslide.from_bundle(bundle, CPU), tiles, CPU, 64, sample="S", split="bundle"
+    )
     np.testing.assert_allclose(applied.predicted.to_numpy(), in_run.predicted.to_numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -108,13 +133,17 @@ def test_bundle_at_another_scale_or_for_other_genes_is_refused(expression_bundle
     root, _ = expression_bundles
     bundle = read_bundle(root / "bundles" / "cmrcnet")
     check_applicable(bundle, InputScale(0.5, 64), ["G1", "G11"])  # what it was made for
-    with pytest.raises(InputError, match=r"learnt from 64 px images at 0.5 um/px, but this run cuts tiles of 64 px at 1 um/px") as err:
+    with pytest.raises(
+        InputError, match=r"learnt from 64 px images at 0.5 um/px, but this run cuts tiles of 64 px at 1 um/px"
+    ) as err:
         check_applicable(bundle, InputScale(1.0, 64), [])
     assert "tiling.target_um_per_px: 0.5" in str(err.value) and "bundle.json" in str(err.value)
     with pytest.raises(InputError, match=r"tiles of 224 px at 0.5 um/px") as err:
         check_applicable(bundle, InputScale(0.5, 224), [])
     assert "tiling.tile_px: 64" in str(err.value)
-    with pytest.raises(InputError, match=r"apply.genes asks for 1 gene\(s\) .* does not predict, e.g. \['MISSING'\]") as err:
+    with pytest.raises(
+        InputError, match=r"apply.genes asks for 1 gene\(s\) .* does not predict, e.g. \['MISSING'\]"
+    ) as err:
         check_applicable(bundle, InputScale(0.5, 64), ["G1", "MISSING"])
     assert "choose genes among the bundle's 12" in str(err.value)
 
@@ -160,13 +189,25 @@ def test_whole_slide_titles_state_the_protocol():
 
     sheet = pd.DataFrame({"sample": ["A1", "A2", "B1"], "patient": ["A", "A", "B"]})
     by_slide = assign_folds(sheet, "leave_one_slide_out", None, 0)
-    fold_of = {s: int(by_slide.loc[(by_slide["sample"] == s) & (by_slide["role"] == "test"), "fold"].iloc[0]) for s in sheet["sample"]}
-    assert protocol_of(f"fold{fold_of['A1']}", "A1", by_slide).endswith("within-patient (other slides of its patient are in training)")
-    assert protocol_of(f"fold{fold_of['B1']}", "B1", by_slide).endswith("cross-patient (its patient is not in training)")
+    fold_of = {
+        s: int(by_slide.loc[(by_slide["sample"] == s) & (by_slide["role"] == "test"), "fold"].iloc[0])
+        for s in sheet["sample"]
+    }
+    assert protocol_of(f"fold{fold_of['A1']}", "A1", by_slide).endswith(
+        "within-patient (other slides of its patient are in training)"
+    )
+    assert protocol_of(f"fold{fold_of['B1']}", "B1", by_slide).endswith(
+        "cross-patient (its patient is not in training)"
+    )
     by_patient = assign_folds(sheet, "patient", 0, 0)
     fold = int(by_patient.loc[(by_patient["sample"] == "A1") & (by_patient["role"] == "test"), "fold"].iloc[0])
-    assert protocol_of(f"fold{fold}", "A1", by_patient) == f"held out in fold{fold}, cross-patient (its patient is not in training)"
-    assert protocol_of("final").startswith("image-only slide, final model") and protocol_of("bundle").startswith("model bundle of another run")
+    assert (
+        protocol_of(f"fold{fold}", "A1", by_patient)
+        == f"held out in fold{fold}, cross-patient (its patient is not in training)"
+    )
+    assert protocol_of("final").startswith("image-only slide, final model") and protocol_of("bundle").startswith(
+        "model bundle of another run"
+    )
 
 
 def test_a_bundle_of_stain_normalised_images_carries_its_target_and_asks_for_it(tmp_path):
@@ -179,11 +220,23 @@ def test_a_bundle_of_stain_normalised_images_carries_its_target_and_asks_for_it(
     checkpoint = saved_model("direct", settings, len(GENES), tmp_path / "direct.pt")
     predictor = expr_wholeslide.from_run("direct", settings, checkpoint, GENES, torch.rand(8, len(GENES)), CPU)
     scale = InputScale(0.5, 64, target.record())
-    expr_wholeslide.make_bundle(predictor, settings, checkpoint, dataset="run1", training_samples=["A"], scale=scale, columns=GENES[:2], folder=tmp_path / "b")
+    expr_wholeslide.make_bundle(
+        predictor,
+        settings,
+        checkpoint,
+        dataset="run1",
+        training_samples=["A"],
+        scale=scale,
+        columns=GENES[:2],
+        folder=tmp_path / "b",
+    )
     bundle = read_bundle(tmp_path / "b")
     assert read_stain_fit(tmp_path / "b" / "stain_target.json") == target and bundle.scale.stain == target.record()
     check_applicable(bundle, InputScale(0.5, 64, read_stain_fit(tmp_path / "b" / "stain_target.json").record()), [])
-    for tiles, said in ((InputScale(0.5, 64), "not normalised"), (InputScale(0.5, 64, {"method": "macenko"}), "normalised by macenko to another target")):
+    for tiles, said in (
+        (InputScale(0.5, 64), "not normalised"),
+        (InputScale(0.5, 64, {"method": "macenko"}), "normalised by macenko to another target"),
+    ):
         with pytest.raises(InputError, match="stain-normalised by macenko to A; this run's tiles are " + said) as err:
             check_applicable(bundle, tiles, [])
         assert f"target: {tmp_path / 'b' / 'stain_target.json'}" in str(err.value)

@@ -22,8 +22,20 @@ ENCODER = EncoderConfig(embed_dim=32, depth=3, num_heads=2, img_size=64, patch_s
 
 
 def settings(finetune: str = "full", epochs: int = 3) -> CellTypeSettings:
-    cuca = CUCAConfig(encoder=ENCODER, preset="", finetune=finetune, hidden_dim=16, proj_dim=16, molecule_dims=(32, 32), lora=LoraSettings(r=4, alpha=8, blocks=1))
-    return CellTypeSettings(cuca=cuca, train=cuca_training(epochs=epochs, batch_size=8, seed=3407, lr=0.002, weight_decay=1e-4), probe_alphas=(0.1, 10.0))
+    cuca = CUCAConfig(
+        encoder=ENCODER,
+        preset="",
+        finetune=finetune,
+        hidden_dim=16,
+        proj_dim=16,
+        molecule_dims=(32, 32),
+        lora=LoraSettings(r=4, alpha=8, blocks=1),
+    )
+    return CellTypeSettings(
+        cuca=cuca,
+        train=cuca_training(epochs=epochs, batch_size=8, seed=3407, lr=0.002, weight_decay=1e-4),
+        probe_alphas=(0.1, 10.0),
+    )
 
 
 CFG = settings()
@@ -36,11 +48,29 @@ def labelled_set(n=48, genes=10, types=4, size=64, seed=0):
     labels = torch.rand(n, types, generator=g)
     labels[:, 0] = images[..., 0].float().mean(dim=(1, 2)) / 255
     sample = np.array(["A"] * (n // 2) + ["B"] * (n - n // 2), dtype=object)
-    return SpotSet(images, torch.rand(n, genes, generator=g), sample, np.array([f"s{i}" for i in range(n)]), [f"G{i}" for i in range(genes)], labels, [f"T{i}" for i in range(types)])
+    return SpotSet(
+        images,
+        torch.rand(n, genes, generator=g),
+        sample,
+        np.array([f"s{i}" for i in range(n)]),
+        [f"G{i}" for i in range(genes)],
+        labels,
+        [f"T{i}" for i in range(types)],
+    )
 
 
 def small(**kw) -> CUCAConfig:
-    return CUCAConfig(**{"encoder": ENCODER, "preset": "", "finetune": "full", "hidden_dim": 16, "proj_dim": 16, "molecule_dims": (32, 32)} | kw)
+    return CUCAConfig(
+        **{
+            "encoder": ENCODER,
+            "preset": "",
+            "finetune": "full",
+            "hidden_dim": 16,
+            "proj_dim": 16,
+            "molecule_dims": (32, 32),
+        }
+        | kw
+    )
 
 
 def test_projection_head_is_two_dropout_layers_then_bn_relu_to_the_embedding():
@@ -173,7 +203,9 @@ def test_linear_probe_is_trained_like_cuca_on_its_head_alone(tmp_path):
 def test_rmse_and_pearson_columns_on_tensors():
     assert torch.isclose(rmse(torch.zeros(2, 2), torch.full((2, 2), 3.0)), torch.tensor(3.0))
     a = torch.tensor([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
-    assert torch.allclose(pearson_columns(a, torch.tensor([[2.0, 1.0], [4.0, 2.0], [6.0, 3.0]])), torch.tensor([1.0, 0.0]))
+    assert torch.allclose(
+        pearson_columns(a, torch.tensor([[2.0, 1.0], [4.0, 2.0], [6.0, 3.0]])), torch.tensor([1.0, 0.0])
+    )
 
 
 def test_metrics_per_type_pooled_and_per_slide():
@@ -206,7 +238,9 @@ def test_released_metric_details_against_hand_computed_values():
     true = np.array([[1.0, 2.0, 3.0], [0.0, 2.0, 1.0], [0.0, 2.0, 2.0], [0.0, 2.0, 0.0]])
     pred = np.array([[0.0, 1.0, 3.0], [1.0, 3.0, 1.0], [0.0, 2.0, 2.0], [0.0, 4.0, 0.0]])
     m = per_type(pred, true)
-    assert np.isclose(m["jsd_squared"][0], np.log(2), atol=1e-6) and np.isclose(m["jsd"][0], np.sqrt(np.log(2)), atol=1e-6)
+    assert np.isclose(m["jsd_squared"][0], np.log(2), atol=1e-6) and np.isclose(
+        m["jsd"][0], np.sqrt(np.log(2)), atol=1e-6
+    )
     assert np.isclose(m["pearson"][0], -1 / 3) and np.isclose(m["pearson"][2], 1)  # hand-computed
     assert np.isnan(m["pearson"][1]) and np.isnan(m["spearman"][1])  # type B is constant in the reference
     index = [f"s{i}" for i in range(4)]
@@ -331,15 +365,21 @@ def test_whole_slide_inference_covers_every_tile_in_chunks_and_round_trips(tmp_p
 
     model = Shifted()
     predictor = CellTypePredictor("cuca", model, list("ABCD"), [f"g{i}" for i in range(10)])
-    out = predict_tiles(predictor, tmp_path / "tiles.h5", torch.device("cpu"), input_px=64, sample="S", split="fold1", chunk=3)
+    out = predict_tiles(
+        predictor, tmp_path / "tiles.h5", torch.device("cpu"), input_px=64, sample="S", split="fold1", chunk=3
+    )
     assert out.predicted.shape == (n, 4) and list(out.predicted.columns) == list("ABCD")
     assert np.allclose(out.centres[:, 0], np.arange(n) * 64 + 32) and out.side_level0 == 64  # tile centres, level 0
     with h5py.File(tmp_path / "tiles.h5") as f:
-        x = torch.nn.functional.interpolate(to_model_input(torch.from_numpy(f["img"][:])), size=(64, 64), mode="bilinear", antialias=True)
+        x = torch.nn.functional.interpolate(
+            to_model_input(torch.from_numpy(f["img"][:])), size=(64, 64), mode="bilinear", antialias=True
+        )
     raw = model.predict(x).detach().numpy()
     assert (raw < 0).any() and (raw > 0).any()
     assert np.allclose(out.predicted.to_numpy(), np.maximum(raw, 0), atol=1e-5)  # abundances are saved >= 0
-    assert out.details["clipped_below_zero"] == int((raw < 0).sum()) and np.isclose(out.details["min_before_clipping"], raw.min(), atol=1e-5)
+    assert out.details["clipped_below_zero"] == int((raw < 0).sum()) and np.isclose(
+        out.details["min_before_clipping"], raw.min(), atol=1e-5
+    )
     write_tile_prediction(out, tmp_path / "out.h5ad")
     back = read_tile_prediction(tmp_path / "out.h5ad")
     assert (back.model, back.split, back.sample, back.side_level0) == ("cuca", "fold1", "S", 64)
@@ -361,20 +401,36 @@ def test_prediction_files_are_evaluated_per_model_and_fold_against_labels_and_tr
             label = pd.DataFrame(rng.random((30, 3)).astype(np.float32), index=index, columns=list("ABC"))
             pred = label + (0 if model == "cuca" else rng.random((30, 3)).astype(np.float32))
             path = tmp_path / f"{model}_{sample}.h5ad"
-            write_spot_prediction(SpotPrediction(model, fold, sample, pred, label, "cell2location_q05", xy, {"labels": {"estimate": "q05"}}), path)
+            write_spot_prediction(
+                SpotPrediction(
+                    model, fold, sample, pred, label, "cell2location_q05", xy, {"labels": {"estimate": "q05"}}
+                ),
+                path,
+            )
             files.append(read_spot_prediction(path))
     assert files[0].details == {"labels": {"estimate": "q05"}} and np.array_equal(files[0].spatial, xy)
     truth = pd.concat([f.target.set_axis([f"{f.sample}:{b}" for b in f.target.index]) for f in files[:2]])
     summary, per_type = evaluate_cell_types(files, truth)
-    pooled = summary[(summary.protocol == "pooled") & (summary.metric == "pearson_mean")].set_index(["model", "target", "fold"]).value
+    pooled = (
+        summary[(summary.protocol == "pooled") & (summary.metric == "pearson_mean")]
+        .set_index(["model", "target", "fold"])
+        .value
+    )
     assert np.allclose(pooled.loc["cuca"], 1.0) and (pooled.loc["linear_probe"] < 0.99).all()
     assert set(summary.target) == {"cell2location_q05", "truth"} and len(per_type) == 2 * 2 * 2 * 2 * 3
     coloc, matrices = compare_slides(files, {"S1": 100.0, "S2": 100.0})  # 100 um between grid points
     assert list(coloc.model) == ["cuca"] * 12 + ["linear_probe"] * 12
     assert list(coloc.metric[:6]) == [
-        "colocalisation_r", "colocalisation_spearman", "colocalisation_cosine",
-        "colocalisation_moran_r", "colocalisation_moran_spearman", "colocalisation_moran_cosine",
+        "colocalisation_r",
+        "colocalisation_spearman",
+        "colocalisation_cosine",
+        "colocalisation_moran_r",
+        "colocalisation_moran_spearman",
+        "colocalisation_moran_cosine",
     ]
     assert np.allclose(coloc.value.iloc[:12], 1.0)  # identical predictions: identical statistics
-    assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and set(matrices.statistic) == {"nhood_enrichment_z", "moran_r"}
+    assert set(matrices.source) == {"labels", "cuca", "linear_probe"} and set(matrices.statistic) == {
+        "nhood_enrichment_z",
+        "moran_r",
+    }
     assert not matrices.duplicated(["sample", "source", "statistic", "type_a", "type_b"]).any()

@@ -47,11 +47,25 @@ def test_the_shipped_configs_pass():
 def test_stages_follow_slides_and_reference():
     config = load()
     stages = Stages.of(config, read_sheet(config["samples"]))
-    assert stages.deconvolution and stages.expression_models == ["cmrcnet", "bleep", "direct", "hest_probe", "frozen_retrieval"]
-    assert stages.cell_type_models == ["cuca", "cuca_image_only", "linear_probe", "ridge_probe"] and stages.whole_slide_cell_types == ["cuca"]
+    assert stages.deconvolution and stages.expression_models == [
+        "cmrcnet",
+        "bleep",
+        "direct",
+        "hest_probe",
+        "frozen_retrieval",
+    ]
+    assert stages.cell_type_models == [
+        "cuca",
+        "cuca_image_only",
+        "linear_probe",
+        "ridge_probe",
+    ] and stages.whole_slide_cell_types == ["cuca"]
     assert stages.whole_slide_expression == ["cmrcnet", "direct"] and stages.final_models
     assert stages.labelled_slides == ["P1_S1", "P1_S2", "P2_S1", "P2_S2"] and stages.image_only == ["P3_S1"]
-    assert stages.samples_with_slide == stages.labelled_slides + ["P3_S1"] and stages.samples_with_expression == stages.labelled_slides
+    assert (
+        stages.samples_with_slide == stages.labelled_slides + ["P3_S1"]
+        and stages.samples_with_expression == stages.labelled_slides
+    )
     no_reference = copy.deepcopy(config)
     no_reference["deconvolution"]["reference"].update(path="", signatures="")
     assert Stages.of(no_reference, read_sheet(config["samples"])).cell_type_models == []  # no labels to learn
@@ -59,7 +73,10 @@ def test_stages_follow_slides_and_reference():
 
 def test_patch_size_must_be_the_encoders_input_size():
     message = refusal(load(**{"patches.patch_px": 256}))
-    assert "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px" in message
+    assert (
+        "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px"
+        in message
+    )
     assert "Fix: set patches.patch_px to 224" in message
     config = load(**{"patches.patch_px": 256})
     config["expression_models"]["encoder"]["img_size"] = 256
@@ -79,12 +96,23 @@ def test_cell_type_defaults_are_the_papers_cuca():
     from stpath.celltypes.settings import CellTypeSettings
 
     config = load()
-    cells = {k: v for k, v in config["cell_type_models"].items() if k not in ("preset", "finetune", "encoder", "cuca", "train")}
+    cells = {
+        k: v
+        for k, v in config["cell_type_models"].items()
+        if k not in ("preset", "finetune", "encoder", "cuca", "train")
+    }
     defaults = load(cell_type_models=cells)
     settings = CellTypeSettings.from_config(defaults["cell_type_models"])
     assert (settings.cuca.preset, settings.cuca.finetune) == ("virchow2", "lora")
     assert (settings.cuca.lora.r, settings.cuca.lora.alpha, settings.cuca.lora.blocks) == (8, 16, 2)
-    assert (settings.train.optimizer, settings.train.schedule, settings.train.lr, settings.train.epochs, settings.train.batch_size, settings.train.seed) == ("adam", "onecycle", 0.002, 100, 128, 3407)
+    assert (
+        settings.train.optimizer,
+        settings.train.schedule,
+        settings.train.lr,
+        settings.train.epochs,
+        settings.train.batch_size,
+        settings.train.seed,
+    ) == ("adam", "onecycle", 0.002, 100, 128, 3407)
     assert "no pretrained weights are given" in refusal(defaults)
     demo = CellTypeSettings.from_config(config["cell_type_models"])
     assert demo.describe_encoder().endswith("from scratch, no pretrained weights; not the paper's Virchow2 + LoRA")
@@ -99,7 +127,9 @@ def test_frozen_encoder_needs_weights_that_exist(tmp_path):
 
 def labelled_sheet(tmp_path) -> str:
     """The demo's sheet without its image-only slide (a run that predicts no whole slide)."""
-    labelled = [line for line in (REPO / "config" / "samples_demo.tsv").read_text().splitlines() if "\timage\t" not in line]
+    labelled = [
+        line for line in (REPO / "config" / "samples_demo.tsv").read_text().splitlines() if "\timage\t" not in line
+    ]
     (tmp_path / "samples.tsv").write_text("\n".join(labelled) + "\n")
     return str(tmp_path / "samples.tsv")
 
@@ -117,7 +147,9 @@ def test_fold_scheme_must_be_possible_with_the_samples(tmp_path):
     sheet = (REPO / "config" / "samples_demo.tsv").read_text().splitlines()
     one_patient = [sheet[0]] + [line.replace("\tP2\t", "\tP1\t") for line in sheet[1:]]
     (tmp_path / "samples.tsv").write_text("\n".join(one_patient) + "\n")
-    assert "fold scheme 'patient' is impossible with 1 patient(s)" in refusal(load(samples=str(tmp_path / "samples.tsv")))
+    assert "fold scheme 'patient' is impossible with 1 patient(s)" in refusal(
+        load(samples=str(tmp_path / "samples.tsv"))
+    )
 
 
 def test_deconvolution_inputs_must_exist_or_be_downloaded(tmp_path):
@@ -142,11 +174,18 @@ def test_stain_normalisation_target_must_be_a_slide_or_a_fit_of_the_same_method(
 
     check_config(load(stain_normalisation={"method": "macenko", "target": "P2_S1"}))
     message = refusal(load(stain_normalisation={"method": "macenko", "target": "P9"}))
-    assert "stain_normalisation.target 'P9' is not a sample with a slide in this sheet" in message and "P1_S1" in message
-    assert "stain fit file not found" in refusal(load(stain_normalisation={"method": "reinhard", "target": str(tmp_path / "t.json")}))
+    assert (
+        "stain_normalisation.target 'P9' is not a sample with a slide in this sheet" in message and "P1_S1" in message
+    )
+    assert "stain fit file not found" in refusal(
+        load(stain_normalisation={"method": "reinhard", "target": str(tmp_path / "t.json")})
+    )
     write_stain_fit(tmp_path / "t.json", StainFit("macenko", "X", 64, ((0.6, 0.1), (0.7, 0.8), (0.4, 0.6)), (1.9, 1.0)))
     message = refusal(load(stain_normalisation={"method": "reinhard", "target": str(tmp_path / "t.json")}))
-    assert "t.json: a macenko fit, but stain_normalisation.method is reinhard" in message and "Fix: set stain_normalisation.method: macenko" in message
+    assert (
+        "t.json: a macenko fit, but stain_normalisation.method is reinhard" in message
+        and "Fix: set stain_normalisation.method: macenko" in message
+    )
 
 
 def test_frozen_baselines_check_their_encoder_and_compared_runs_must_exist(tmp_path):
@@ -157,8 +196,13 @@ def test_frozen_baselines_check_their_encoder_and_compared_runs_must_exist(tmp_p
     assert "uni.bin: frozen encoder weight file not found" in refusal(load(expression_models=missing))
     small = {"patches": {"patch_px": 112, "target_um_per_px": 1.0}, "tiling": {"tile_px": 112, "target_um_per_px": 1.0}}
     wrong_size = dict(models, encoder=dict(expr["encoder"], img_size=112), frozen={"preset": "uni"})
-    message = refusal(load(expression_models=wrong_size, cell_type_models={"models": []}, samples=labelled_sheet(tmp_path), **small))
-    assert "patches.patch_px is 112 px but the frozen encoder (expression_models.frozen, preset 'uni') takes 224 px" in message
+    message = refusal(
+        load(expression_models=wrong_size, cell_type_models={"models": []}, samples=labelled_sheet(tmp_path), **small)
+    )
+    assert (
+        "patches.patch_px is 112 px but the frozen encoder (expression_models.frozen, preset 'uni') takes 224 px"
+        in message
+    )
     message = refusal(load(report={"compare_runs": {"no stain": str(tmp_path / "summary.tsv")}}))
     assert "summary.tsv: report.compare_runs: the metric table of run 'no stain' is not there" in message
 
@@ -169,7 +213,13 @@ def test_encoder_sizes_a_preset_overrides_are_refused_and_the_fix_says_preset_em
     cells = load()["cell_type_models"]
     sized = dict(cells, preset="virchow2", finetune="full", encoder=dict(cells["encoder"], embed_dim=96, depth=2))
     message = refusal(load(cell_type_models=sized))
-    assert "cell_type_models.encoder sets {'patch_size': 32, 'embed_dim': 96, 'depth': 2, 'num_heads': 4}, which preset 'virchow2' overrides" in message
+    assert (
+        "cell_type_models.encoder sets {'patch_size': 32, 'embed_dim': 96, 'depth': 2, 'num_heads': 4}, which preset 'virchow2' overrides"
+        in message
+    )
     assert 'set cell_type_models.preset: ""' in message
     frozen = refusal(load(cell_type_models=dict(cells, preset="virchow2", finetune="lora", encoder={"weights": ""})))
-    assert 'or finetune: full and preset: "" with the encoder\'s sizes (else the preset\'s virchow2 is trained from scratch)' in frozen
+    assert (
+        "or finetune: full and preset: \"\" with the encoder's sizes (else the preset's virchow2 is trained from scratch)"
+        in frozen
+    )

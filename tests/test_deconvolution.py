@@ -94,7 +94,11 @@ def spatial_samples(sig, n_spots=60):
     for name in ("A", "B"):
         abundance = rng.poisson(2.0, size=(n_spots, sig.shape[0]))
         mu = abundance @ (sig.to_numpy() * 400)
-        a = ad.AnnData(X=rng.poisson(mu).astype(np.int32), obs=pd.DataFrame(index=[f"s{i}" for i in range(n_spots)]), var=pd.DataFrame(index=sig.columns))
+        a = ad.AnnData(
+            X=rng.poisson(mu).astype(np.int32),
+            obs=pd.DataFrame(index=[f"s{i}" for i in range(n_spots)]),
+            var=pd.DataFrame(index=sig.columns),
+        )
         a.obs["sample"] = name
         a.obsm["truth"] = pd.DataFrame(abundance, index=a.obs_names, columns=sig.index)
         out.append(a)
@@ -154,7 +158,9 @@ def test_short_real_fit_recovers_abundances(demo):
     assert set(estimates) == set(output.ESTIMATES)
     q05, q95 = estimates["q05"], estimates["q95"]
     assert (q05.to_numpy() <= q95.to_numpy() + 1e-6).all()
-    truth = pd.concat([a.obsm["truth"].set_axis([f"{a.obs['sample'].iloc[0]}:{s}" for s in a.obs_names]) for a in samples])
+    truth = pd.concat(
+        [a.obsm["truth"].set_axis([f"{a.obs['sample'].iloc[0]}:{s}" for s in a.obs_names]) for a in samples]
+    )
     r = [checks.pearson(estimates["mean"][t], truth[t]) for t in truth.columns]
     assert np.mean(r) > 0.5, r
 
@@ -173,7 +179,9 @@ def test_marker_genes_are_the_planted_markers(demo):
 
 def test_accuracy_is_one_for_the_truth_and_drops_with_noise():
     rng = np.random.default_rng(1)
-    truth = pd.DataFrame(rng.poisson(3, size=(200, 4)), columns=list("abcd"), index=[f"x:{i}" for i in range(200)]).astype(float)
+    truth = pd.DataFrame(
+        rng.poisson(3, size=(200, 4)), columns=list("abcd"), index=[f"x:{i}" for i in range(200)]
+    ).astype(float)
     sample_of = pd.Series(["x"] * 200, index=truth.index)
     table = checks.accuracy({"mean": truth, "noisy": truth + rng.normal(0, 3, truth.shape)}, truth, sample_of)
     mean = table[(table.cell_type == "mean") & (table["sample"] == "all")].set_index(["estimate", "measure"]).pearson_r

@@ -29,7 +29,10 @@ HER2ST = SHARED / "her2st"
 COMMIT = "85df7411b987a7dec3feff9718b869a7a82091ec"
 SECTIONS = ["C2", "C3"]
 GEO = "ftp.ncbi.nlm.nih.gov/geo/series/GSE176nnn/GSE176078/suppl/GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz"
-TIERS = {"celltype_major": ["T-cells", "Cancer Epithelial", "CAFs"], "celltype_minor": ["T cells CD8+", "Cancer Basal SC", "CAFs MSC iCAF-like"]}
+TIERS = {
+    "celltype_major": ["T-cells", "Cancer Epithelial", "CAFs"],
+    "celltype_minor": ["T cells CD8+", "Cancer Basal SC", "CAFs MSC iCAF-like"],
+}
 
 
 def sha(path) -> str:
@@ -76,7 +79,9 @@ def server(tmp_path_factory):
     """(base URL, served folder): the full config's files of the shared sections at the paths of
     their public URLs (host first), the images inside a repository archive, and a synthetic atlas."""
     www = tmp_path_factory.mktemp("www")
-    entries = {rel: d for rel, d in downloads_of(full_config()).items() if re.search(r"/(%s)[._]" % "|".join(SECTIONS), rel)}
+    entries = {
+        rel: d for rel, d in downloads_of(full_config()).items() if re.search(r"/(%s)[._]" % "|".join(SECTIONS), rel)
+    }
     mirror_downloads(www, entries, shared("her2st"))
     write_synthetic_wu2021(www / GEO)
     with serve(www) as base:
@@ -87,7 +92,11 @@ def local_full_config(base: str, tmp_path: Path, sections=SECTIONS) -> Path:
     """config/her2st_full.yaml with its URLs on the local server, its sheet and downloads cut to
     ``sections`` (and the atlas), folds that one patient allows, and a stand-in for Virchow2's weight file."""
     config = full_config()
-    keep = {rel: e for rel, e in config["downloads"].items() if rel.startswith("archives/") or re.search(r"/(%s)[._]" % "|".join(sections), rel)}
+    keep = {
+        rel: e
+        for rel, e in config["downloads"].items()
+        if rel.startswith("archives/") or re.search(r"/(%s)[._]" % "|".join(sections), rel)
+    }
     config["downloads"] = point_downloads_at(keep, base)
     sheet = pd.read_csv(REPO / config["samples"], sep="\t", dtype=str, keep_default_na=False)
     config["samples"] = str(tmp_path / "samples.tsv")
@@ -119,7 +128,18 @@ def test_full_cohort_plans_with_an_empty_data_root(tmp_path):
     assert jobs["train_expression_model"] == "15" and jobs["train_cell_type_model"] == "20"  # 4 folds + final
     assert jobs["cell2location"] == jobs["reference_signatures"] == "1" and jobs["metrics_summary"] == "1"
     del config["cell_type_models"]["encoder"]["weights"]  # back to the config's own path, absent here
-    (tmp_path / "full.yaml").write_text(yaml.safe_dump({**config, "cell_type_models": {"preset": "virchow2", "finetune": "lora", "encoder": {"weights": str(tmp_path / "no" / "pytorch_model.bin")}}}))
+    (tmp_path / "full.yaml").write_text(
+        yaml.safe_dump(
+            {
+                **config,
+                "cell_type_models": {
+                    "preset": "virchow2",
+                    "finetune": "lora",
+                    "encoder": {"weights": str(tmp_path / "no" / "pytorch_model.bin")},
+                },
+            }
+        )
+    )
     r = run_snakemake(["-n", "--cores", "2", "--configfile", str(tmp_path / "full.yaml")], tmp_path)
     assert r.returncode != 0 and "pytorch_model.bin: encoder weight file not found" in r.stdout
 
@@ -137,7 +157,10 @@ def test_stain_variant_plans_over_the_full_cohort(tmp_path):
     stain["expression_models"]["frozen"]["weights"] = str(weights)
     (tmp_path / "full.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (tmp_path / "stain.yaml").write_text(yaml.safe_dump(stain, sort_keys=False))
-    r = run_snakemake(["-n", "-p", "--cores", "2", "--configfile", str(tmp_path / "full.yaml"), str(tmp_path / "stain.yaml")], tmp_path)
+    r = run_snakemake(
+        ["-n", "-p", "--cores", "2", "--configfile", str(tmp_path / "full.yaml"), str(tmp_path / "stain.yaml")],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stdout[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout, re.M))
     assert jobs["stain_fit"] == jobs["tissue_tiles"] == jobs["spot_patches"] == "36"
@@ -150,9 +173,16 @@ def test_full_cohort_folds_have_validation_patients():
     from stpath.ingest.sheet import read_sheet
 
     config = yaml.safe_load((REPO / "config" / "her2st_full.yaml").read_text())
-    folds = plan_folds(read_sheet(REPO / config["samples"]).reset_index(drop=True), FoldSettings.from_config({"table": "", **config["folds"]}))
+    folds = plan_folds(
+        read_sheet(REPO / config["samples"]).reset_index(drop=True),
+        FoldSettings.from_config({"table": "", **config["folds"]}),
+    )
     patients = folds.groupby(["fold", "role"])["patient"].nunique().unstack()
-    assert patients.to_dict("list") == {"test": [2] * 4, "train": [4] * 4, "val": [2] * 4}  # the released CUCA split sizes
+    assert patients.to_dict("list") == {
+        "test": [2] * 4,
+        "train": [4] * 4,
+        "val": [2] * 4,
+    }  # the released CUCA split sizes
     tested = folds[folds["role"] == "test"].groupby("patient")["fold"].nunique()
     assert len(tested) == 8 and (tested == 1).all()  # every patient tested once
     assert folds.groupby("fold")["sample"].nunique().eq(36).all()
@@ -173,9 +203,13 @@ def test_full_cohort_config_downloads_verifies_and_converts_through_the_workflow
             assert (data / rel).read_bytes() == (HER2ST / rel).read_bytes(), rel
             assert config["downloads"][rel]["sha256"] == sha(data / rel), rel
     reference = ad.read_h5ad(data / "reference" / "wu2021_brca.h5ad")
-    assert reference.shape == (40, 30) and {"celltype_major", "celltype_minor", "celltype_subset", "Patient"} <= set(reference.obs)
+    assert reference.shape == (40, 30) and {"celltype_major", "celltype_minor", "celltype_subset", "Patient"} <= set(
+        reference.obs
+    )
     assert set(reference.obs["Patient"]) == {"CID3586", "CID4465"}
-    log = (tmp_path / "logs" / "her2st_full" / "download" / "archives" / "GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz.log").read_text()
+    log = (
+        tmp_path / "logs" / "her2st_full" / "download" / "archives" / "GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz.log"
+    ).read_text()
     assert "SHA-256" in log and "not checked" in log  # the atlas has no recorded checksum yet
     again = run_snakemake(["-n", "--cores", "2", "--configfile", str(configfile)], tmp_path)  # the whole run
     assert again.returncode == 0 and "rule ingest:" in again.stdout, again.stdout[-2000:]
@@ -203,7 +237,9 @@ def test_download_checks_the_sha256_and_keeps_nothing_on_a_mismatch(server, tmp_
     good = sha(HER2ST / "counts" / "C2.tsv.gz")
     download(Download("counts/C2.tsv.gz", url, good), tmp_path)
     assert sha(tmp_path / "counts" / "C2.tsv.gz") == good
-    with pytest.raises(InputError, match=r"^counts/other.tsv.gz: SHA-256 [0-9a-f]{64} of the file fetched from .* is not the f{64}"):
+    with pytest.raises(
+        InputError, match=r"^counts/other.tsv.gz: SHA-256 [0-9a-f]{64} of the file fetched from .* is not the f{64}"
+    ):
         download(Download("counts/other.tsv.gz", url, "f" * 64), tmp_path)
     assert sorted(p.name for p in (tmp_path / "counts").iterdir()) == ["C2.tsv.gz"]
 
@@ -212,7 +248,11 @@ def test_download_checks_the_sha256_and_keeps_nothing_on_a_mismatch(server, tmp_
 def test_archive_member_is_the_one_file_matching_the_glob(tmp_path, kind):
     payload = b"\xff\xd8 a jpeg"
     archive = tmp_path / "repo"
-    names = {"repo-abc/data/ST-imgs/A/A1/HE_odd_name.jpg": payload, "repo-abc/data/ST-imgs/A/A2/x.jpg": b"other", "repo-abc/README.md": b"#"}
+    names = {
+        "repo-abc/data/ST-imgs/A/A1/HE_odd_name.jpg": payload,
+        "repo-abc/data/ST-imgs/A/A2/x.jpg": b"other",
+        "repo-abc/README.md": b"#",
+    }
     if kind == "tar":
         with tarfile.open(archive, "w:gz") as tar:
             for name, data in names.items():
@@ -229,9 +269,13 @@ def test_archive_member_is_the_one_file_matching_the_glob(tmp_path, kind):
     with pytest.raises(InputError, match=r"images/A.jpg: the member pattern '\*/ST-imgs/A/\*/\*.jpg' matches 2 files"):
         extract_member(Download("images/A.jpg", "http://x/repo", "", "*/ST-imgs/A/*/*.jpg"), archive, tmp_path / "data")
     with pytest.raises(InputError, match="matches 0 files"):
-        extract_member(Download("images/B1.jpg", "http://x/repo", "", "*/ST-imgs/B/B1/*.jpg"), archive, tmp_path / "data")
+        extract_member(
+            Download("images/B1.jpg", "http://x/repo", "", "*/ST-imgs/B/B1/*.jpg"), archive, tmp_path / "data"
+        )
     with pytest.raises(InputError, match="images/A1b.jpg: SHA-256"):
-        extract_member(Download("images/A1b.jpg", "http://x/repo", "0" * 64, "*/A/A1/*.jpg"), archive, tmp_path / "data")
+        extract_member(
+            Download("images/A1b.jpg", "http://x/repo", "0" * 64, "*/A/A1/*.jpg"), archive, tmp_path / "data"
+        )
     assert not (tmp_path / "data" / "images" / "A1b.jpg").exists()
 
 
@@ -247,9 +291,16 @@ def test_download_entries_are_urls_or_url_sha256_member(tmp_path):
     (tmp_path / "a.txt").write_text("present")  # present: no download job claims it
     pending = pending_downloads(config)
     assert set(pending) == {"b.jpg", "c.jpg"} and pending["b.jpg"].sha256 == "ab" * 32
-    assert pending["b.jpg"].archive == pending["c.jpg"].archive and list(pending_archives(pending).values()) == ["https://h/repo.tar.gz"]
+    assert pending["b.jpg"].archive == pending["c.jpg"].archive and list(pending_archives(pending).values()) == [
+        "https://h/repo.tar.gz"
+    ]
     schema = REPO / "workflow" / "schemas" / "config.schema.yaml"
-    bad = {"dataset": "d", "samples": "s.tsv", "data_root": ".", "downloads": {"a.txt": {"url": "https://h/a", "sha256": "xyz"}}}
+    bad = {
+        "dataset": "d",
+        "samples": "s.tsv",
+        "data_root": ".",
+        "downloads": {"a.txt": {"url": "https://h/a", "sha256": "xyz"}},
+    }
     with pytest.raises(InputError, match=r"cfg.yaml: config key 'downloads.a.txt(.sha256)?'"):
         check_schema(bad, schema, "cfg.yaml")
 

@@ -1,4 +1,3 @@
-
 import yaml
 
 from tools import envcheck
@@ -42,7 +41,9 @@ def test_env_files_are_generated_from_the_lock_and_the_imports():
 
     assert envfiles.drift(REPO) == []
     models = envcheck.env_packages(REPO / "envs" / "models.yaml")
-    conda_side = [d for d in yaml.safe_load((REPO / "envs" / "models.yaml").read_text())["dependencies"] if isinstance(d, str)]
+    conda_side = [
+        d for d in yaml.safe_load((REPO / "envs" / "models.yaml").read_text())["dependencies"] if isinstance(d, str)
+    ]
     assert conda_side == ["python=3.11", "pip=25.3"]  # conda provides the interpreter and pip only
     lock = envcheck.read_lock(REPO / "requirements.lock")
     assert all(lock[name] == version for name, version in models.items() if name not in ("python", "pip"))
@@ -60,7 +61,9 @@ def test_lock_change_without_regenerating_the_envs_is_caught(tmp_path):
     lock = (REPO / "requirements.lock").read_text()
     (repo / "requirements.lock").write_text(lock.replace("\ntimm==", "\ntimm==9").replace("\npandas==", "\npandas==9"))
     problems = envfiles.drift(repo)
-    assert any(p.startswith("models.yaml: differs from requirements.lock") and "timm==9" in p for p in problems), problems
+    assert any(p.startswith("models.yaml: differs from requirements.lock") and "timm==9" in p for p in problems), (
+        problems
+    )
     assert any(p.startswith("expression.yaml:") for p in problems)  # pandas is in every step that reads tables
     (repo / "envs" / "slides.yaml").unlink()
     assert "slides.yaml: missing; run python -m tools.envfiles --write" in envfiles.drift(repo)
@@ -74,8 +77,13 @@ def test_torch_pin_takes_the_cuda_or_the_cpu_wheel():
     for step in ("models", "deconvolution"):
         text = (REPO / "envs" / f"{step}.yaml").read_text()
         version = envcheck.env_packages(REPO / "envs" / f"{step}.yaml")["torch"]
-        assert SpecifierSet(f"=={version}").contains(f"{version}+cpu") and SpecifierSet(f"=={version}").contains(version)
-        assert "index-url" not in text and not any(n.startswith(("nvidia-", "cuda-")) or n == "triton" for n in envcheck.env_packages(REPO / "envs" / f"{step}.yaml"))
+        assert SpecifierSet(f"=={version}").contains(f"{version}+cpu") and SpecifierSet(f"=={version}").contains(
+            version
+        )
+        assert "index-url" not in text and not any(
+            n.startswith(("nvidia-", "cuda-")) or n == "triton"
+            for n in envcheck.env_packages(REPO / "envs" / f"{step}.yaml")
+        )
 
 
 def test_env_install_check_names_the_env_and_the_pin_that_does_not_exist(tmp_path):
@@ -83,10 +91,14 @@ def test_env_install_check_names_the_env_and_the_pin_that_does_not_exist(tmp_pat
     from tools import envinstall
 
     env = tmp_path / "broken.yaml"
-    env.write_text("channels: [conda-forge, nodefaults]\ndependencies:\n  - python=3.11\n  - pip=25.3\n  - pip:\n      - numpy==0.0.0.dev404\n")
+    env.write_text(
+        "channels: [conda-forge, nodefaults]\ndependencies:\n  - python=3.11\n  - pip=25.3\n  - pip:\n      - numpy==0.0.0.dev404\n"
+    )
     (tmp_path / "empty.lock").write_text("")
     problems = envinstall.check_env(env, {"numpy"}, tmp_path / "venvs", lock=tmp_path / "empty.lock")
-    assert len(problems) == 1 and problems[0].startswith("broken.yaml: pip cannot install numpy==0.0.0.dev404"), problems
+    assert len(problems) == 1 and problems[0].startswith("broken.yaml: pip cannot install numpy==0.0.0.dev404"), (
+        problems
+    )
 
 
 def test_env_install_check_names_a_module_the_env_cannot_import(tmp_path):
@@ -95,4 +107,6 @@ def test_env_install_check_names_a_module_the_env_cannot_import(tmp_path):
     env = tmp_path / "thin.yaml"
     env.write_text("channels: [conda-forge, nodefaults]\ndependencies:\n  - python=3.11\n  - pip=25.3\n")
     problems = envinstall.check_env(env, {"json", "numpy"}, tmp_path / "venvs")
-    assert problems == [problems[0]] and problems[0].startswith("thin.yaml: import numpy fails after installing the env (ModuleNotFoundError")
+    assert problems == [problems[0]] and problems[0].startswith(
+        "thin.yaml: import numpy fails after installing the env (ModuleNotFoundError"
+    )

@@ -75,8 +75,10 @@ def test_headline_averages_slides_within_each_fold_then_folds_as_released():
     (0.2 + 0.9) / 2 = 0.55, where the mean over all four (fold, slide) rows would be 0.375."""
     from stpath.metrics import COLUMNS, headline
 
-    rows = [("cmrcnet", "expression", "HEG", "per_slide", f, s, "pearson_mean", v)
-            for f, s, v in ((0, "A1", 0.1), (0, "A2", 0.2), (0, "A3", 0.3), (1, "B1", 0.9))]
+    rows = [
+        ("cmrcnet", "expression", "HEG", "per_slide", f, s, "pearson_mean", v)
+        for f, s, v in ((0, "A1", 0.1), (0, "A2", 0.2), (0, "A3", 0.3), (1, "B1", 0.9))
+    ]
     rows.append(("cmrcnet", "expression", "HEG", "pooled", 0, "all", "pearson_mean", 0.5))
     out = headline(pd.DataFrame(rows, columns=COLUMNS)).set_index("metric")
     assert out.loc["pearson_mean", "value"] == pytest.approx(0.55)
@@ -94,12 +96,41 @@ def test_landing_table_is_each_branchs_main_metric_in_the_released_order():
         ("cuca", "cell2location_q05", "cell_types", {(0, "A"): 0.5, (1, "C"): 0.7}),
     ):
         for (fold, sample), value in values.items():
-            rows.append(dict(model=model, target=target, gene_set=gene_set, protocol="per_slide", patients="within-patient",
-                             fold=fold, test_sample=sample, metric="pearson_mean", value=value))
+            rows.append(
+                dict(
+                    model=model,
+                    target=target,
+                    gene_set=gene_set,
+                    protocol="per_slide",
+                    patients="within-patient",
+                    fold=fold,
+                    test_sample=sample,
+                    metric="pearson_mean",
+                    value=value,
+                )
+            )
             rows.append(dict(rows[-1], metric="jsd_mean", value=9.0))
             rows.append(dict(rows[-2], protocol="pooled", value=9.0))
     table = landing_table(pd.DataFrame(rows), "leave_one_slide_out")
     assert table.to_dict("records") == [
-        dict(target="cell2location_q05", gene_set="cell_types", model="cuca", patients="within-patient", pearson_r=0.6, n_folds=2, n_slides=2, folds="leave_one_slide_out"),
-        dict(target="expression", gene_set="heg50", model="cmrcnet", patients="within-patient", pearson_r=0.45, n_folds=2, n_slides=3, folds="leave_one_slide_out"),
+        dict(
+            target="cell2location_q05",
+            gene_set="cell_types",
+            model="cuca",
+            patients="within-patient",
+            pearson_r=0.6,
+            n_folds=2,
+            n_slides=2,
+            folds="leave_one_slide_out",
+        ),
+        dict(
+            target="expression",
+            gene_set="heg50",
+            model="cmrcnet",
+            patients="within-patient",
+            pearson_r=0.45,
+            n_folds=2,
+            n_slides=3,
+            folds="leave_one_slide_out",
+        ),
     ]

@@ -20,7 +20,9 @@ from stpath.training.data import SpotSet, split_validation
 
 def sheet(n_patients=5):
     patients = [chr(ord("A") + i) for i in range(n_patients)]
-    return pd.DataFrame({"sample": [f"{p}{j}" for p in patients for j in (1, 2)], "patient": [p for p in patients for _ in (1, 2)]})
+    return pd.DataFrame(
+        {"sample": [f"{p}{j}" for p in patients for j in (1, 2)], "patient": [p for p in patients for _ in (1, 2)]}
+    )
 
 
 def test_validation_patients_are_training_patients_drawn_per_fold():
@@ -43,7 +45,10 @@ def test_too_many_validation_patients_are_refused():
 
     with pytest.raises(ValueError, match="2 validation patient\\(s\\) would leave no training patient"):
         plan_folds(sheet(3), FoldSettings(n_val_patients=2))
-    with pytest.raises(InputError, match=r"samples.tsv: fold 0: 2 validation patient\(s\) would leave no training patient \(the fold trains on 2\)\. Fix: lower folds.n_val_patients"):
+    with pytest.raises(
+        InputError,
+        match=r"samples.tsv: fold 0: 2 validation patient\(s\) would leave no training patient \(the fold trains on 2\)\. Fix: lower folds.n_val_patients",
+    ):
         check_folds(sheet(3).set_index("sample", drop=False), FoldSettings(n_val_patients=2), "samples.tsv")
     check_folds(sheet(3).set_index("sample", drop=False), FoldSettings(n_val_patients=1), "samples.tsv")
 
@@ -100,7 +105,13 @@ def test_selection_on_validation_patients_spots():
 def test_resume_fingerprint_depends_on_the_validation_slides():
     import torch
 
-    data = SpotSet(torch.zeros(3, 4, 4, 3, dtype=torch.uint8), torch.zeros(3, 2), np.array(["A", "B", "C"], dtype=object), np.array(["a", "b", "c"]), ["G1", "G2"])
+    data = SpotSet(
+        torch.zeros(3, 4, 4, 3, dtype=torch.uint8),
+        torch.zeros(3, 2),
+        np.array(["A", "B", "C"], dtype=object),
+        np.array(["a", "b", "c"]),
+        ["G1", "G2"],
+    )
     assert fingerprint("direct", {"x": 1}, data) == fingerprint("direct", {"x": 1}, data, ())
     assert fingerprint("direct", {"x": 1}, data, ("C",)) != fingerprint("direct", {"x": 1}, data, ("B",))
 
@@ -110,22 +121,51 @@ def test_every_result_row_states_within_or_cross_patient():
     from stpath.metrics import label_patients, patients_phrase
 
     rows = [  # fold 0: slide A2 held out while A1 trains (within); fold 1: patient B held out whole
-        (0, "A1", "A", "train"), (0, "A2", "A", "test"), (0, "B1", "B", "train"), (0, "B2", "B", "train"), (0, "C1", "C", "val"),
-        (1, "A1", "A", "train"), (1, "A2", "A", "train"), (1, "B1", "B", "test"), (1, "B2", "B", "test"), (1, "C1", "C", "val"),
-        (2, "A1", "A", "train"), (2, "A2", "A", "train"), (2, "B1", "B", "train"), (2, "B2", "B", "test"), (2, "C1", "C", "test"),
+        (0, "A1", "A", "train"),
+        (0, "A2", "A", "test"),
+        (0, "B1", "B", "train"),
+        (0, "B2", "B", "train"),
+        (0, "C1", "C", "val"),
+        (1, "A1", "A", "train"),
+        (1, "A2", "A", "train"),
+        (1, "B1", "B", "test"),
+        (1, "B2", "B", "test"),
+        (1, "C1", "C", "val"),
+        (2, "A1", "A", "train"),
+        (2, "A2", "A", "train"),
+        (2, "B1", "B", "train"),
+        (2, "B2", "B", "test"),
+        (2, "C1", "C", "test"),
     ]  # fold 2: B2 within (B1 trains), C1 cross
     folds = pd.DataFrame(rows, columns=["fold", "sample", "patient", "role"])
-    assert patient_split(folds, 0, ["A2"]) == "within-patient" and patient_split(folds, 1, ["B1", "B2"]) == "cross-patient"
-    assert patient_split(folds, 2, ["C1"]) == "cross-patient" and patient_split(folds, 2, ["B2", "C1"]) == "within-patient"
-    selected_on_its_patient = pd.DataFrame([(0, "A1", "A", "val"), (0, "A2", "A", "test"), (0, "B1", "B", "train")], columns=folds.columns)
+    assert (
+        patient_split(folds, 0, ["A2"]) == "within-patient" and patient_split(folds, 1, ["B1", "B2"]) == "cross-patient"
+    )
+    assert (
+        patient_split(folds, 2, ["C1"]) == "cross-patient" and patient_split(folds, 2, ["B2", "C1"]) == "within-patient"
+    )
+    selected_on_its_patient = pd.DataFrame(
+        [(0, "A1", "A", "val"), (0, "A2", "A", "test"), (0, "B1", "B", "train")], columns=folds.columns
+    )
     assert patient_split(selected_on_its_patient, 0, ["A2"]) == "within-patient"  # model selection saw patient A
     assert "cross-patient (its patient is not in training)" in protocol_of("fold2", "C1", folds)
     summary = pd.DataFrame(
-        {"model": "m", "protocol": ["per_slide", "per_slide", "pooled", "per_slide", "pooled"], "fold": [0, 1, 1, 2, 2], "test_sample": ["A2", "B1", "all", "C1", "all"]}
+        {
+            "model": "m",
+            "protocol": ["per_slide", "per_slide", "pooled", "per_slide", "pooled"],
+            "fold": [0, 1, 1, 2, 2],
+            "test_sample": ["A2", "B1", "all", "C1", "all"],
+        }
     )
     labelled = label_patients(summary, folds)
     assert list(labelled.columns) == ["model", "protocol", "patients", "fold", "test_sample"]
-    assert list(labelled["patients"]) == ["within-patient", "cross-patient", "cross-patient", "cross-patient", "within-patient"]
+    assert list(labelled["patients"]) == [
+        "within-patient",
+        "cross-patient",
+        "cross-patient",
+        "cross-patient",
+        "within-patient",
+    ]
     assert patients_phrase(labelled) == "cross-patient and within-patient test slides"
     assert patients_phrase(labelled[labelled["fold"] == 1]) == "cross-patient test slides"
 
@@ -144,7 +184,9 @@ def test_her2st_full_uses_the_released_cuca_folds_exactly():
     folds = read_split_table(REPO / config["folds"]["table"], full_sheet)
     for fold in range(4):
         for role in ("train", "val", "test"):
-            lines = [line.strip() for line in (released / f"{role}_fold_{fold}.txt").read_text().splitlines() if line.strip()]
+            lines = [
+                line.strip() for line in (released / f"{role}_fold_{fold}.txt").read_text().splitlines() if line.strip()
+            ]
             rows = folds[(folds.fold == fold) & (folds.role == role)]
             assert list(rows["sample"]) == lines, (fold, role)
         assert folds[folds.fold == fold].groupby("patient").role.nunique().eq(1).all()  # whole patients
@@ -163,8 +205,14 @@ def test_each_branch_selects_as_its_release():
     folds = plan_folds(sheet(), FoldSettings(n_val_patients=2, seed=3))
     val = sorted(folds.loc[(folds.fold == 0) & (folds.role == "val"), "sample"])
     assert len(val) == 4 and sorted(validation_samples(folds, "fold0", VALIDATION_PATIENTS)) == val
-    assert validation_samples(folds, "fold0", IN_SLIDE) == [] and validation_samples(folds, "final", VALIDATION_PATIENTS) == []
+    assert (
+        validation_samples(folds, "fold0", IN_SLIDE) == []
+        and validation_samples(folds, "final", VALIDATION_PATIENTS) == []
+    )
     assert set(val) <= set(training_samples(folds, "fold0", []))  # loaded for training: used as such in-slide
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
-    default = {b: schema[b]["properties"]["train"]["properties"]["selection"]["default"] for b in ("expression_models", "cell_type_models")}
+    default = {
+        b: schema[b]["properties"]["train"]["properties"]["selection"]["default"]
+        for b in ("expression_models", "cell_type_models")
+    }
     assert default == {"expression_models": IN_SLIDE, "cell_type_models": VALIDATION_PATIENTS}

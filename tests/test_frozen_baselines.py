@@ -15,7 +15,9 @@ from stpath.models.retrieval import retrieve
 from stpath.training.loop import TrainConfig
 
 CPU = torch.device("cpu")
-FROZEN = FrozenEncoderConfig(encoder=EncoderConfig(img_size=64, patch_size=16, embed_dim=32, depth=1, num_heads=2), pca_dim=8)
+FROZEN = FrozenEncoderConfig(
+    encoder=EncoderConfig(img_size=64, patch_size=16, embed_dim=32, depth=1, num_heads=2), pca_dim=8
+)
 SETTINGS = ExpressionSettings(retrieval_k=3, frozen=FROZEN, train=TrainConfig(epochs=1, batch_size=8))
 
 
@@ -56,7 +58,11 @@ def test_training_curves_name_the_frozen_models_instead_of_drawing_them(tmp_path
     from stpath.expression.figures import training_curves
 
     trained = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.0, 0.7]})
-    fitted = pd.DataFrame({"epoch": [1], "spots": [40], "compute_seconds": [1.0], "wall_seconds": [1.0]})  # what fit writes
+    fitted = pd.DataFrame(
+        {"epoch": [1], "spots": [40], "compute_seconds": [1.0], "wall_seconds": [1.0]}
+    )  # what fit writes
     training_curves({("cmrcnet", 0): trained, ("hest_probe", 0): fitted}, tmp_path / "a.png")
-    training_curves({("hest_probe", 0): fitted, ("frozen_retrieval", 0): fitted}, tmp_path / "b.png")  # no trained model
+    training_curves(
+        {("hest_probe", 0): fitted, ("frozen_retrieval", 0): fitted}, tmp_path / "b.png"
+    )  # no trained model
     assert (tmp_path / "a.png").stat().st_size > 10_000 and (tmp_path / "b.png").stat().st_size > 5_000

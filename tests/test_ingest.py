@@ -16,9 +16,14 @@ from conftest import shared
 
 def her2st_sample(section="C2", **kw):
     root = shared("her2st")
-    args = dict(sample=section, patient="C", slide=root / "images" / f"{section}.jpg",
-                expression=root / "counts" / f"{section}.tsv.gz", format="legacy_st",
-                spots=root / "spots" / f"{section}_selection.tsv")
+    args = dict(
+        sample=section,
+        patient="C",
+        slide=root / "images" / f"{section}.jpg",
+        expression=root / "counts" / f"{section}.tsv.gz",
+        format="legacy_st",
+        spots=root / "spots" / f"{section}_selection.tsv",
+    )
     args.update(kw)
     return Sample(**args)
 
@@ -72,7 +77,11 @@ def test_demo_visium_ingest(demo_slide):
 def _hest(tmp_path, demo_slide, with_mpp=True):
     d = demo_slide["data"]
     spots = d.spots[d.spots.in_tissue == 1]
-    a = ad.AnnData(X=d.counts.astype(np.float32), obs=pd.DataFrame(index=spots.index), var=pd.DataFrame(index=demo_slide["sig"].columns))
+    a = ad.AnnData(
+        X=d.counts.astype(np.float32),
+        obs=pd.DataFrame(index=spots.index),
+        var=pd.DataFrame(index=demo_slide["sig"].columns),
+    )
     a.obsm["spatial"] = spots[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(float)
     a.write_h5ad(tmp_path / "TENX0.h5ad")
     slide = demo_slide["slide"]
@@ -92,7 +101,9 @@ def test_hest_sample(tmp_path, demo_slide):
 
 # --- bad input: each fails before compute, naming the file and the fix --------------------------
 def test_slide_without_pixel_size_is_refused(tmp_path, demo_slide):
-    with pytest.raises(InputError, match=r"TENX0.png: sample TENX0: the pixel size \(um/px\) is unknown.*Fix: add .*um_per_px"):
+    with pytest.raises(
+        InputError, match=r"TENX0.png: sample TENX0: the pixel size \(um/px\) is unknown.*Fix: add .*um_per_px"
+    ):
         ingest(_hest(tmp_path, demo_slide, with_mpp=False), QC())
 
 
@@ -100,7 +111,9 @@ def test_spots_outside_slide(tmp_path):
     sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
     sel["pixel_x"] *= 3  # e.g. coordinates of another image resolution
     sel.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)
-    with pytest.raises(InputError, match=r"C2_selection.tsv: \d+ of \d+ spot centres lie outside the slide.*Fix: give spot coordinates"):
+    with pytest.raises(
+        InputError, match=r"C2_selection.tsv: \d+ of \d+ spot centres lie outside the slide.*Fix: give spot coordinates"
+    ):
         ingest(her2st_sample(spots=tmp_path / "C2_selection.tsv"), QC())
 
 
@@ -108,7 +121,10 @@ def test_counts_and_spots_do_not_match(tmp_path):
     sel = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
     sel["x"] += 100
     sel.to_csv(tmp_path / "sel.tsv", sep="\t", index=False)
-    with pytest.raises(InputError, match=r"C2.tsv.gz: only 0 of the 187 counted spots have a position in .*sel.tsv.*Fix: pair each counts file"):
+    with pytest.raises(
+        InputError,
+        match=r"C2.tsv.gz: only 0 of the 187 counted spots have a position in .*sel.tsv.*Fix: pair each counts file",
+    ):
         read_spots("legacy_st", shared("her2st", "counts", "C2.tsv.gz"), tmp_path / "sel.tsv")
 
 
@@ -118,14 +134,18 @@ def test_visium_barcodes_not_in_positions(tmp_path):
     pos = folder / "spatial" / "tissue_positions_list.csv"
     lines = pos.read_text().splitlines()
     pos.write_text("\n".join("X" + line for line in lines) + "\n")
-    with pytest.raises(InputError, match=r"filtered_feature_bc_matrix.h5: only 0 of the 100 counted spots have a position"):
+    with pytest.raises(
+        InputError, match=r"filtered_feature_bc_matrix.h5: only 0 of the 100 counted spots have a position"
+    ):
         read_spots("visium", folder)
 
 
 def test_non_integer_counts(tmp_path):
     counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
     np.log1p(counts).to_csv(tmp_path / "C2.tsv.gz", sep="\t")
-    with pytest.raises(InputError, match="C2.tsv.gz: counts are not raw non-negative integers.*Fix: point the sample sheet at the raw"):
+    with pytest.raises(
+        InputError, match="C2.tsv.gz: counts are not raw non-negative integers.*Fix: point the sample sheet at the raw"
+    ):
         read_spots("legacy_st", tmp_path / "C2.tsv.gz", shared("her2st", "spots", "C2_selection.tsv"))
 
 
@@ -156,18 +176,31 @@ def test_hest_metadata_gives_the_pixel_size_and_is_checked_against_the_slide(tmp
     spots = d.spots[d.spots.in_tissue == 1]
     (tmp_path / "st").mkdir()
     (tmp_path / "metadata").mkdir()
-    a = ad.AnnData(X=d.counts.astype(np.float32), obs=pd.DataFrame(index=spots.index), var=pd.DataFrame(index=demo_slide["sig"].columns))
+    a = ad.AnnData(
+        X=d.counts.astype(np.float32),
+        obs=pd.DataFrame(index=spots.index),
+        var=pd.DataFrame(index=demo_slide["sig"].columns),
+    )
     a.obsm["spatial"] = spots[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(float)
     a.uns["spatial"] = {"TENX0": {"scalefactors": {"spot_diameter_fullres": 110.0}}}
     a.write_h5ad(tmp_path / "st" / "TENX0.h5ad")
-    (tmp_path / "metadata" / "TENX0.json").write_text(json.dumps({"pixel_size_um_estimated": 0.5, "spot_diameter": 55.0, "st_technology": "Visium"}))
+    (tmp_path / "metadata" / "TENX0.json").write_text(
+        json.dumps({"pixel_size_um_estimated": 0.5, "spot_diameter": 55.0, "st_technology": "Visium"})
+    )
     from PIL import Image
 
     Image.fromarray(d.image).save(tmp_path / "TENX0.png")
-    info = read_sample_info(ingest(Sample("TENX0", "P9", tmp_path / "TENX0.png", tmp_path / "st" / "TENX0.h5ad", "hest"), QC()))
+    info = read_sample_info(
+        ingest(Sample("TENX0", "P9", tmp_path / "TENX0.png", tmp_path / "st" / "TENX0.h5ad", "hest"), QC())
+    )
     assert info.um_per_px == 0.5 and info.um_per_px_source == "HEST metadata pixel_size_um_estimated"
-    (tmp_path / "metadata" / "TENX0.json").write_text(json.dumps({"pixel_size_um_estimated": 1.0, "spot_diameter": 55.0}))
-    with pytest.raises(InputError, match=r"TENX0.h5ad: sample TENX0: the pixel size sources disagree by more than 20% \(slide metadata: 0.5; HEST metadata pixel_size_um_estimated: 1;"):
+    (tmp_path / "metadata" / "TENX0.json").write_text(
+        json.dumps({"pixel_size_um_estimated": 1.0, "spot_diameter": 55.0})
+    )
+    with pytest.raises(
+        InputError,
+        match=r"TENX0.h5ad: sample TENX0: the pixel size sources disagree by more than 20% \(slide metadata: 0.5; HEST metadata pixel_size_um_estimated: 1;",
+    ):
         ingest(Sample("TENX0", "P9", demo_slide["slide"], tmp_path / "st" / "TENX0.h5ad", "hest"), QC())
 
 
@@ -192,7 +225,12 @@ def test_spot_qc_marks_spots_that_are_scored_not_trained_on(tmp_path):
     assert np.allclose(normalise(a)[passing].X.toarray(), alone.X.toarray(), atol=1e-6)
 
     write_ingested(a, tmp_path / "C2.h5ad")
-    write_gene_sets([tmp_path / "C2.h5ad"], tmp_path / "genes.tsv", [tmp_path / "C2_norm.h5ad"], GeneSetParams(hvg_per_sample=50, top_expressed=50))
+    write_gene_sets(
+        [tmp_path / "C2.h5ad"],
+        tmp_path / "genes.tsv",
+        [tmp_path / "C2_norm.h5ad"],
+        GeneSetParams(hvg_per_sample=50, top_expressed=50),
+    )
     genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
     heg = genes.gene[genes.top_expressed].tolist()
     mean = np.asarray(alone[:, genes.gene].X.mean(axis=0)).ravel()

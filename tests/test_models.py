@@ -53,9 +53,15 @@ def test_cmrcnet_trains_both_terms_and_bleep_has_no_reconstruction_branch():
     out = model(torch.randn(6, 3, 224, 224), torch.randn(6, 40))
     assert set(out) == {"loss", "contrastive", "reconstruction"}
     out["loss"].backward()
-    assert model.gene_tokens.net[0].weight.grad.abs().sum() > 0 and model.encoder.net.patch_embed.proj.weight.grad.abs().sum() > 0
+    assert (
+        model.gene_tokens.net[0].weight.grad.abs().sum() > 0
+        and model.encoder.net.patch_embed.proj.weight.grad.abs().sum() > 0
+    )
     bleep = CMRCNet(40, CMRCNetConfig(encoder=SMALL, proj_dim=32, reconstruction=False))
-    assert not hasattr(bleep, "fusion") and set(bleep(torch.randn(6, 3, 224, 224), torch.randn(6, 40))) == {"loss", "contrastive"}
+    assert not hasattr(bleep, "fusion") and set(bleep(torch.randn(6, 3, 224, 224), torch.randn(6, 40))) == {
+        "loss",
+        "contrastive",
+    }
     assert model.embed_images(torch.randn(2, 3, 224, 224)).shape == (2, 32)
 
 
@@ -74,6 +80,7 @@ def test_mask_extremes(keep):
 def test_contrastive_loss_equals_the_hand_computed_value():
     image = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
     spot = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
+
     # logits = S I^T = [[1, 2], [0, 2]]; I I^T = [[1, 0], [0, 4]], S S^T = [[2, 1], [1, 1]]
     # targets = softmax(((I I^T + S S^T) / 2) rows) = softmax([[1.5, 0.5], [0.5, 2.5]])
     def softmax(row):
@@ -119,5 +126,7 @@ def test_released_initialisation_of_the_from_scratch_encoder():
     timm_linear = torch.cat([m.weight.flatten() for m in timm_start.modules() if isinstance(m, torch.nn.Linear)])
     assert timm_linear.std() > 1.5 * linear.std() and timm_start.patch_embed.proj.weight.std() > 4 * conv.std()
     cmrcnet = CMRCNet(40, CMRCNetConfig(encoder=SMALL, proj_dim=32))
-    assert cmrcnet.encoder.net.patch_embed.proj.weight.std().item() == pytest.approx(math.sqrt(2 / (64 * 32 * 32)), rel=0.05)
+    assert cmrcnet.encoder.net.patch_embed.proj.weight.std().item() == pytest.approx(
+        math.sqrt(2 / (64 * 32 * 32)), rel=0.05
+    )
     assert cmrcnet.fusion.block.norm1.eps == 1e-5 and cmrcnet.encoder.net.norm.eps == 1e-6

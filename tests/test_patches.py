@@ -68,7 +68,15 @@ def test_extract_bounds_memory_by_the_band_not_the_grid(demo_slide):
     windows = Windows(0, 1.0, 2, np.stack([gx.ravel(), gy.ravel()], axis=1))
     band_bytes = 1 << 22
     sizes = []
-    extract(slide, windows, 224, band_bytes=band_bytes, progress=False, sink=lambda idx, images: sizes.append((len(idx), images.nbytes)), workers=2)
+    extract(
+        slide,
+        windows,
+        224,
+        band_bytes=band_bytes,
+        progress=False,
+        sink=lambda idx, images: sizes.append((len(idx), images.nbytes)),
+        workers=2,
+    )
     assert sum(n for n, _ in sizes) == len(windows.xy) == 14000
     assert max(b for _, b in sizes) <= band_bytes, max(sizes)
 

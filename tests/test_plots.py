@@ -19,7 +19,9 @@ def info(fmt, um_per_px, stored=None):
 def test_physical_spot_diameter_per_technology():
     assert info("legacy_st", 0.69).physical_spot_px == pytest.approx(100 / 0.69)
     assert info("visium", 0.5, stored=130.0).physical_spot_px == pytest.approx(110.0)  # 55 um, not the stored 65 um
-    assert info("hest", 0.5, stored=120.0).physical_spot_px == 120.0 and info("counts_table", 0.5).physical_spot_px is None
+    assert (
+        info("hest", 0.5, stored=120.0).physical_spot_px == 120.0 and info("counts_table", 0.5).physical_spot_px is None
+    )
 
 
 def test_view_crops_the_thumbnail_to_the_spots_and_keeps_their_size():
@@ -43,7 +45,15 @@ def test_her2st_section_map_shows_the_tissue_not_the_glass():
     from stpath.wsi.slide import open_slide
 
     root = shared("her2st")
-    sample = Sample("C3", "C", root / "images" / "C3.jpg", root / "counts" / "C3.tsv.gz", "legacy_st", root / "spots" / "C3_selection.tsv", None)
+    sample = Sample(
+        "C3",
+        "C",
+        root / "images" / "C3.jpg",
+        root / "counts" / "C3.tsv.gz",
+        "legacy_st",
+        root / "spots" / "C3_selection.tsv",
+        None,
+    )
     adata = ingest(sample, QC())
     assert isinstance(adata, ad.AnnData)
     slide = open_slide(sample.slide)
@@ -51,7 +61,13 @@ def test_her2st_section_map_shows_the_tissue_not_the_glass():
     thumbnail = np.asarray(slide.get_thumbnail((width // 8, height // 8)))[:, :, :3]
     from stpath.ingest.ingested import read_sample_info
 
-    view = SpotView.of(adata.obsm["spatial"], read_sample_info(adata).physical_spot_px, thumbnail, width / thumbnail.shape[1], panel_px=2000)
+    view = SpotView.of(
+        adata.obsm["spatial"],
+        read_sample_info(adata).physical_spot_px,
+        thumbnail,
+        width / thumbnail.shape[1],
+        panel_px=2000,
+    )
     shown = view.image.shape[0] * view.image.shape[1] / (thumbnail.shape[0] * thumbnail.shape[1])
     assert 0.15 < shown < 0.45
     assert view.radius * 2 == pytest.approx(100 / 0.687 / (width / thumbnail.shape[1]), rel=0.02)

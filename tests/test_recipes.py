@@ -35,7 +35,9 @@ def test_recipe_add_a_model(monkeypatch):
     assert model.head.out_features == 6 and model(images, torch.rand(4, 6))["loss"].ndim == 0
     assert schema_enum("expression_models", "models") != registry.names(registry.EXPRESSION)  # step 3 is still to do
     monkeypatch.undo()
-    assert "throwaway" not in registry.MODELS and schema_enum("expression_models", "models") == registry.names(registry.EXPRESSION)
+    assert "throwaway" not in registry.MODELS and schema_enum("expression_models", "models") == registry.names(
+        registry.EXPRESSION
+    )
 
 
 def test_recipe_add_an_input_format(monkeypatch, tmp_path):
@@ -47,8 +49,12 @@ def test_recipe_add_an_input_format(monkeypatch, tmp_path):
     from stpath.ingest.sheet import Sample
 
     root = shared("spacexr_hippocampus", "spatial")
-    monkeypatch.setitem(readers.FORMATS, "throwaway", readers.Format(read_coordinates, peek_counts_table, read_counts_table_counts))
-    sample = Sample("hippocampus", "mouse1", None, root / "counts.csv", "throwaway", spots=root / "coords.csv", um_per_px=0.65)
+    monkeypatch.setitem(
+        readers.FORMATS, "throwaway", readers.Format(read_coordinates, peek_counts_table, read_counts_table_counts)
+    )
+    sample = Sample(
+        "hippocampus", "mouse1", None, root / "counts.csv", "throwaway", spots=root / "coords.csv", um_per_px=0.65
+    )
     adata = ingest(sample, QC())
     assert adata.n_obs > 100 and adata.X.sum() > 0
     monkeypatch.undo()

@@ -27,8 +27,15 @@ TARGETS = [
 
 
 GPU_RULES = [
-    "cell2location", "reference_signatures", "train_expression_model", "predict_expression", "slide_expression",
-    "train_cell_type_model", "predict_cell_types", "slide_cell_types", "apply_bundle",
+    "cell2location",
+    "reference_signatures",
+    "train_expression_model",
+    "predict_expression",
+    "slide_expression",
+    "train_cell_type_model",
+    "predict_cell_types",
+    "slide_cell_types",
+    "apply_bundle",
 ]
 
 
@@ -44,12 +51,23 @@ def slurm_args(partition: str = "main", mem_mb: int = 4000, max_threads: int | N
     polling (no accounting here) and threads capped at the node's 2 CPUs (a larger request would
     pend forever). Conda cannot reach its channels here: the plain virtualenv runs every job."""
     return [
-        "--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"),
-        "--default-resources", f"slurm_partition={partition}", f"mem_mb={mem_mb}", "runtime=30",
-        "--set-resources", *[f"{rule}:slurm_partition={partition}" for rule in GPU_RULES],
-        *(["--max-threads", str(max_threads)] if max_threads else []), "--jobs", "2",
-        "--slurm-no-account", "--slurm-status-command", "squeue",
-        "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
+        "--workflow-profile",
+        str(REPO / "workflow" / "profiles" / "slurm"),
+        "--default-resources",
+        f"slurm_partition={partition}",
+        f"mem_mb={mem_mb}",
+        "runtime=30",
+        "--set-resources",
+        *[f"{rule}:slurm_partition={partition}" for rule in GPU_RULES],
+        *(["--max-threads", str(max_threads)] if max_threads else []),
+        "--jobs",
+        "2",
+        "--slurm-no-account",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
     ]
 
 
@@ -62,20 +80,26 @@ def cluster(tmp_path_factory):
 
 
 def run_on_cluster(cluster, args, workdir, timeout=1500, **profile):
-    return run_snakemake([*slurm_args(**profile), *args], workdir, timeout=timeout, env={"SLURM_CONF": cluster.env["SLURM_CONF"]})
+    return run_snakemake(
+        [*slurm_args(**profile), *args], workdir, timeout=timeout, env={"SLURM_CONF": cluster.env["SLURM_CONF"]}
+    )
 
 
 def test_demo_jobs_run_as_slurm_jobs_and_match_the_local_run(cluster, demo_run, tmp_path):
     local, local_result = demo_run
     assert local_result.returncode == 0, local_result.stdout[-3000:]
-    r = run_on_cluster(cluster, [*TARGETS, "--set-threads", *demo_threads(), *config_args("config.yaml")], tmp_path)  # --config takes what follows
+    r = run_on_cluster(
+        cluster, [*TARGETS, "--set-threads", *demo_threads(), *config_args("config.yaml")], tmp_path
+    )  # --config takes what follows
     assert r.returncode == 0, r.stdout[-5000:]
     job_ids = set(re.findall(r"has been submitted with SLURM jobid (\d+)", r.stdout))
     assert len(job_ids) >= 10, r.stdout[-3000:]
     logs = list((tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))  # one per SLURM job, kept
     assert {p.stem for p in logs} == job_ids
     assert any("rule_train_cell_type_model" in p.parts for p in logs)  # a GPU-requesting rule
-    listed = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T"], env=cluster.env, capture_output=True, text=True).stdout.split("\n")
+    listed = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i %T"], env=cluster.env, capture_output=True, text=True
+    ).stdout.split("\n")
     states = dict(line.split() for line in listed if line.strip())  # jobs still within MinJobAge
     assert states and all(states[j] == "COMPLETED" for j in job_ids & set(states)), states
     out, ref = tmp_path / "results" / "demo", local / "results" / "demo"
@@ -101,7 +125,13 @@ def test_demo_jobs_run_as_slurm_jobs_and_match_the_local_run(cluster, demo_run, 
 
 
 def test_unknown_partition_stops_before_submitting(cluster, tmp_path):
-    r = run_on_cluster(cluster, ["results/demo/ingest/P1_S1.h5ad", *config_args("config.yaml")], tmp_path, timeout=300, partition="no_such_partition")
+    r = run_on_cluster(
+        cluster,
+        ["results/demo/ingest/P1_S1.h5ad", *config_args("config.yaml")],
+        tmp_path,
+        timeout=300,
+        partition="no_such_partition",
+    )
     assert r.returncode != 0
     assert "partition 'no_such_partition' does not exist" in r.stdout and "Fix:" in r.stdout, r.stdout[-3000:]
     assert "has been submitted with SLURM jobid" not in r.stdout
@@ -111,7 +141,9 @@ def test_memory_beyond_every_node_stops_before_submitting(cluster, tmp_path):
     args = ["results/demo/ingest/P1_S1.h5ad", "--set-resources", "ingest:mem_mb=900000", *config_args("config.yaml")]
     r = run_on_cluster(cluster, args, tmp_path, timeout=300)
     assert r.returncode != 0
-    assert "asks for 900000 MB of memory, but the largest node of partition 'main' has 20000" in r.stdout, r.stdout[-3000:]
+    assert "asks for 900000 MB of memory, but the largest node of partition 'main' has 20000" in r.stdout, r.stdout[
+        -3000:
+    ]
     assert "has been submitted with SLURM jobid" not in r.stdout
 
 

@@ -85,9 +85,16 @@ def two_labs():
     Image.MAX_IMAGE_PIXELS = None
     image = np.asarray(Image.open(shared("her2st", "images", "C2.jpg")))
     h, w = image.shape[0] // 2, image.shape[1] // 2
-    tiles = image[h - 1024 : h + 1024, w - 1024 : w + 1024].reshape(8, 256, 8, 256, 3).transpose(0, 2, 1, 3, 4).reshape(64, 256, 256, 3)
+    tiles = (
+        image[h - 1024 : h + 1024, w - 1024 : w + 1024]
+        .reshape(8, 256, 8, 256, 3)
+        .transpose(0, 2, 1, 3, 4)
+        .reshape(64, 256, 256, 3)
+    )
     tiles = tiles[tiles.mean(axis=(1, 2, 3)) < 200]  # tissue, not glass
-    return patient_stain(tiles, 7, "lab A", strength=0.3, hue=0.1), patient_stain(tiles, 7, "lab B", strength=0.3, hue=0.1)
+    return patient_stain(tiles, 7, "lab A", strength=0.3, hue=0.1), patient_stain(
+        tiles, 7, "lab B", strength=0.3, hue=0.1
+    )
 
 
 def angle(a, b) -> float:
@@ -105,7 +112,9 @@ def test_macenko_brings_two_slides_stain_vectors_together(two_labs):
         assert before > 3 and after < before / 5, (stain, before, after)
     assert not np.allclose(fit_b.max_concentrations, fit_a.max_concentrations, rtol=0.1)
     assert np.allclose(mapped.max_concentrations, fit_a.max_concentrations, rtol=0.05)
-    assert np.abs(StainMap(fit_b, fit_a)(b).astype(float) - a).mean() < np.abs(b.astype(float) - a).mean() / 2  # closer to lab A's look
+    assert (
+        np.abs(StainMap(fit_b, fit_a)(b).astype(float) - a).mean() < np.abs(b.astype(float) - a).mean() / 2
+    )  # closer to lab A's look
 
 
 def test_reinhard_matches_the_targets_lab_statistics(two_labs):
@@ -137,10 +146,19 @@ def test_cross_patient_table_sets_within_and_cross_patient_side_by_side():
         ("direct", "expression", "hvg50", "per_slide", 2, "P2_S2", "cross-patient", "pearson_mean", 0.3),
         ("direct", "expression", "hvg50_train", "hest", 2, "all", "cross-patient", "pearson_mean", 0.9),
     ]
-    summary = pd.DataFrame(rows, columns=["model", "target", "gene_set", "protocol", "fold", "test_sample", "patients", "metric", "value"])
-    table = cross_patient_table({"run": summary, "other": summary.assign(value=summary.value / 2)}, {"P1_S1": "P1", "P2_S1": "P2", "P2_S2": "P2"})
+    summary = pd.DataFrame(
+        rows, columns=["model", "target", "gene_set", "protocol", "fold", "test_sample", "patients", "metric", "value"]
+    )
+    table = cross_patient_table(
+        {"run": summary, "other": summary.assign(value=summary.value / 2)},
+        {"P1_S1": "P1", "P2_S1": "P2", "P2_S2": "P2"},
+    )
     p2 = table[(table.run == "run") & (table.test_patient == "P2")]
-    assert p2.patients.tolist() == ["cross-patient"] and p2.mean_pcc.iloc[0] == pytest.approx(0.2) and p2.test_slides.iloc[0] == 2
+    assert (
+        p2.patients.tolist() == ["cross-patient"]
+        and p2.mean_pcc.iloc[0] == pytest.approx(0.2)
+        and p2.test_slides.iloc[0] == 2
+    )
     assert table[(table.run == "other") & (table.test_patient == "P1")].mean_pcc.iloc[0] == pytest.approx(0.2)
     assert "hvg50_train" not in set(table.gene_set)  # the pooled HEST row is not a patient's
     with pytest.raises(ValueError, match="not in this run's sample sheet"):
@@ -159,7 +177,9 @@ def test_stain_study_runs_each_option_alone_on_the_expression_models(tmp_path):
         validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
         assert config["dataset"] == f"demo_{option}" and config["cell_type_models"]["models"] == []
         assert "hest_probe" in config["expression_models"]["models"] and config["training"]["final_models"] is False
-    assert configs["none"]["stain_normalisation"]["method"] == "none" and configs["none"]["expression_models"]["train"]["stain_jitter"] == {"hed": 0, "brightness": 0, "contrast": 0, "saturation": 0}
+    assert configs["none"]["stain_normalisation"]["method"] == "none" and configs["none"]["expression_models"]["train"][
+        "stain_jitter"
+    ] == {"hed": 0, "brightness": 0, "contrast": 0, "saturation": 0}
     assert configs["hed_jitter"]["expression_models"]["train"]["stain_jitter"]["hed"] == 0.05
     assert configs["reinhard"]["stain_normalisation"]["method"] == "reinhard"
     assert base["dataset"] == "demo"  # the base config is left as it was

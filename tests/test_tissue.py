@@ -28,7 +28,9 @@ def test_real_svs_tissue_and_tiles(tmp_path):
     assert (coords % 224 == 0).all() and (coords.max(0) + 224 <= [2220, 2967]).all()
 
 
-@pytest.mark.parametrize("glass", [(242, 242, 242), (250, 250, 250), (236, 214, 230)], ids=["grey", "white", "pink-tinted"])
+@pytest.mark.parametrize(
+    "glass", [(242, 242, 242), (250, 250, 250), (236, 214, 230)], ids=["grey", "white", "pink-tinted"]
+)
 def test_blank_slide_has_no_tissue(tmp_path, glass):
     from stpath.demo.write import write_pyramid_tiff
 

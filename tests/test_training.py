@@ -28,7 +28,10 @@ from stpath.training.loop import TrainConfig, seed_everything, train
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENCODER = EncoderConfig(embed_dim=32, depth=1, num_heads=2, img_size=64, patch_size=16)
 TRAIN = {"epochs": 2, "batch_size": 8, "seed": 1}
-CFG = ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2), train=TrainConfig(**TRAIN))
+CFG = ExpressionSettings(
+    cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2),
+    train=TrainConfig(**TRAIN),
+)
 
 
 def spot_set(n=40, genes=12, size=64, seed=0):
@@ -192,7 +195,12 @@ history.to_csv({history!r}, sep="\t", index=False)
 
 
 def _training_process(tmp_path, name):
-    paths = {"repo": str(REPO), "log": str(tmp_path / f"{name}.log"), "workdir": str(tmp_path / name), "history": str(tmp_path / f"{name}.tsv")}
+    paths = {
+        "repo": str(REPO),
+        "log": str(tmp_path / f"{name}.log"),
+        "workdir": str(tmp_path / name),
+        "history": str(tmp_path / f"{name}.tsv"),
+    }
     return subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLABLE_RUN.format(**paths))], cwd=REPO), paths
 
 
@@ -265,7 +273,9 @@ def test_cuca_gene_input_is_counts_to_5e4_then_log1p_as_released(tmp_path):
     from stpath.training.data import _expression_of
 
     counts = sp.csr_matrix(np.array([[1.0, 3.0, 0.0], [2.0, 2.0, 4.0]], dtype=np.float32))
-    files = normalise(ad.AnnData(counts, obs=pd.DataFrame(index=["s1", "s2"]), var=pd.DataFrame(index=["G1", "G2", "G3"])))
+    files = normalise(
+        ad.AnnData(counts, obs=pd.DataFrame(index=["s1", "s2"]), var=pd.DataFrame(index=["G1", "G2", "G3"]))
+    )
     x = _expression_of(files, np.array(["s1", "s2"]), ["G2", "G3"], tmp_path / "e.h5ad", target_sum=5e4)
     assert np.allclose(x, np.log1p([[37500.0, 0.0], [12500.0, 25000.0]]))  # 3/4, 0/4; 2/8, 4/8 of 5e4
     median = _expression_of(files, np.array(["s1", "s2"]), ["G2", "G3"], tmp_path / "e.h5ad")

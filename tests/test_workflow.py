@@ -26,7 +26,9 @@ from conftest import REPO, config_args, run_in_group, run_snakemake, shared
 pytestmark = pytest.mark.workflow
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
 # configs that apply the bundles of another run: planned once that run exists (test_apply_example_...)
-APPLY_CONFIGS = [c for c in CONFIGS if (yaml.safe_load((REPO / "config" / c).read_text()).get("apply") or {}).get("bundles")]
+APPLY_CONFIGS = [
+    c for c in CONFIGS if (yaml.safe_load((REPO / "config" / c).read_text()).get("apply") or {}).get("bundles")
+]
 
 
 def test_lint_clean():
@@ -35,7 +37,12 @@ def test_lint_clean():
 
 
 def test_snakefmt_clean():
-    r = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/rules"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout
 
 
@@ -58,7 +65,17 @@ def test_a_timed_out_snakemake_leaves_no_job_running(tmp_path):
                 pass
         return False
 
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(tmp_path / "Snakefile"), "--directory", str(tmp_path), "--cores", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(tmp_path / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "1",
+    ]
     with pytest.raises(subprocess.TimeoutExpired):
         run_in_group(cmd, timeout=30)
     assert (tmp_path / "started").exists(), "the job never started: raise the timeout"
@@ -99,14 +116,19 @@ def test_download_rule_dry_run_when_data_is_absent(tmp_path):
     cell2location checked against the published tables, CUCA and its baselines per section."""
     weights = tmp_path / "virchow2.bin"
     weights.write_bytes(b"")
-    args = config_args("her2st.yaml", data_root=tmp_path / "her2st", cell_type_models=f"{{'encoder': {{'weights': '{weights}'}}}}")
+    args = config_args(
+        "her2st.yaml", data_root=tmp_path / "her2st", cell_type_models=f"{{'encoder': {{'weights': '{weights}'}}}}"
+    )
     r = run_snakemake(["-n", "--cores", "2", *args], tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout, re.M))
     assert jobs["download_input"] == "26" and jobs["download_archive"] == "2"  # 15 section files, the atlas, 10 tables
     assert jobs["convert_reference"] == jobs["cell2location"] == jobs["published_check"] == "1"
     assert jobs["train_cell_type_model"] == "24" and "published_labels" not in jobs  # 4 models x (5 sections + final)
-    assert "raw.githubusercontent.com/almaan/her2st/85df741/data/ST-cnts/C2.tsv.gz" in (REPO / "config" / "her2st.yaml").read_text()
+    assert (
+        "raw.githubusercontent.com/almaan/her2st/85df741/data/ST-cnts/C2.tsv.gz"
+        in (REPO / "config" / "her2st.yaml").read_text()
+    )
 
 
 def check_patches(workdir, sample, dataset, target_um=0.5, n_check=5):
@@ -119,7 +141,12 @@ def check_patches(workdir, sample, dataset, target_um=0.5, n_check=5):
     assert set(barcodes) <= set(a.obs_names)
     meta = read_sample_info(a)
     slide = open_slide(workdir / meta.slide)  # relative paths are relative to the run's directory
-    w = Windows(int(attrs["level"]), float(attrs["level_downsample"]), int(attrs["window_level_px"]), np.rint(coords / attrs["level_downsample"]).astype(np.int64))
+    w = Windows(
+        int(attrs["level"]),
+        float(attrs["level_downsample"]),
+        int(attrs["window_level_px"]),
+        np.rint(coords / attrs["level_downsample"]).astype(np.int64),
+    )
     assert w.size == round(224 * target_um / meta.um_per_px / w.downsample)
     for i in np.linspace(0, len(img) - 1, n_check).astype(int):
         assert np.array_equal(img[i], read_window(slide, w, i, 224)), (sample, i)
@@ -138,7 +165,9 @@ def test_demo_workflow_end_to_end(demo_run):
     n_tiles = 0
     for sample in labelled:
         n, _ = check_patches(tmp_path, sample, "demo")
-        truth = pd.read_csv(tmp_path / "resources" / "demo" / "truth" / f"{sample}_abundance.tsv", sep="\t", index_col=0)
+        truth = pd.read_csv(
+            tmp_path / "resources" / "demo" / "truth" / f"{sample}_abundance.tsv", sep="\t", index_col=0
+        )
         assert n <= len(truth) and n > 100
         with h5py.File(out / "tiles" / f"{sample}.h5") as f:
             assert f["img"].shape[0] == len(f["coords"]) > 0
@@ -165,12 +194,16 @@ def test_demo_workflow_end_to_end(demo_run):
     again = run_snakemake(["--cores", "2", *config_args("config.yaml")], tmp_path)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout
 
-    r = run_snakemake(["--cores", "1", *config_args("config.yaml"), "--report", str(tmp_path / "report.html")], tmp_path)
+    r = run_snakemake(
+        ["--cores", "1", *config_args("config.yaml"), "--report", str(tmp_path / "report.html")], tmp_path
+    )
     assert r.returncode == 0, r.stdout[-3000:]
     report = (tmp_path / "report.html").read_text(errors="replace")
     assert len(report) > 100_000 and "2. Deconvolution" in report and "5. Whole slides" in report
-    landing = report[report.index('var workflow_desc = "'):][:20_000]  # the landing page: the headline table
-    assert "Per-slide Pearson r of each model" in landing and "<td>cuca</td>" in landing and "<td>cmrcnet</td>" in landing
+    landing = report[report.index('var workflow_desc = "') :][:20_000]  # the landing page: the headline table
+    assert (
+        "Per-slide Pearson r of each model" in landing and "<td>cuca</td>" in landing and "<td>cmrcnet</td>" in landing
+    )
 
 
 def check_demo_image_only_slide(tmp_path, sheet):
@@ -179,7 +212,12 @@ def check_demo_image_only_slide(tmp_path, sheet):
     image_only = list(sheet.loc[sheet.format == "image", "sample"])
     assert image_only == ["P3_S1"]
     info = read_sample_info(out / "ingest" / "P3_S1.h5ad")
-    assert info.n_spots_after_qc == 0 and info.format == "image" and info.um_per_px == 0.5 and info.um_per_px_source == "slide metadata"
+    assert (
+        info.n_spots_after_qc == 0
+        and info.format == "image"
+        and info.um_per_px == 0.5
+        and info.um_per_px_source == "slide metadata"
+    )
     assert len(read_tile_grid(out / "tiles" / "P3_S1.h5")) >= 90  # P3 is stained lightly; its fat is tissue too
     assert not (out / "patches" / "P3_S1.h5").exists() and not (out / "deconvolution" / "P3_S1.h5ad").exists()
     folds = pd.read_csv(out / "splits" / "folds.tsv", sep="\t")
@@ -222,8 +260,23 @@ def test_training_benchmark_reruns_one_real_job(demo_run, tmp_path):
     assert r.returncode == 0, r.stdout[-3000:]
     args = config_args("config.yaml")
     cmd = [
-        sys.executable, "-m", "tools.bench.run", "--directory", str(workdir), "--model", "direct", "--fold", "1",
-        "--checkpoint-minutes", "0", "--configfile", args[1], "--config", *args[3:], "--out", str(tmp_path / "bench.tsv"),
+        sys.executable,
+        "-m",
+        "tools.bench.run",
+        "--directory",
+        str(workdir),
+        "--model",
+        "direct",
+        "--fold",
+        "1",
+        "--checkpoint-minutes",
+        "0",
+        "--configfile",
+        args[1],
+        "--config",
+        *args[3:],
+        "--out",
+        str(tmp_path / "bench.tsv"),
     ]
     done = run_in_group(cmd, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -244,7 +297,9 @@ def check_demo_deconvolution(out, samples):
     pooled = acc[(acc["sample"] == "all") & (acc.cell_type == "mean")].set_index(["estimate", "measure"]).pearson_r
     assert pooled["q05", "abundance"] >= 0.85, pooled
     assert pooled["mean", "abundance"] >= 0.85 and pooled["mean", "proportion"] >= 0.9, pooled
-    per_type = acc[(acc["sample"] == "all") & (acc.estimate == "q05") & (acc.measure == "abundance") & (acc.cell_type != "mean")]
+    per_type = acc[
+        (acc["sample"] == "all") & (acc.estimate == "q05") & (acc.measure == "abundance") & (acc.cell_type != "mean")
+    ]
     assert (per_type.pearson_r > 0.7).all(), per_type
     markers = pd.read_csv(decon / "marker_check.tsv", sep="\t")
     assert (markers.pearson_r > 0.5).all(), markers
@@ -257,7 +312,13 @@ def check_demo_deconvolution(out, samples):
         table = pd.read_csv(decon / f"{sample}_abundance.tsv", sep="\t")
         assert len(table) == 8 * a.n_obs and set(table.spot) == set(a.obs_names)
         assert (decon / "maps" / f"{sample}.png").stat().st_size > 20_000
-    for name in ("reference/elbo.png", "mapping/elbo.png", "mapping/reconstruction.png", "accuracy.png", "marker_check.png"):
+    for name in (
+        "reference/elbo.png",
+        "mapping/elbo.png",
+        "mapping/reconstruction.png",
+        "accuracy.png",
+        "marker_check.png",
+    ):
         assert (decon / name).stat().st_size > 10_000, name
     history = pd.read_csv(decon / "mapping" / "history.tsv", sep="\t")
     assert len(history) == 800 and history.elbo_train.iloc[-1] < history.elbo_train.iloc[0]
@@ -282,7 +343,9 @@ def check_demo_expression_models(out, samples):
     assert set(summary.patients) == {"cross-patient"}  # patient folds: no test slide's patient trains
     assert set(pd.read_csv(out / "metrics" / "per_gene.tsv", sep="\t").patients) == {"cross-patient"}
     summary = summary[summary.target == "expression"]
-    assert set(summary.model) == {"cmrcnet", "bleep", "direct", "hest_probe", "frozen_retrieval"} and set(summary.protocol) == {"per_slide", "hest"}
+    assert set(summary.model) == {"cmrcnet", "bleep", "direct", "hest_probe", "frozen_retrieval"} and set(
+        summary.protocol
+    ) == {"per_slide", "hest"}
     per_slide = summary[(summary.protocol == "per_slide") & (summary.metric == "pearson_mean")]
     assert set(per_slide.test_sample) == set(samples) and set(per_slide.gene_set) == {"heg50", "hvg50", "markers"}
     mean = per_slide.groupby("model").value.mean()
@@ -290,15 +353,26 @@ def check_demo_expression_models(out, samples):
     for model in ("cmrcnet", "bleep", "direct"):
         for sample in samples:
             p = read_spot_prediction(out / "predictions" / model / f"{sample}.h5ad")
-            assert p.target_name == "measured" and p.predicted.shape == p.target.shape and np.isfinite(p.predicted.to_numpy()).all()
+            assert (
+                p.target_name == "measured"
+                and p.predicted.shape == p.target.shape
+                and np.isfinite(p.predicted.to_numpy()).all()
+            )
         history = pd.read_csv(out / "models" / model / "fold0" / "history.tsv", sep="\t")
-        assert len(history) == demo_epochs("expression_models") and history.train_loss.iloc[-1] < history.train_loss.iloc[0]
+        assert (
+            len(history) == demo_epochs("expression_models")
+            and history.train_loss.iloc[-1] < history.train_loss.iloc[0]
+        )
         assert (history.wall_seconds >= history.compute_seconds).all() and history.resume_point.iloc[-1] == 1
     assert (out / "metrics" / "per_gene.tsv").exists()
     for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient"):
         assert (out / "metrics" / f"{name}.png").stat().st_size > 10_000, name
     cross = pd.read_csv(out / "metrics" / "cross_patient.tsv", sep="\t")
-    assert set(cross.test_patient) == {"P1", "P2"} and set(cross.patients) == {"cross-patient"} and set(cross.model) == set(summary.model)
+    assert (
+        set(cross.test_patient) == {"P1", "P2"}
+        and set(cross.patients) == {"cross-patient"}
+        and set(cross.model) == set(summary.model)
+    )
     for sample in samples:
         assert (out / "metrics" / "maps" / f"{sample}.png").stat().st_size > 50_000
 
@@ -319,7 +393,14 @@ def check_demo_cell_type_models(out, samples):
     cells = summary[summary.gene_set == "cell_types"]
     models = {"cuca", "cuca_image_only", "linear_probe", "ridge_probe"}
     assert set(cells.model) == models and set(cells.target) == {"cell2location_q05", "truth"}
-    assert {"pearson_mean", "spearman_mean", "jsd_mean", "jsd_squared_mean", "colocalisation_r", "colocalisation_moran_r"} <= set(cells.metric)
+    assert {
+        "pearson_mean",
+        "spearman_mean",
+        "jsd_mean",
+        "jsd_squared_mean",
+        "colocalisation_r",
+        "colocalisation_moran_r",
+    } <= set(cells.metric)
     pooled = cells[(cells.protocol == "pooled") & (cells.metric == "pearson_mean")]
     truth = pooled[pooled.target == "truth"].groupby("model").value.mean()
     assert truth["cuca"] > FLOOR_CUCA_TRUTH, truth
@@ -332,12 +413,18 @@ def check_demo_cell_type_models(out, samples):
     for model in models:
         for sample in samples:
             p = read_spot_prediction(out / "predictions" / model / f"{sample}.h5ad")
-            assert p.target_name == "cell2location_q05" and p.predicted.shape == p.target.shape and p.predicted.shape[1] == 6
+            assert (
+                p.target_name == "cell2location_q05"
+                and p.predicted.shape == p.target.shape
+                and p.predicted.shape[1] == 6
+            )
             assert np.isfinite(p.predicted.to_numpy()).all()  # raw: Pearson and Moran on it, the rest clipped
             assert p.details["clipped_below_zero"] == (p.predicted.to_numpy() < 0).sum()
             assert p.details["min_before_clipping"] == pytest.approx(p.predicted.to_numpy().min())
     history = pd.read_csv(out / "models" / "cuca" / "fold0" / "history.tsv", sep="\t")
-    assert len(history) == demo_epochs("cell_type_models") and {"train_reconstruction", "val_pearson"} <= set(history.columns)
+    assert len(history) == demo_epochs("cell_type_models") and {"train_reconstruction", "val_pearson"} <= set(
+        history.columns
+    )
     for sample in samples:
         tiles = read_tile_prediction(out / "wholeslide" / "cuca" / f"{sample}.h5ad")
         assert tiles.split.startswith("fold")
@@ -385,8 +472,11 @@ def test_her2st_two_real_sections(tmp_path):
     sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
     # the models at the paper's size need a GPU; here the data stages only
     args = config_args(
-        "her2st.yaml", samples=tmp_path / "samples.tsv", expression_models="{'models': []}",
-        deconvolution="{'reference': {'path': '', 'convert_from': ''}}", cell_type_models="{'models': []}",
+        "her2st.yaml",
+        samples=tmp_path / "samples.tsv",
+        expression_models="{'models': []}",
+        deconvolution="{'reference': {'path': '', 'convert_from': ''}}",
+        cell_type_models="{'models': []}",
     )
     r = run_snakemake(["--cores", "2", *args], tmp_path)
     assert r.returncode == 0, r.stdout[-5000:]
@@ -453,7 +543,9 @@ def test_signature_table_with_other_gene_ids_stops_before_mapping(tmp_path):
     import yaml
 
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    r = run_snakemake(["--cores", "2", "--until", "cell2location", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    r = run_snakemake(
+        ["--cores", "2", "--until", "cell2location", "--configfile", str(tmp_path / "config.yaml")], tmp_path
+    )
     assert r.returncode != 0
     log = (tmp_path / "logs" / "demo" / "cell2location.log").read_text()
     assert "signatures.csv: only 0 genes are shared between the cell-type signatures" in log and "Fix:" in log
@@ -476,7 +568,9 @@ def test_corrupt_slide_leaves_no_partial_output(tmp_path):
     (data / "images" / "C3.jpg").write_bytes((src / "images" / "C3.jpg").read_bytes())
     (data / "counts" / "C3.tsv.gz").write_bytes((src / "counts" / "C3.tsv.gz").read_bytes())
     (data / "spots" / "C3_selection.tsv").write_bytes((src / "spots" / "C3_selection.tsv").read_bytes())
-    args = config_args("her2st.yaml", samples=tmp_path / "samples.tsv", data_root=data, cell_type_models="{'models': []}")
+    args = config_args(
+        "her2st.yaml", samples=tmp_path / "samples.tsv", data_root=data, cell_type_models="{'models': []}"
+    )
     r = run_snakemake(["--cores", "1", "--until", "ingest", *args], tmp_path)
     assert r.returncode != 0
     log = (tmp_path / "logs" / "her2st" / "ingest" / "C2.log").read_text()
@@ -489,7 +583,10 @@ def test_corrupt_slide_leaves_no_partial_output(tmp_path):
     "encoder, message",
     [
         ({"finetune": "lora"}, "no pretrained weights are given"),
-        ({"finetune": "lora", "encoder": {"weights": "/nonexistent/virchow2.bin"}}, "/nonexistent/virchow2.bin: encoder weight file not found"),
+        (
+            {"finetune": "lora", "encoder": {"weights": "/nonexistent/virchow2.bin"}},
+            "/nonexistent/virchow2.bin: encoder weight file not found",
+        ),
         ({"whole_slide": ["cuca"], "encoder": {}}, "tiles cover 224 um"),
     ],
 )
@@ -516,7 +613,10 @@ def test_patch_size_other_than_the_encoders_is_refused_before_any_job(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode != 0, r.stdout[-2000:]
-    assert "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px" in r.stdout
+    assert (
+        "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px"
+        in r.stdout
+    )
     assert "Fix: set patches.patch_px to 224" in r.stdout and not (tmp_path / "results").exists()
 
 
@@ -535,7 +635,7 @@ def test_demo_bundles_apply_to_the_svs_and_equal_the_in_run_prediction(demo_run)
     for model in ("cmrcnet", "direct", "cuca"):
         bundle = read_bundle(demo / "bundles" / model)
         tiles = {"P3_S1": demo / "tiles" / "P3_S1.h5"}
-        (applied, _), = apply_bundle(bundle, tiles, [], torch.device("cpu"))
+        ((applied, _),) = apply_bundle(bundle, tiles, [], torch.device("cpu"))
         in_run = read_tile_prediction(demo / "wholeslide" / model / "P3_S1.h5ad")
         assert list(applied.predicted.columns) == list(in_run.predicted.columns)
         np.testing.assert_allclose(applied.predicted.to_numpy(), in_run.predicted.to_numpy(), rtol=1e-4, atol=1e-5)
@@ -545,7 +645,10 @@ def test_demo_bundles_apply_to_the_svs_and_equal_the_in_run_prediction(demo_run)
     other_tiles["tiling"]["tile_px"] = 256
     (workdir / "other_tiles.yaml").write_text(yaml.safe_dump(other_tiles))
     wrong = run_snakemake(["-n", "--configfile", str(workdir / "other_tiles.yaml"), *args[2:]], workdir)
-    assert wrong.returncode != 0 and "learnt from 224 px images at 0.5 um/px, but this run cuts tiles of 256 px" in wrong.stdout
+    assert (
+        wrong.returncode != 0
+        and "learnt from 224 px images at 0.5 um/px, but this run cuts tiles of 256 px" in wrong.stdout
+    )
     assert not (workdir / "results" / "cmu_apply").exists()
 
     run = run_snakemake(["--cores", "2", *config_args("apply_example.yaml")], workdir)
@@ -559,5 +662,7 @@ def test_demo_bundles_apply_to_the_svs_and_equal_the_in_run_prediction(demo_run)
         assert p.split == "bundle" and p.predicted.shape[0] == n_tiles and np.isfinite(p.predicted.to_numpy()).all()
         assert p.details["bundle"].endswith(name.split("-")[1]) and p.details["bundle_dataset"] == "demo"
         assert (out / "applied" / name / "CMU1.png").stat().st_size > 50_000
-    report = run_snakemake(["--cores", "1", *config_args("apply_example.yaml"), "--report", str(workdir / "apply.html")], workdir)
+    report = run_snakemake(
+        ["--cores", "1", *config_args("apply_example.yaml"), "--report", str(workdir / "apply.html")], workdir
+    )
     assert report.returncode == 0 and "5. Whole slides" in (workdir / "apply.html").read_text(errors="replace")

@@ -59,15 +59,24 @@ def impossible(requests: list[Request], limits) -> list[str]:
         node = limits(req.partition)
         where = f"partition {req.partition!r}" if req.partition else "the default partition"
         if node is None:
-            problems.append(f"rule {req.rule}: {where} does not exist (sinfo lists no node in it); set slurm_partition in the profile to one `sinfo -s` lists")
+            problems.append(
+                f"rule {req.rule}: {where} does not exist (sinfo lists no node in it); set slurm_partition in the profile to one `sinfo -s` lists"
+            )
             continue
         for what, asked, has, fix in (
             ("CPUs", req.cpus, node.cpus, "lower its threads (set-threads in the profile, or --max-threads)"),
-            ("MB of memory", req.mem_mb, node.mem_mb, "lower its mem_mb (set-resources in the profile) or use a partition with larger nodes"),
+            (
+                "MB of memory",
+                req.mem_mb,
+                node.mem_mb,
+                "lower its mem_mb (set-resources in the profile) or use a partition with larger nodes",
+            ),
             ("GPUs", req.gpus, node.gpus, "set its slurm_partition to a GPU partition"),
         ):
             if asked > has:
-                problems.append(f"rule {req.rule} asks for {asked} {what}, but the largest node of {where} has {has}: it would pend forever; {fix}")
+                problems.append(
+                    f"rule {req.rule} asks for {asked} {what}, but the largest node of {where} has {has}: it would pend forever; {fix}"
+                )
     return problems
 
 
@@ -76,7 +85,13 @@ def check_slurm_jobs(jobs, default_partition: str = "") -> None:
     requests = {}
     for job in jobs:
         res = job.resources
-        req = Request(job.rule.name, str(res.get("slurm_partition", default_partition) or ""), int(job.threads), int(res.get("mem_mb", 0) or 0), int(res.get("gpu", 0) or 0))
+        req = Request(
+            job.rule.name,
+            str(res.get("slurm_partition", default_partition) or ""),
+            int(job.threads),
+            int(res.get("mem_mb", 0) or 0),
+            int(res.get("gpu", 0) or 0),
+        )
         requests.setdefault(req, None)
     cache: dict[str, NodeLimits | None] = {}
 

@@ -70,7 +70,9 @@ def distributions_of(modules: set[str]) -> set[str]:
     dists = set()
     for module in modules:
         if module not in providers:
-            raise LookupError(f"no installed distribution provides the module {module!r}: install the lock first (make install)")
+            raise LookupError(
+                f"no installed distribution provides the module {module!r}: install the lock first (make install)"
+            )
         dists |= {canonicalize_name(d) for d in providers[module]}
         dists |= {canonicalize_name(d) for d in COMPANIONS.get(module, [])}
     return dists
@@ -98,7 +100,9 @@ def render(stem: str, modules: set[str], lock: dict[str, str]) -> str:
         if CUDA_RUNTIME.match(name):
             continue
         if name not in lock:
-            raise LookupError(f"{name} (needed by envs/{stem}.yaml) is not in requirements.lock: add it to requirements.in and lock again")
+            raise LookupError(
+                f"{name} (needed by envs/{stem}.yaml) is not in requirements.lock: add it to requirements.in and lock again"
+            )
         pins.append(f"      - {name}=={lock[name]}")
     body = ["channels:", "  - conda-forge", "  - nodefaults", "dependencies:", f"  - python={PYTHON}", f"  - pip={PIP}"]
     if pins:
@@ -109,7 +113,10 @@ def render(stem: str, modules: set[str], lock: dict[str, str]) -> str:
 
 def rendered(repo: Path = REPO) -> dict[Path, str]:
     lock = read_lock(repo / "requirements.lock")  # canonical names
-    return {repo / "envs" / f"{stem}.yaml": render(stem, modules, lock) for stem, modules in sorted(step_imports(repo).items())}
+    return {
+        repo / "envs" / f"{stem}.yaml": render(stem, modules, lock)
+        for stem, modules in sorted(step_imports(repo).items())
+    }
 
 
 def drift(repo: Path = REPO) -> list[str]:
@@ -122,7 +129,9 @@ def drift(repo: Path = REPO) -> list[str]:
             old = {line.strip() for line in path.read_text().splitlines() if "==" in line}
             new = {line.strip() for line in text.splitlines() if "==" in line}
             changes = sorted(old ^ new)
-            problems.append(f"{path.name}: differs from requirements.lock and the step's imports ({', '.join(changes[:6]) or 'comments or layout'}); run python -m tools.envfiles --write")
+            problems.append(
+                f"{path.name}: differs from requirements.lock and the step's imports ({', '.join(changes[:6]) or 'comments or layout'}); run python -m tools.envfiles --write"
+            )
     return problems
 
 

@@ -29,7 +29,9 @@ def pip_section(env_file: Path) -> list[str]:
 
 def _failed_package(output: str) -> str:
     """The requirement pip names when it cannot install one."""
-    found = re.search(r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)", output)
+    found = re.search(
+        r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)", output
+    )
     return found.group(1) if found else "a package (pip's output above)"
 
 
@@ -41,7 +43,12 @@ def check_env(env_file: Path, modules: set[str], workdir: Path, lock: Path = REP
     requirements = workdir / f"{env_file.stem}.txt"
     requirements.write_text("\n".join(pip_section(env_file)) + "\n")
     env = dict(os.environ, PIP_CONSTRAINT=str(lock), PIP_DISABLE_PIP_VERSION_CHECK="1")
-    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)], capture_output=True, text=True, env=env)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if install.returncode:
         tail = "\n".join(install.stderr.strip().splitlines()[-3:])
         return [f"{env_file.name}: pip cannot install {_failed_package(install.stderr)}\n{tail}"]
@@ -58,7 +65,9 @@ def check_env(env_file: Path, modules: set[str], workdir: Path, lock: Path = REP
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("steps", nargs="*", help="env file stems (default: every env a rule uses)")
-    parser.add_argument("--keep", type=Path, help="build the virtualenvs here and keep them (default: a temporary folder)")
+    parser.add_argument(
+        "--keep", type=Path, help="build the virtualenvs here and keep them (default: a temporary folder)"
+    )
     args = parser.parse_args(argv)
     imports = step_imports()
     steps = args.steps or sorted(imports)
@@ -72,7 +81,10 @@ def main(argv=None) -> int:
         for step in steps:
             start = time.perf_counter()
             found = check_env(REPO / "envs" / f"{step}.yaml", imports.get(step, set()), workdir)
-            print(f"{step}: {'FAILED' if found else 'ok'} ({len(pip_section(REPO / 'envs' / f'{step}.yaml'))} packages, {len(imports.get(step, ()))} imports, {time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"{step}: {'FAILED' if found else 'ok'} ({len(pip_section(REPO / 'envs' / f'{step}.yaml'))} packages, {len(imports.get(step, ()))} imports, {time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
             problems += found
     print("\n".join(problems) or "every env installs and imports")
     return 1 if problems else 0

@@ -120,7 +120,10 @@ def tables(workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         check = pd.read_csv(workdir / "results" / dataset / "deconvolution" / "published_check.tsv", sep="\t")
         checks.append(published.check_summary(check).assign(run=dataset).set_index("run", append=True))
     check = pd.concat(checks)
-    rows = [headline(read_table(workdir / "results" / dataset / "metrics" / "cell_types" / "summary.tsv")) for dataset in ("her2st", "her2st_published")]
+    rows = [
+        headline(read_table(workdir / "results" / dataset / "metrics" / "cell_types" / "summary.tsv"))
+        for dataset in ("her2st", "her2st_published")
+    ]
     table = pd.concat(rows).pivot_table(index=["target", "model"], columns="metric", values="value")
     return check, table
 
@@ -134,8 +137,20 @@ def main(argv=None) -> int:
     workdir = args.workdir.resolve()
     link_data(workdir / "data", args.shared)
     for dataset, configfile in write_configs(workdir).items():
-        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-                   "--cores", str(args.cores), "--configfile", str(configfile), "--rerun-incomplete"]
+        command = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            str(args.cores),
+            "--configfile",
+            str(configfile),
+            "--rerun-incomplete",
+        ]
         print(f"== {dataset}: {' '.join(command)}", flush=True)
         if subprocess.run(command, cwd=REPO).returncode:
             return 1

@@ -59,7 +59,13 @@ REDUCED = {
     },
     "deconvolution": {
         "regression": {"max_epochs": 100, "num_samples": 100},
-        "mapping": {"max_epochs": 150, "lr": 0.01, "num_samples": 100, "N_cells_per_location": 10, "detection_alpha": 20},
+        "mapping": {
+            "max_epochs": 150,
+            "lr": 0.01,
+            "num_samples": 100,
+            "N_cells_per_location": 10,
+            "detection_alpha": 20,
+        },
     },
     "training": {"final_models": False},
 }
@@ -78,7 +84,9 @@ def pseudo_atlas(her2st: Path, path: Path, seed: int = 0) -> pd.Series:
     parts = {}
     for s in SECTIONS:
         counts = her2st / "counts" / f"{s}.tsv.gz"
-        parts[s] = read_legacy_st_counts(counts, read_legacy_st_positions(counts, her2st / "spots" / f"{s}_selection.tsv"))
+        parts[s] = read_legacy_st_counts(
+            counts, read_legacy_st_positions(counts, her2st / "spots" / f"{s}_selection.tsv")
+        )
     adata = ad.concat(parts, join="inner", label="section", index_unique="_")
     adata.X = adata.X.astype(np.float32)
     sc.pp.filter_genes(adata, min_cells=3)
@@ -89,7 +97,12 @@ def pseudo_atlas(her2st: Path, path: Path, seed: int = 0) -> pd.Series:
     labels = KMeans(N_TYPES, n_init=10, random_state=seed).fit_predict(adata.obsm["X_pca"])
     names = np.array([f"pseudo type {k}" for k in range(N_TYPES)])[labels]
     metadata = pd.DataFrame(
-        {"orig.ident": adata.obs["section"].astype(str).to_numpy(), "celltype_major": names, "celltype_minor": names, "celltype_subset": names},
+        {
+            "orig.ident": adata.obs["section"].astype(str).to_numpy(),
+            "celltype_major": names,
+            "celltype_minor": names,
+            "celltype_subset": names,
+        },
         index=adata.obs_names,
     )
     write_wu2021_archive(path, counts.astype(np.int64), list(adata.var_names), metadata)
@@ -113,7 +126,12 @@ def reduced_config(base: str, workdir: Path) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--her2st", type=Path, default=REPO.parent / "shared" / "data" / "her2st", help="local copies of the sections (counts/, spots/, images/)")
+    parser.add_argument(
+        "--her2st",
+        type=Path,
+        default=REPO.parent / "shared" / "data" / "her2st",
+        help="local copies of the sections (counts/, spots/, images/)",
+    )
     parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args(argv)
     workdir = args.workdir.resolve()
@@ -127,12 +145,29 @@ def main(argv=None) -> int:
         print(f"pseudo atlas: {types.sum()} spots as cells, {len(types)} types:\n{types.to_string()}", flush=True)
     with serve(www) as base:
         configfile = reduced_config(base, workdir)
-        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", str(args.cores), "--configfile", str(configfile), "--rerun-incomplete"]
+        command = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            str(args.cores),
+            "--configfile",
+            str(configfile),
+            "--rerun-incomplete",
+        ]
         done = subprocess.run(command, cwd=REPO)
     if done.returncode:
         return done.returncode
     summary = pd.read_csv(workdir / "results" / "her2st_reduced" / "metrics" / "summary.tsv", sep="\t")
-    means = summary[summary["metric"].isin(["pearson_mean"])].groupby(["model", "target", "gene_set", "protocol", "patients"])["value"].mean()
+    means = (
+        summary[summary["metric"].isin(["pearson_mean"])]
+        .groupby(["model", "target", "gene_set", "protocol", "patients"])["value"]
+        .mean()
+    )
     print(means.round(3).to_string())
     return 0
 

@@ -32,7 +32,10 @@ def mirrored_url(url: str, base: str) -> str:
 
 def point_downloads_at(downloads: dict, base: str) -> dict:
     """The config's ``downloads`` with every URL on the mirror at ``base``."""
-    return {rel: mirrored_url(e, base) if isinstance(e, str) else {**e, "url": mirrored_url(e["url"], base)} for rel, e in downloads.items()}
+    return {
+        rel: mirrored_url(e, base) if isinstance(e, str) else {**e, "url": mirrored_url(e["url"], base)}
+        for rel, e in downloads.items()
+    }
 
 
 def mirror_downloads(www: str | Path, downloads: dict[str, Download], local_root: str | Path) -> None:

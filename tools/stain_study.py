@@ -60,7 +60,9 @@ def summarise(workdir: Path, datasets: dict[str, str]) -> pd.DataFrame:
         means = pcc.groupby(["model", "gene_set", "protocol", "patients"], as_index=False)["value"].mean()
         rows.append(means.assign(option=option))
     table = pd.concat(rows, ignore_index=True)
-    return table.pivot_table(index=["gene_set", "protocol", "patients", "model"], columns="option", values="value")[[o for o in OPTIONS if o in datasets]]
+    return table.pivot_table(index=["gene_set", "protocol", "patients", "model"], columns="option", values="value")[
+        [o for o in OPTIONS if o in datasets]
+    ]
 
 
 def main(argv=None) -> int:
@@ -80,9 +82,21 @@ def main(argv=None) -> int:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         target = f"results/{config['dataset']}/metrics/expression_summary.tsv"
         command = [
-            sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--workflow-profile", str(REPO / "workflow" / "profiles" / "demo"), "--cores", str(args.cores),
-            "--configfile", str(path), "--rerun-incomplete", target,
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--workflow-profile",
+            str(REPO / "workflow" / "profiles" / "demo"),
+            "--cores",
+            str(args.cores),
+            "--configfile",
+            str(path),
+            "--rerun-incomplete",
+            target,
         ]
         print(f"== {option}: {' '.join(command)}", flush=True)
         if subprocess.run(command, cwd=workdir).returncode:

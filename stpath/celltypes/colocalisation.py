@@ -22,7 +22,9 @@ from ..metrics import COLUMNS
 from ..predictions import SpotPrediction
 
 
-def enrichment(abundance: pd.DataFrame, xy: np.ndarray, n_neighs: int = 6, n_perms: int = 1000, seed: int = 0) -> pd.DataFrame:
+def enrichment(
+    abundance: pd.DataFrame, xy: np.ndarray, n_neighs: int = 6, n_perms: int = 1000, seed: int = 0
+) -> pd.DataFrame:
     """Neighbourhood-enrichment z-scores between the dominant cell types of the spots."""
     dominant = abundance.idxmax(axis=1)
     adata = ad.AnnData(obs=pd.DataFrame({"dominant": pd.Categorical(dominant)}, index=abundance.index.astype(str)))
@@ -32,7 +34,9 @@ def enrichment(abundance: pd.DataFrame, xy: np.ndarray, n_neighs: int = 6, n_per
     if len(types) < 2:
         return pd.DataFrame(np.nan, index=types, columns=types)
     sq.gr.spatial_neighbors_knn(adata, n_neighs=min(n_neighs, len(adata) - 1))
-    zscore, _ = sq.gr.nhood_enrichment(adata, cluster_key="dominant", n_perms=n_perms, seed=seed, copy=True, show_progress_bar=False, n_jobs=1)
+    zscore, _ = sq.gr.nhood_enrichment(
+        adata, cluster_key="dominant", n_perms=n_perms, seed=seed, copy=True, show_progress_bar=False, n_jobs=1
+    )
     return pd.DataFrame(zscore, index=types, columns=types)
 
 
@@ -106,7 +110,9 @@ class MoranSettings:
 ENRICHMENT, MORAN = "nhood_enrichment_z", "moran_r"
 
 
-def compare_slides(predictions: list[SpotPrediction], um_per_px: dict[str, float], moran: MoranSettings = MoranSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare_slides(
+    predictions: list[SpotPrediction], um_per_px: dict[str, float], moran: MoranSettings = MoranSettings()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per prediction (one model, one held-out slide): summary rows of the agreement with the
     labels over the pairs of different types, by squidpy's enrichment (``colocalisation_r``,
     ``_spearman``, ``_cosine``) and by the released Moran's R (``colocalisation_moran_r``,
@@ -115,7 +121,9 @@ def compare_slides(predictions: list[SpotPrediction], um_per_px: dict[str, float
     summary, matrices, labels = [], [], {}
     for p in predictions:
         sample = p.sample
-        weights = rbf_weights(np.asarray(p.spatial) * um_per_px[sample], moran.rbf_length_um, moran.cutoff, moran.n_neighbors)
+        weights = rbf_weights(
+            np.asarray(p.spatial) * um_per_px[sample], moran.rbf_length_um, moran.cutoff, moran.n_neighbors
+        )
         predicted = {ENRICHMENT: enrichment(p.predicted, p.spatial), MORAN: bivariate_moran(p.predicted, weights)}
         if sample not in labels:
             labels[sample] = {ENRICHMENT: enrichment(p.target, p.spatial), MORAN: bivariate_moran(p.target, weights)}

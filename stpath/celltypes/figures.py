@@ -28,7 +28,13 @@ def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:
     panel per reference (labels; the truth where known); the mean over types as its own group."""
     table = per_type[per_type["protocol"] == "pooled"]
     targets = list(dict.fromkeys(table["target"]))
-    fig, axes = plt.subplots(len(targets), 1, figsize=(max(6, 0.9 * table["cell_type"].nunique() + 2), 3.6 * len(targets)), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(
+        len(targets),
+        1,
+        figsize=(max(6, 0.9 * table["cell_type"].nunique() + 2), 3.6 * len(targets)),
+        dpi=110,
+        squeeze=False,
+    )
     for ax, target in zip(axes[:, 0], targets):
         wide = table[table["target"] == target].groupby(["cell_type", "model"])["pearson"].mean().unstack("model")
         wide.loc["mean"] = wide.mean()
@@ -36,7 +42,10 @@ def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:
         ax.axhline(0, color="black", lw=0.6)
         ax.set_ylabel("Pearson r")
         ax.set_xlabel("")
-        ax.set_title(f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds), {patients_phrase(table)}", fontsize=9)
+        ax.set_title(
+            f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds), {patients_phrase(table)}",
+            fontsize=9,
+        )
         plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
         ax.legend(fontsize=8)
     if subtitle:
@@ -58,12 +67,27 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
     sources = ["labels"] + [s for s in dict.fromkeys(matrices["source"]) if s != "labels"]
     ncol = len(sources)
     side = max(3.6, 0.16 * matrices["type_a"].nunique() + 1.6)  # room for the type names
-    fig, axes = plt.subplots(len(COLOCALISATION_ROWS), ncol, figsize=(side * ncol + 1, (side + 0.6) * len(COLOCALISATION_ROWS)), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(
+        len(COLOCALISATION_ROWS),
+        ncol,
+        figsize=(side * ncol + 1, (side + 0.6) * len(COLOCALISATION_ROWS)),
+        dpi=110,
+        squeeze=False,
+    )
     for row, (statistic, metric, label) in zip(axes, COLOCALISATION_ROWS):
         table = matrices[matrices["statistic"] == statistic]
-        means = {s: table[table["source"] == s].groupby(["type_a", "type_b"])["value"].mean().unstack("type_b") for s in sources}
+        means = {
+            s: table[table["source"] == s].groupby(["type_a", "type_b"])["value"].mean().unstack("type_b")
+            for s in sources
+        }
         types = list(means["labels"].index)
-        lim = max(float(np.nanmax(np.abs(m.to_numpy()))) if np.isfinite(m.to_numpy()).any() else 0.0 for m in means.values()) or 1.0
+        lim = (
+            max(
+                float(np.nanmax(np.abs(m.to_numpy()))) if np.isfinite(m.to_numpy()).any() else 0.0
+                for m in means.values()
+            )
+            or 1.0
+        )
         for ax, s in zip(row, sources):
             m = means[s].reindex(index=types, columns=types)
             im = ax.imshow(m.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -72,9 +96,17 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
             r = agreement.loc[(agreement["model"] == s) & (agreement["metric"] == metric), "value"]
             said = f"r = {r.mean():.2f}" if r.notna().any() else "r undefined: < 3 types"
             ax.set_title(s if s == "labels" else f"{s}\n{said}", fontsize=9)
-        fig.colorbar(im, ax=row[-1], fraction=0.046, pad=0.02, label=label.split(" (")[0] if statistic == "moran_r" else "enrichment z-score")
+        fig.colorbar(
+            im,
+            ax=row[-1],
+            fraction=0.046,
+            pad=0.02,
+            label=label.split(" (")[0] if statistic == "moran_r" else "enrichment z-score",
+        )
         row[0].annotate(label, (0, 1.18), xycoords="axes fraction", fontsize=9, fontweight="bold")
-    fig.suptitle(f"co-localisation of the cell types: labels vs predictions ({patients_phrase(agreement)})", fontsize=10)
+    fig.suptitle(
+        f"co-localisation of the cell types: labels vs predictions ({patients_phrase(agreement)})", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -24,7 +24,11 @@ def attach_labels(data: SpotSet, label_paths: dict[str, Path], labels: LabelSett
     types = list(next(iter(tables.values())).columns)
     for sample, table in tables.items():
         if list(table.columns) != types:
-            raise InputError(label_paths[sample], "its cell types differ from the other samples'", "rerun the deconvolution stage so that all samples share one model")
+            raise InputError(
+                label_paths[sample],
+                "its cell types differ from the other samples'",
+                "rerun the deconvolution stage so that all samples share one model",
+            )
     keep = np.zeros(len(data), bool)
     values = np.zeros((len(data), len(types)), np.float32)
     for sample, table in tables.items():
@@ -33,7 +37,11 @@ def attach_labels(data: SpotSet, label_paths: dict[str, Path], labels: LabelSett
         keep[rows] = found >= 0
         values[rows[found >= 0]] = table.to_numpy(np.float32)[found[found >= 0]]
     if not keep.any():
-        raise InputError(next(iter(label_paths.values())), "no spot of the patch files has a deconvolution label", "check that the deconvolution and patch stages ran on the same samples")
+        raise InputError(
+            next(iter(label_paths.values())),
+            "no spot of the patch files has a deconvolution label",
+            "check that the deconvolution and patch stages ran on the same samples",
+        )
     if not keep.all():
         log.info("%d spots have no deconvolution label and are skipped", int((~keep).sum()))
     out = data.subset(keep)

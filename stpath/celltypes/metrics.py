@@ -44,7 +44,9 @@ def per_type(pred: np.ndarray, true: np.ndarray) -> dict[str, np.ndarray]:
     return {"pearson": pearson, "spearman": spearman, "jsd": jsd, "jsd_squared": jsd**2}
 
 
-def score_fold(pred: pd.DataFrame, reference: pd.DataFrame, sample_of: pd.Series, model: str, target: str, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_fold(
+    pred: pd.DataFrame, reference: pd.DataFrame, sample_of: pd.Series, model: str, target: str, fold: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summary rows (``COLUMNS``) and per-type rows for one model and fold's test spots; ``pred``
     and ``reference`` are spots x cell types with the same index, ``sample_of`` the spot's slide."""
     types = list(reference.columns)
@@ -55,12 +57,28 @@ def score_fold(pred: pd.DataFrame, reference: pd.DataFrame, sample_of: pd.Series
     for protocol, sample, keep in groups:
         values = per_type(pred.to_numpy()[keep], reference.to_numpy()[keep])
         for metric, v in values.items():
-            summary.append((model, target, "cell_types", protocol, fold, sample, f"{metric}_mean", float(np.nanmean(v))))
-        table.append(pd.DataFrame({"model": model, "target": target, "protocol": protocol, "fold": fold, "test_sample": sample, "cell_type": types} | values))
+            summary.append(
+                (model, target, "cell_types", protocol, fold, sample, f"{metric}_mean", float(np.nanmean(v)))
+            )
+        table.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "target": target,
+                    "protocol": protocol,
+                    "fold": fold,
+                    "test_sample": sample,
+                    "cell_type": types,
+                }
+                | values
+            )
+        )
     return pd.DataFrame(summary, columns=COLUMNS), pd.concat(table, ignore_index=True)
 
 
-def evaluate_cell_types(predictions: list[SpotPrediction], truth: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evaluate_cell_types(
+    predictions: list[SpotPrediction], truth: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summary and per-type rows of the held-out slides' predictions, per model and fold over its
     test slides; against their labels and, when ``truth`` (spots keyed ``sample:spot``) is given,
     against the truth."""

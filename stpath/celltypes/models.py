@@ -32,25 +32,48 @@ def build(name: str, n_types: int, n_genes: int, settings: CellTypeSettings) -> 
     return registry.get(name, registry.CELL_TYPES).build(settings, n_genes, n_types)
 
 
-def fit(name: str, settings: CellTypeSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0, val_samples: tuple[str, ...] = ()) -> pd.DataFrame:
+def fit(
+    name: str,
+    settings: CellTypeSettings,
+    data: SpotSet,
+    device: torch.device,
+    workdir: Path,
+    checkpoint_minutes: float = 5.0,
+    val_samples: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Train one model on ``data`` (images, gene input, labels); ``workdir/best.pt`` holds the
     selected weights afterwards. Returns the history (per epoch; per penalty for the probe)."""
     seed_everything(settings.train.seed)
     model = build(name, len(data.label_names), len(data.genes), settings)
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    log.info("%s: %.2f M parameters, %.2f M trained", name, sum(p.numel() for p in model.parameters()) / 1e6, n_train / 1e6)
+    log.info(
+        "%s: %.2f M parameters, %.2f M trained", name, sum(p.numel() for p in model.parameters()) / 1e6, n_train / 1e6
+    )
     if not registry.get(name).closed_form:
-        return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data, val_samples), checkpoint_minutes, val_samples)
+        return train(
+            model,
+            data,
+            settings.train,
+            device,
+            workdir,
+            fingerprint(name, settings, data, val_samples),
+            checkpoint_minutes,
+            val_samples,
+        )
     model.to(device).eval()
     features = embed_images(model.encoder, data.images, device).cpu().numpy()
     train_idx, val_idx = split_validation(data.sample, settings.train.val_fraction, settings.train.seed, val_samples)
-    weight, bias, history = fit_probe(features, data.labels.numpy(), train_idx, val_idx, list(settings.probe_alphas), settings.train.seed)
+    weight, bias, history = fit_probe(
+        features, data.labels.numpy(), train_idx, val_idx, list(settings.probe_alphas), settings.train.seed
+    )
     set_head(model.head, weight, bias)
     write_best_weights(workdir, model.state_dict())
     return history
 
 
-def load(name: str, settings: CellTypeSettings, n_types: int, n_genes: int, checkpoint: Path, device: torch.device) -> nn.Module:
+def load(
+    name: str, settings: CellTypeSettings, n_types: int, n_genes: int, checkpoint: Path, device: torch.device
+) -> nn.Module:
     return load_weights(build(name, n_types, n_genes, settings), checkpoint, device)
 
 
@@ -77,15 +100,29 @@ def predict(model: nn.Module, images: torch.Tensor, device: torch.device, batch:
 
 
 def predict_held_out(
-    name: str, settings: CellTypeSettings, genes: list[str], folds: pd.DataFrame, checkpoints: dict[int, Path],
-    patches: dict[str, Path], expression: dict[str, Path], labels: dict[str, Path], device: torch.device,
+    name: str,
+    settings: CellTypeSettings,
+    genes: list[str],
+    folds: pd.DataFrame,
+    checkpoints: dict[int, Path],
+    patches: dict[str, Path],
+    expression: dict[str, Path],
+    labels: dict[str, Path],
+    device: torch.device,
 ) -> Iterator[SpotPrediction]:
     """The abundances of every slide a fold holds out, predicted from the image by that fold's
     model (``checkpoints``, loaded once per fold), next to the slide's labels. ``patches``,
     ``expression`` and ``labels`` map every sample to its files."""
     for fold, checkpoint in checkpoints.items():
         test = samples_in(folds, fold, "test")
-        spots = load_spots(test, [patches[s] for s in test], [expression[s] for s in test], genes, target_sum=settings.gene_target_sum, scored=True)
+        spots = load_spots(
+            test,
+            [patches[s] for s in test],
+            [expression[s] for s in test],
+            genes,
+            target_sum=settings.gene_target_sum,
+            scored=True,
+        )
         spots = attach_labels(spots, {s: labels[s] for s in test}, settings.labels)
         model = load(name, settings, len(spots.label_names), len(genes), checkpoint, device)
         predicted = predict(model, spots.images, device)
@@ -94,7 +131,12 @@ def predict_held_out(
             barcodes = spots.barcode[rows]
             values = predicted[rows]  # raw: the clipped view is derived where it is used (``metrics.clipped``)
             yield SpotPrediction(
-                name, int(fold), sample, pd.DataFrame(values, index=barcodes, columns=spots.label_names),
+                name,
+                int(fold),
+                sample,
+                pd.DataFrame(values, index=barcodes, columns=spots.label_names),
                 pd.DataFrame(spots.labels[torch.from_numpy(rows)].numpy(), index=barcodes, columns=spots.label_names),
-                settings.labels.name, read_spatial(labels[sample], barcodes), {"labels": vars(settings.labels), **below_zero(values)},
+                settings.labels.name,
+                read_spatial(labels[sample], barcodes),
+                {"labels": vars(settings.labels), **below_zero(values)},
             )

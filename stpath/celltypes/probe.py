@@ -22,7 +22,9 @@ def _ridge(alpha: float, seed: int):
     return make_pipeline(StandardScaler(), Ridge(alpha=alpha, random_state=seed))
 
 
-def fit_probe(features: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray, alphas: list[float], seed: int) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def fit_probe(
+    features: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray, alphas: list[float], seed: int
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(weight [K, D], bias [K]) of the ridge map from raw features to labels, and the validation
     score of every penalty tried."""
     scores = []
@@ -31,7 +33,12 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, v
         scores.append(float(pearson_columns(model.predict(features[val_idx]), labels[val_idx]).mean()))
     history = pd.DataFrame({"alpha": alphas, "val_pearson": scores})
     best = float(alphas[int(np.argmax(scores))])
-    log.info("ridge penalties %s: validation mean r %s; refitting all spots with alpha %g", alphas, np.round(scores, 3).tolist(), best)
+    log.info(
+        "ridge penalties %s: validation mean r %s; refitting all spots with alpha %g",
+        alphas,
+        np.round(scores, 3).tolist(),
+        best,
+    )
     model = _ridge(best, seed).fit(features, labels)
     scaler, ridge = model.named_steps["standardscaler"], model.named_steps["ridge"]
     weight = ridge.coef_ / scaler.scale_  # fold the standardisation into the linear map

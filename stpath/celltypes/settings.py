@@ -53,7 +53,11 @@ class CellTypeSettings:
     gene_target_sum: float | None = 50_000.0  # its normalisation: counts to this total, log1p (None: the shared median)
     accelerator: str = "auto"
     cuca: CUCAConfig = field(default_factory=CUCAConfig)  # encoder, preset, fine-tuning, heads, loss weights
-    train: TrainConfig = field(default_factory=lambda: cuca_training(epochs=100, batch_size=128, lr=0.002, weight_decay=1e-4, seed=3407, augment=False))
+    train: TrainConfig = field(
+        default_factory=lambda: cuca_training(
+            epochs=100, batch_size=128, lr=0.002, weight_decay=1e-4, seed=3407, augment=False
+        )
+    )
     probe_alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
     whole_slide: tuple[str, ...] = ("cuca",)
     map_types: int = 6
@@ -65,8 +69,14 @@ class CellTypeSettings:
             name = {"virchow2": "Virchow2", "uni": "UNI"}.get(cuca.preset, cuca.preset)
         else:
             name = cuca.encoder.name or f"ViT ({cuca.encoder.depth} blocks, width {cuca.encoder.embed_dim})"
-        how = {"lora": f"LoRA r {lora.r}, alpha {lora.alpha} on its last {lora.blocks} blocks", "frozen": "frozen", "full": "trained in full"}[cuca.finetune]
-        origin = "from " + Path(cuca.encoder.weights).name if cuca.encoder.weights else "from scratch, no pretrained weights"
+        how = {
+            "lora": f"LoRA r {lora.r}, alpha {lora.alpha} on its last {lora.blocks} blocks",
+            "frozen": "frozen",
+            "full": "trained in full",
+        }[cuca.finetune]
+        origin = (
+            "from " + Path(cuca.encoder.weights).name if cuca.encoder.weights else "from scratch, no pretrained weights"
+        )
         paper = "" if (cuca.preset, cuca.finetune) == ("virchow2", "lora") else "; not the paper's Virchow2 + LoRA"
         return f"encoder: {name}, {how}, {origin}{paper}"
 

@@ -30,8 +30,17 @@ class CellTypePredictor:
     genes: list[str]  # the molecule branch's input genes (they size the model; unused on images)
 
 
-def from_run(name: str, settings: CellTypeSettings, checkpoint: Path, genes: list[str], cell_types: list[str], device: torch.device) -> CellTypePredictor:
-    return CellTypePredictor(name, load(name, settings, len(cell_types), len(genes), checkpoint, device), list(cell_types), list(genes))
+def from_run(
+    name: str,
+    settings: CellTypeSettings,
+    checkpoint: Path,
+    genes: list[str],
+    cell_types: list[str],
+    device: torch.device,
+) -> CellTypePredictor:
+    return CellTypePredictor(
+        name, load(name, settings, len(cell_types), len(genes), checkpoint, device), list(cell_types), list(genes)
+    )
 
 
 def from_bundle(bundle: Bundle, device: torch.device) -> CellTypePredictor:
@@ -40,25 +49,66 @@ def from_bundle(bundle: Bundle, device: torch.device) -> CellTypePredictor:
     return CellTypePredictor(bundle.model, model, list(bundle.outputs), list(bundle.input_genes))
 
 
-def predict_tiles(predictor: CellTypePredictor, tiles_path, device: torch.device, input_px: int, *, sample: str, split: str, details: dict | None = None, chunk: int = 512) -> TilePrediction:
+def predict_tiles(
+    predictor: CellTypePredictor,
+    tiles_path,
+    device: torch.device,
+    input_px: int,
+    *,
+    sample: str,
+    split: str,
+    details: dict | None = None,
+    chunk: int = 512,
+) -> TilePrediction:
     """Abundances of every tile (tiles x cell types) of ``sample`` by the ``split`` model."""
     values, rate = infer_tiles(predictor.model.predict, tiles_path, len(predictor.cell_types), device, input_px, chunk)
     values, clipped = clip_abundances(values)
     grid = read_tile_grid(tiles_path)
     abundance = pd.DataFrame(values, index=[f"tile{i}" for i in range(len(grid))], columns=predictor.cell_types)
-    return TilePrediction(predictor.name, split, sample, abundance, grid.centres, grid.side_level0, rate, grid.attrs, {**clipped, **(details or {})})
+    return TilePrediction(
+        predictor.name,
+        split,
+        sample,
+        abundance,
+        grid.centres,
+        grid.side_level0,
+        rate,
+        grid.attrs,
+        {**clipped, **(details or {})},
+    )
 
 
-def make_bundle(predictor: CellTypePredictor, settings: CellTypeSettings, checkpoint: Path, *, dataset: str, training_samples: list[str], scale: InputScale, folder) -> Bundle:
+def make_bundle(
+    predictor: CellTypePredictor,
+    settings: CellTypeSettings,
+    checkpoint: Path,
+    *,
+    dataset: str,
+    training_samples: list[str],
+    scale: InputScale,
+    folder,
+) -> Bundle:
     """Bundle a final model at ``folder``."""
     encoder = settings.cuca.encoder
     bundle = Bundle(
-        model=predictor.name, task=registry.CELL_TYPES, dataset=dataset, settings=settings_dict(settings),
-        input_genes=predictor.genes, outputs=predictor.cell_types, map_genes=[],
+        model=predictor.name,
+        task=registry.CELL_TYPES,
+        dataset=dataset,
+        settings=settings_dict(settings),
+        input_genes=predictor.genes,
+        outputs=predictor.cell_types,
+        map_genes=[],
         normalisation=f"cell types: {settings.labels.name} ({settings.labels.quantity})",
-        encoder={"name": encoder.name or "ViT (from scratch)", "preset": settings.cuca.preset, "weights_file": encoder.weights,
-                 "finetune": settings.cuca.finetune, "img_size": encoder.img_size},
-        scale=scale, training_samples=list(training_samples), retrieval=False,
+        encoder={
+            "name": encoder.name or "ViT (from scratch)",
+            "preset": settings.cuca.preset,
+            "weights_file": encoder.weights,
+            "finetune": settings.cuca.finetune,
+            "img_size": encoder.img_size,
+        },
+        scale=scale,
+        training_samples=list(training_samples),
+        retrieval=False,
     )
     write_bundle(folder, bundle, checkpoint)
     return bundle

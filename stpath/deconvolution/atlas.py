@@ -24,17 +24,28 @@ from ..ingest.tables import check_raw_counts, check_unique
 
 log = logging.getLogger(__name__)
 
-MATRIX, GENES, BARCODES, METADATA = "count_matrix_sparse.mtx", "count_matrix_genes.tsv", "count_matrix_barcodes.tsv", "metadata.csv"
+MATRIX, GENES, BARCODES, METADATA = (
+    "count_matrix_sparse.mtx",
+    "count_matrix_genes.tsv",
+    "count_matrix_barcodes.tsv",
+    "metadata.csv",
+)
 TIERS = ["celltype_major", "celltype_minor", "celltype_subset"]
 PATIENT = "Patient"
-FIX = "give the GEO file GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz as published (deconvolution.reference.convert_from)"
+FIX = (
+    "give the GEO file GSE176078_Wu_etal_2021_BRCA_scRNASeq.tar.gz as published (deconvolution.reference.convert_from)"
+)
 
 
 def _members(tar: tarfile.TarFile, archive: Path) -> dict[str, tarfile.TarInfo]:
     found = {PurePosixPath(m.name).name: m for m in tar.getmembers() if m.isfile()}
     missing = [n for n in (MATRIX, GENES, BARCODES, METADATA) if n not in found]
     if missing:
-        raise InputError(archive, f"the archive lacks {', '.join(missing)} (GSE176078 layout: {MATRIX}, {GENES}, {BARCODES}, {METADATA})", FIX)
+        raise InputError(
+            archive,
+            f"the archive lacks {', '.join(missing)} (GSE176078 layout: {MATRIX}, {GENES}, {BARCODES}, {METADATA})",
+            FIX,
+        )
     return found
 
 
@@ -62,11 +73,17 @@ def read_wu2021(archive: str | Path, workdir: str | Path | None = None) -> ad.An
     if counts.shape == (len(genes), len(barcodes)):
         counts = counts.T
     elif counts.shape != (len(barcodes), len(genes)):
-        raise InputError(archive, f"{MATRIX} is {counts.shape[0]} x {counts.shape[1]}, but there are {len(genes)} genes and {len(barcodes)} barcodes", FIX)
+        raise InputError(
+            archive,
+            f"{MATRIX} is {counts.shape[0]} x {counts.shape[1]}, but there are {len(genes)} genes and {len(barcodes)} barcodes",
+            FIX,
+        )
     check_unique(barcodes, archive, "cell barcodes")
     absent = barcodes.difference(metadata.index)
     if len(absent):
-        raise InputError(archive, f"{len(absent)} cells of {BARCODES} have no row in {METADATA} (e.g. {list(absent[:3])})", FIX)
+        raise InputError(
+            archive, f"{len(absent)} cells of {BARCODES} have no row in {METADATA} (e.g. {list(absent[:3])})", FIX
+        )
     obs = metadata.loc[barcodes].rename_axis(None)
     missing = [t for t in TIERS if t not in obs]
     if missing:
@@ -74,9 +91,15 @@ def read_wu2021(archive: str | Path, workdir: str | Path | None = None) -> ad.An
     if PATIENT not in obs:  # the published table names the patient orig.ident (e.g. CID3586)
         obs[PATIENT] = obs["orig.ident"] if "orig.ident" in obs else barcodes.str.split("_").str[0]
     obs = obs.astype({c: "category" for c in [*TIERS, PATIENT]})
-    adata = ad.AnnData(X=check_raw_counts(counts, archive, FIX).astype(np.float32), obs=obs, var=pd.DataFrame(index=genes.astype(str)))
+    adata = ad.AnnData(
+        X=check_raw_counts(counts, archive, FIX).astype(np.float32), obs=obs, var=pd.DataFrame(index=genes.astype(str))
+    )
     adata.var_names_make_unique()
-    adata.uns["source"] = {"archive": archive.name, "geo": "GSE176078", "citation": "Wu et al., Nat Genet 53, 1334-1347 (2021)"}
+    adata.uns["source"] = {
+        "archive": archive.name,
+        "geo": "GSE176078",
+        "citation": "Wu et al., Nat Genet 53, 1334-1347 (2021)",
+    }
     return adata
 
 
@@ -88,7 +111,16 @@ def convert_wu2021(archive: str | Path, out: str | Path) -> ad.AnnData:
     with atomic_path(out) as tmp:
         adata.write_h5ad(tmp)
     counts = adata.obs["celltype_minor"].value_counts()
-    log.info("%s: %d cells x %d genes, %d patients, %d minor cell types (smallest %s: %d cells)", out, adata.n_obs, adata.n_vars, adata.obs[PATIENT].nunique(), len(counts), counts.index[-1], counts.iloc[-1])
+    log.info(
+        "%s: %d cells x %d genes, %d patients, %d minor cell types (smallest %s: %d cells)",
+        out,
+        adata.n_obs,
+        adata.n_vars,
+        adata.obs[PATIENT].nunique(),
+        len(counts),
+        counts.index[-1],
+        counts.iloc[-1],
+    )
     return adata
 
 

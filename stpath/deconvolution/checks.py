@@ -49,7 +49,9 @@ def marker_genes(signatures: pd.DataFrame, genes, n_markers: int) -> dict[str, l
     return out
 
 
-def marker_check(abundance: pd.DataFrame, counts: pd.DataFrame, signatures: pd.DataFrame, n_markers: int) -> pd.DataFrame:
+def marker_check(
+    abundance: pd.DataFrame, counts: pd.DataFrame, signatures: pd.DataFrame, n_markers: int
+) -> pd.DataFrame:
     """Per type: Pearson r across spots between its abundance and the summed expression (counts per
     10k, summed over markers) of its top reference markers; a 'mean' row over the types with markers."""
     cp10k = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0) * 1e4
@@ -60,5 +62,7 @@ def marker_check(abundance: pd.DataFrame, counts: pd.DataFrame, signatures: pd.D
         r = pearson(abundance[t], cp10k[genes].sum(axis=1)) if genes else float("nan")
         rows.append((t, len(genes), ",".join(genes), r))
     table = pd.DataFrame(rows, columns=["cell_type", "n_markers", "markers", "pearson_r"])
-    mean = pd.DataFrame([("mean", int(table.n_markers.sum()), "", float(np.nanmean(table.pearson_r)))], columns=table.columns)
+    mean = pd.DataFrame(
+        [("mean", int(table.n_markers.sum()), "", float(np.nanmean(table.pearson_r)))], columns=table.columns
+    )
     return pd.concat([table, mean], ignore_index=True)

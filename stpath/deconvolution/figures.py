@@ -65,7 +65,9 @@ def abundance_maps(abundance: pd.DataFrame, view: SpotView, path, title: str) ->
     save_grid(fig, axes, len(types), title, path)
 
 
-def comparison_maps(panels: dict[str, pd.DataFrame], types: list[str], view: SpotView, path, title: str, r: dict | None = None) -> None:
+def comparison_maps(
+    panels: dict[str, pd.DataFrame], types: list[str], view: SpotView, path, title: str, r: dict | None = None
+) -> None:
     """Rows: cell types; columns: the published proportions, then each method's, on the published
     column's scale (``plots.spot_grid``); ``r[(method, type)]`` in the titles."""
     spot_grid(path, title, panels, types, view, side=2.9, label="proportion", scores=r)
@@ -77,17 +79,35 @@ def check_heatmaps(check: pd.DataFrame, path, title: str) -> None:
     tiers, methods = list(dict.fromkeys(check["tier"])), list(dict.fromkeys(check["method"]))
     heights = [check[check["tier"] == t]["type"].nunique() for t in tiers]
     sections = list(dict.fromkeys(check["section"]))
-    fig, axes = plt.subplots(len(tiers), len(methods), figsize=(1.2 + 0.75 * len(sections) * len(methods) + 2.2, 0.32 * sum(heights) + 1.6 * len(tiers)),
-                             dpi=110, squeeze=False, gridspec_kw={"height_ratios": heights})
+    fig, axes = plt.subplots(
+        len(tiers),
+        len(methods),
+        figsize=(1.2 + 0.75 * len(sections) * len(methods) + 2.2, 0.32 * sum(heights) + 1.6 * len(tiers)),
+        dpi=110,
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
     for row, tier in zip(axes, tiers):
         part = check[check["tier"] == tier]
         types = [t for t in dict.fromkeys(part["type"]) if t != "mean"] + ["mean"]
         for ax, method in zip(row, methods):
-            wide = part[part["method"] == method].pivot(index="type", columns="section", values="pearson").reindex(index=types, columns=sections)
+            wide = (
+                part[part["method"] == method]
+                .pivot(index="type", columns="section", values="pearson")
+                .reindex(index=types, columns=sections)
+            )
             im = ax.imshow(wide.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
             for (i, j), v in np.ndenumerate(wide.to_numpy()):
                 if np.isfinite(v):
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if abs(v) > 0.6 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if abs(v) > 0.6 else "black",
+                    )
             ax.set_xticks(range(len(sections)), sections, fontsize=7)
             ax.set_yticks(range(len(types)), types, fontsize=7)
             ax.axhline(len(types) - 1.5, color="black", lw=0.8)

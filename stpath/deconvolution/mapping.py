@@ -36,7 +36,9 @@ class MappingParams:
         return cls(**section)
 
 
-def spatial_input(samples: list[ad.AnnData], signatures: pd.DataFrame, min_shared: int, signatures_path) -> tuple[ad.AnnData, pd.DataFrame]:
+def spatial_input(
+    samples: list[ad.AnnData], signatures: pd.DataFrame, min_shared: int, signatures_path
+) -> tuple[ad.AnnData, pd.DataFrame]:
     """All samples' raw counts over the genes they share with the signatures (mitochondrial genes
     removed, as the tutorial does), spot ids prefixed by sample, and the matching signatures."""
     renamed = []
@@ -60,7 +62,13 @@ def spatial_input(samples: list[ad.AnnData], signatures: pd.DataFrame, min_share
             "sheet's expression files, or lower deconvolution.min_shared_genes",
         )
     shared = adata.var_names[adata.var_names.isin(shared)]
-    log.info("%d spots from %d samples, %d genes shared with %d signatures", adata.n_obs, len(samples), len(shared), signatures.shape[1])
+    log.info(
+        "%d spots from %d samples, %d genes shared with %d signatures",
+        adata.n_obs,
+        len(samples),
+        len(shared),
+        signatures.shape[1],
+    )
     return adata[:, shared].copy(), signatures.loc[shared]
 
 
@@ -78,13 +86,22 @@ def fit(adata: ad.AnnData, signatures: pd.DataFrame, params: MappingParams, acce
     )
     start = time.perf_counter()
     model.train(
-        max_epochs=params.max_epochs, batch_size=params.batch_size, lr=params.lr, train_size=1, accelerator=accelerator,
+        max_epochs=params.max_epochs,
+        batch_size=params.batch_size,
+        lr=params.lr,
+        train_size=1,
+        accelerator=accelerator,
         **trainer_kwargs("Cell2location", params.max_epochs),
     )
     seconds = time.perf_counter() - start
     log.info(
         "Cell2location: %d spots x %d genes x %d types, %d epochs in %.1f s (%.2f epochs/s)",
-        adata.n_obs, adata.n_vars, signatures.shape[1], params.max_epochs, seconds, params.max_epochs / seconds,
+        adata.n_obs,
+        adata.n_vars,
+        signatures.shape[1],
+        params.max_epochs,
+        seconds,
+        params.max_epochs / seconds,
     )
     return model
 
@@ -106,7 +123,10 @@ def export(model, adata: ad.AnnData, params: MappingParams, accelerator: str) ->
         frame.columns = names
         out[q] = frame
     samples = model.sample_posterior(
-        num_samples=params.num_samples, return_sites=["w_sf"], batch_size=batch, accelerator=accelerator,
+        num_samples=params.num_samples,
+        return_sites=["w_sf"],
+        batch_size=batch,
+        accelerator=accelerator,
         summary_fun={"post_sample_means": np.mean},
     )
     means = model.sample2df_obs(samples, site_name="w_sf", summary_name="means", name_prefix="cell_abundance")

@@ -28,7 +28,9 @@ def proportions(abundance: pd.DataFrame) -> pd.DataFrame:
     return abundance.div(total, axis=0).fillna(0.0)
 
 
-def sample_tables(estimates: dict[str, pd.DataFrame], sample: str, spot_ids) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def sample_tables(
+    estimates: dict[str, pd.DataFrame], sample: str, spot_ids
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """One sample's estimates re-indexed by its own spot ids: obsm frames (abundance_* and
     proportion_*) and the long-by-estimate TSV table (spot, estimate, one column per type)."""
     keys = [spot_key(sample, b) for b in spot_ids]
@@ -46,7 +48,9 @@ def sample_tables(estimates: dict[str, pd.DataFrame], sample: str, spot_ids) -> 
     return obsm, table.reset_index()
 
 
-def save_sample(ingested: ad.AnnData, obsm: dict[str, pd.DataFrame], table: pd.DataFrame, h5ad_path: Path, tsv_path: Path) -> None:
+def save_sample(
+    ingested: ad.AnnData, obsm: dict[str, pd.DataFrame], table: pd.DataFrame, h5ad_path: Path, tsv_path: Path
+) -> None:
     """The sample's ingested AnnData with the estimates in ``obsm`` and its cell types in ``uns``,
     and the long TSV table."""
     save_labels(ingested, obsm, h5ad_path)
@@ -66,7 +70,12 @@ def save_labels(ingested: ad.AnnData, obsm: dict[str, pd.DataFrame], h5ad_path: 
         out.write_h5ad(tmp)
 
 
-def read_estimate(path, estimate: str, kind: str = "abundance", fix: str = "set cell_type_models.labels to an estimate the deconvolution stage writes") -> pd.DataFrame:
+def read_estimate(
+    path,
+    estimate: str,
+    kind: str = "abundance",
+    fix: str = "set cell_type_models.labels to an estimate the deconvolution stage writes",
+) -> pd.DataFrame:
     """Spots x cell types: ``kind`` (abundance or proportion) ``estimate`` (q05, q50, q95, mean)."""
     key = f"{kind}_{estimate}"
     obsm = ad.read_h5ad(path, backed="r").obsm

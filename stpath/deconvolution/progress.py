@@ -28,7 +28,12 @@ class EpochLog(Callback):
         seconds = time.perf_counter() - self.start
         log.info(
             "%s: epoch %d/%d, ELBO %s, %.1f s, %.2f epochs/s",
-            self.name, epoch, self.max_epochs, f"{float(elbo):.4g}" if elbo is not None else "n/a", seconds, epoch / seconds,
+            self.name,
+            epoch,
+            self.max_epochs,
+            f"{float(elbo):.4g}" if elbo is not None else "n/a",
+            seconds,
+            epoch / seconds,
         )
 
 

@@ -76,13 +76,21 @@ def read_published(path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(path, f"not a readable table ({exc})", fix) from None
     if table.empty or table.shape[1] < 2:
-        raise InputError(path, f"{table.shape[0]} spots x {table.shape[1]} cell types: a table needs spots and at least two types (is it comma-separated?)", fix)
+        raise InputError(
+            path,
+            f"{table.shape[0]} spots x {table.shape[1]} cell types: a table needs spots and at least two types (is it comma-separated?)",
+            fix,
+        )
     table.columns = [str(c).strip() for c in table.columns]
     table.index = table.index.astype(str).str.strip()
     for what, names in (("cell type", table.columns), ("spot id", table.index)):
         duplicated = names[names.duplicated()]
         if len(duplicated):
-            raise InputError(path, f"the {what} {duplicated[0]!r} appears {int((names == duplicated[0]).sum())} times", f"keep one column or row per {what}")
+            raise InputError(
+                path,
+                f"the {what} {duplicated[0]!r} appears {int((names == duplicated[0]).sum())} times",
+                f"keep one column or row per {what}",
+            )
     values = table.apply(pd.to_numeric, errors="coerce")
     bad = values.isna() & table.notna()
     if bad.any().any():
@@ -91,14 +99,28 @@ def read_published(path) -> pd.DataFrame:
     array = values.to_numpy(float)
     if not np.isfinite(array).all():
         row, col = np.argwhere(~np.isfinite(array))[0]
-        raise InputError(path, f"{int((~np.isfinite(array)).sum())} values are missing or infinite, e.g. spot {table.index[row]!r}, type {table.columns[col]!r}", "fill them (0 for an absent type) or remove those spots")
+        raise InputError(
+            path,
+            f"{int((~np.isfinite(array)).sum())} values are missing or infinite, e.g. spot {table.index[row]!r}, type {table.columns[col]!r}",
+            "fill them (0 for an absent type) or remove those spots",
+        )
     if (array < 0).any():
         row, col = np.argwhere(array < 0)[0]
-        raise InputError(path, f"{int((array < 0).sum())} values are negative, e.g. {array[row, col]:g} for spot {table.index[row]!r}, type {table.columns[col]!r}", "give proportions or abundances (>= 0); a negative value is not one")
+        raise InputError(
+            path,
+            f"{int((array < 0).sum())} values are negative, e.g. {array[row, col]:g} for spot {table.index[row]!r}, type {table.columns[col]!r}",
+            "give proportions or abundances (>= 0); a negative value is not one",
+        )
     return values.astype(float)
 
 
-def check_published(tier: PublishedTier, paths: Mapping[str, Path], spot_ids: Mapping[str, pd.Index], min_matched: float, reference_labels=None) -> dict[str, pd.DataFrame]:
+def check_published(
+    tier: PublishedTier,
+    paths: Mapping[str, Path],
+    spot_ids: Mapping[str, pd.Index],
+    min_matched: float,
+    reference_labels=None,
+) -> dict[str, pd.DataFrame]:
     """Every sample's table of ``tier`` read and checked against the sample's spots (``spot_ids``),
     the other samples' types and the label map; returns the tables. ``reference_labels``: the
     labels of the reference's ``tier.label_column`` (None: not known here)."""
@@ -119,28 +141,35 @@ def check_published(tier: PublishedTier, paths: Mapping[str, Path], spot_ids: Ma
         if types is None:
             types, first = list(table.columns), path
         elif set(table.columns) != set(types):
-            raise InputError(path, f"its cell types differ from {first}'s: {sorted(set(table.columns) ^ set(types))}", "give every sample's table of a tier the same cell types")
+            raise InputError(
+                path,
+                f"its cell types differ from {first}'s: {sorted(set(table.columns) ^ set(types))}",
+                "give every sample's table of a tier the same cell types",
+            )
         tables[sample] = table[types]
     seen = {}
     for sample, table in tables.items():
         key = pd.util.hash_pandas_object(table, index=True).sum()
         if key in seen and tables[seen[key]].equals(table):
             raise InputError(
-                paths[sample], f"samples {seen[key]} and {sample} are given the same table ({paths[seen[key]]} holds the same spots and values)",
+                paths[sample],
+                f"samples {seen[key]} and {sample} are given the same table ({paths[seen[key]]} holds the same spots and values)",
                 f"give each sample its own section's table: put {{sample}} in published_deconvolution.tiers.{tier.name}.table",
             )
         seen[key] = sample
     missing = sorted(set(tier.label_map.values()) - set(types or []))
     if missing:
         raise InputError(
-            first, f"published_deconvolution.tiers.{tier.name}.label_map names {missing}, which are not cell types of the table (it has {types})",
+            first,
+            f"published_deconvolution.tiers.{tier.name}.label_map names {missing}, which are not cell types of the table (it has {types})",
             "spell the map's values as the table's column names",
         )
     if reference_labels is not None:
         unknown = sorted(set(tier.label_map) - set(reference_labels))
         if unknown:
             raise InputError(
-                None, f"published_deconvolution.tiers.{tier.name}.label_map names {unknown}, which are not labels of the reference's column {tier.label_column!r} (it has {sorted(reference_labels)})",
+                None,
+                f"published_deconvolution.tiers.{tier.name}.label_map names {unknown}, which are not labels of the reference's column {tier.label_column!r} (it has {sorted(reference_labels)})",
                 "spell the map's keys as the reference's labels, or set the tier's label_column to the column they come from",
             )
     return tables
@@ -155,12 +184,18 @@ def tier_of_types(reference_obs: pd.DataFrame | None, run_column: str, tier: Pub
     column = tier.label_column or run_column
     if column == run_column or reference_obs is None:
         if column != run_column:
-            raise InputError(None, f"published_deconvolution.tiers.{tier.name}.label_column {column!r} needs the reference's cells, but only signatures are given", f"leave label_column empty and map the signatures' types ({run_column}) in label_map")
+            raise InputError(
+                None,
+                f"published_deconvolution.tiers.{tier.name}.label_column {column!r} needs the reference's cells, but only signatures are given",
+                f"leave label_column empty and map the signatures' types ({run_column}) in label_map",
+            )
         return {}
     pairs = reference_obs.groupby([run_column, column], observed=True).size().rename("cells").reset_index()
     split = pairs[run_column].value_counts()
     if (split > 1).any():
-        raise CoarserTypes(f"this run's types ({run_column}) are coarser than the tier's ({column}): e.g. {split.idxmax()!r} spans {int(split.max())} of its labels")
+        raise CoarserTypes(
+            f"this run's types ({run_column}) are coarser than the tier's ({column}): e.g. {split.idxmax()!r} spans {int(split.max())} of its labels"
+        )
     return dict(zip(pairs[run_column].astype(str), pairs[column].astype(str)))
 
 
@@ -199,7 +234,9 @@ def compare(estimates: Mapping[str, pd.DataFrame], published: pd.DataFrame, sect
             part.append((tier, section, t, method, r, rho, len(spots)))
         rows += part
         frame = pd.DataFrame(part)
-        rows.append((tier, section, "mean", method, float(np.nanmean(frame[4])), float(np.nanmean(frame[5])), len(spots)))
+        rows.append(
+            (tier, section, "mean", method, float(np.nanmean(frame[4])), float(np.nanmean(frame[5])), len(spots))
+        )
     return pd.DataFrame(rows, columns=["tier", "section", "type", "method", "pearson", "spearman", "n_spots"])
 
 
@@ -219,7 +256,9 @@ def nnls_proportions(counts: pd.DataFrame, signatures: pd.DataFrame, n_genes: in
     # solved on shares of transcripts, then back to cells: a type's share over its own total
     coef = np.stack([optimize.nnls(basis[specific] / totals, spot)[0] for spot in x]) / totals
     total = coef.sum(axis=1, keepdims=True)
-    return pd.DataFrame(np.divide(coef, total, out=np.zeros_like(coef), where=total > 0), index=counts.index, columns=signatures.columns)
+    return pd.DataFrame(
+        np.divide(coef, total, out=np.zeros_like(coef), where=total > 0), index=counts.index, columns=signatures.columns
+    )
 
 
 def section_rows(frame: pd.DataFrame, sample_of: pd.Series, sample: str) -> pd.DataFrame:
@@ -228,24 +267,41 @@ def section_rows(frame: pd.DataFrame, sample_of: pd.Series, sample: str) -> pd.D
     return frame.loc[keep].set_axis([k.split(":", 1)[1] for k in sample_of.index[keep]])
 
 
-def external_check(proportions: pd.DataFrame, nnls: pd.DataFrame, sample_of: pd.Series, published: Mapping[str, Mapping[str, pd.DataFrame]],
-                   tiers: Mapping[str, PublishedTier], to_tier: Mapping[str, Mapping[str, str]], method: str) -> pd.DataFrame:
+def external_check(
+    proportions: pd.DataFrame,
+    nnls: pd.DataFrame,
+    sample_of: pd.Series,
+    published: Mapping[str, Mapping[str, pd.DataFrame]],
+    tiers: Mapping[str, PublishedTier],
+    to_tier: Mapping[str, Mapping[str, str]],
+    method: str,
+) -> pd.DataFrame:
     """The check table: per tier, section, method (this run's ``method`` and the NNLS floor) and
     published type, Pearson and Spearman across the section's spots. ``proportions`` and ``nnls``
     are spots (keyed ``sample:spot``) x this run's types; ``published[tier][sample]`` the tables."""
     parts = []
     for name, tier in tiers.items():
         for sample, table in published[name].items():
-            ours = {m: aggregate(section_rows(frame, sample_of, sample), to_tier[name], tier.label_map) for m, frame in ((method, proportions), (NNLS, nnls))}
+            ours = {
+                m: aggregate(section_rows(frame, sample_of, sample), to_tier[name], tier.label_map)
+                for m, frame in ((method, proportions), (NNLS, nnls))
+            }
             unmatched = sorted(set(table.columns) - set(ours[method].columns))
             if unmatched:
-                log.info("%s tier %s: published types without a counterpart in this run's reference: %s", sample, name, unmatched)
+                log.info(
+                    "%s tier %s: published types without a counterpart in this run's reference: %s",
+                    sample,
+                    name,
+                    unmatched,
+                )
             parts.append(compare(ours, table, sample, name))
     return pd.concat(parts, ignore_index=True)
 
 
 def check_summary(check: pd.DataFrame) -> pd.DataFrame:
     """Mean over types per tier, method and section, and over sections ('all')."""
-    means = check[check["type"] == "mean"].pivot_table(index=["tier", "method"], columns="section", values="pearson", sort=False)
+    means = check[check["type"] == "mean"].pivot_table(
+        index=["tier", "method"], columns="section", values="pearson", sort=False
+    )
     means["all"] = means.mean(axis=1)
     return means

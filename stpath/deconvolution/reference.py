@@ -114,21 +114,36 @@ def load_reference(spec: ReferenceSpec) -> ad.AnnData:
     if spec.batch_column:
         adata.obs["batch"] = pd.Categorical(adata.obs[spec.batch_column].astype(str))
     counts = adata.obs["label"].value_counts()
-    log.info("reference: %d cells x %d genes, %d cell types (%d-%d cells each)", adata.n_obs, adata.n_vars, len(types), counts.min(), counts.max())
+    log.info(
+        "reference: %d cells x %d genes, %d cell types (%d-%d cells each)",
+        adata.n_obs,
+        adata.n_vars,
+        len(types),
+        counts.min(),
+        counts.max(),
+    )
     return adata
 
 
 def _read_counts(spec: ReferenceSpec, labels: pd.DataFrame | None) -> ad.AnnData:
     path = spec.path
     if not path.exists():
-        raise InputError(path, "single-cell reference not found", "set deconvolution.reference.path (relative to data_root) to an existing file")
+        raise InputError(
+            path,
+            "single-cell reference not found",
+            "set deconvolution.reference.path (relative to data_root) to an existing file",
+        )
     name = path.name.lower()
     try:
         if name.endswith(".h5ad"):
             adata = ad.read_h5ad(path)
             if spec.layer:
                 if spec.layer not in adata.layers:
-                    raise InputError(path, f"no layer {spec.layer!r}; layers are {list(adata.layers)}", "set deconvolution.reference.layer to one of them, or '' for X")
+                    raise InputError(
+                        path,
+                        f"no layer {spec.layer!r}; layers are {list(adata.layers)}",
+                        "set deconvolution.reference.layer to one of them, or '' for X",
+                    )
                 adata.X = adata.layers[spec.layer]
         elif name.endswith(".h5"):
             adata = sc.read_10x_h5(path)
@@ -136,15 +151,31 @@ def _read_counts(spec: ReferenceSpec, labels: pd.DataFrame | None) -> ad.AnnData
             adata = sc.read_10x_mtx(path)
         elif any(name.endswith(s) for s in (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")):
             if labels is None:
-                raise InputError(path, "a counts table needs a labels table", "set deconvolution.reference.labels to the cell-type table of these cells")
+                raise InputError(
+                    path,
+                    "a counts table needs a labels table",
+                    "set deconvolution.reference.labels to the cell-type table of these cells",
+                )
             table = orient_counts(read_table(path), labels.index, path, "cell")
-            adata = ad.AnnData(X=table.to_numpy(), obs=pd.DataFrame(index=table.index.astype(str)), var=pd.DataFrame(index=table.columns.astype(str)))
+            adata = ad.AnnData(
+                X=table.to_numpy(),
+                obs=pd.DataFrame(index=table.index.astype(str)),
+                var=pd.DataFrame(index=table.columns.astype(str)),
+            )
         else:
-            raise InputError(path, "unknown reference format", "give an .h5ad, a 10x .h5 or matrix folder, or a CSV/TSV counts table with a labels table")
+            raise InputError(
+                path,
+                "unknown reference format",
+                "give an .h5ad, a 10x .h5 or matrix folder, or a CSV/TSV counts table with a labels table",
+            )
     except InputError:
         raise
     except Exception as exc:  # a corrupt file: report which one, whatever the parser raised
-        raise InputError(path, f"cannot be read ({type(exc).__name__}: {exc})", "check that the file is complete and in the format its extension says") from None
+        raise InputError(
+            path,
+            f"cannot be read ({type(exc).__name__}: {exc})",
+            "check that the file is complete and in the format its extension says",
+        ) from None
     adata.X = check_raw_counts(adata.X, path, COUNTS_FIX)
     adata.var_names_make_unique()
     return adata
@@ -173,20 +204,29 @@ def fit_signatures(
     plt.close("all")  # filter_genes draws its cut-off plot on the current figure
     log.info("gene filter kept %d of %d reference genes", len(selected), reference.n_vars)
     if len(selected) == 0:
-        raise InputError(None, "the reference gene filter removed every gene", "lower deconvolution.gene_filter cut-offs")
+        raise InputError(
+            None, "the reference gene filter removed every gene", "lower deconvolution.gene_filter cut-offs"
+        )
     ref = reference[:, selected].copy()
     scvi.settings.seed = seed
     RegressionModel.setup_anndata(ref, labels_key="label", batch_key="batch" if "batch" in ref.obs else None)
     model = RegressionModel(ref)
     start = time.perf_counter()
     model.train(
-        max_epochs=params.max_epochs, batch_size=params.batch_size, lr=params.lr, train_size=1, accelerator=accelerator,
+        max_epochs=params.max_epochs,
+        batch_size=params.batch_size,
+        lr=params.lr,
+        train_size=1,
+        accelerator=accelerator,
         **trainer_kwargs("RegressionModel", params.max_epochs),
     )
     seconds = time.perf_counter() - start
-    log.info("RegressionModel: %d epochs in %.1f s (%.2f epochs/s)", params.max_epochs, seconds, params.max_epochs / seconds)
+    log.info(
+        "RegressionModel: %d epochs in %.1f s (%.2f epochs/s)", params.max_epochs, seconds, params.max_epochs / seconds
+    )
     ref = model.export_posterior(
-        ref, sample_kwargs={"num_samples": params.num_samples, "batch_size": params.batch_size, "accelerator": accelerator}
+        ref,
+        sample_kwargs={"num_samples": params.num_samples, "batch_size": params.batch_size, "accelerator": accelerator},
     )
     names = list(ref.uns["mod"]["factor_names"])
     signatures = ref.varm["means_per_cluster_mu_fg"][[f"means_per_cluster_mu_fg_{n}" for n in names]].copy()

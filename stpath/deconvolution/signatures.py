@@ -19,16 +19,30 @@ from ..ingest.tables import read_table
 def read_signatures(path: Path) -> pd.DataFrame:
     """A precomputed signature table (genes x cell types, expected counts per cell), checked."""
     if not path.is_file():
-        raise InputError(path, "signature table not found", "set deconvolution.reference.signatures to an existing CSV/TSV (genes x cell types)")
+        raise InputError(
+            path,
+            "signature table not found",
+            "set deconvolution.reference.signatures to an existing CSV/TSV (genes x cell types)",
+        )
     table = read_table(path)
     numeric = table.apply(pd.to_numeric, errors="coerce")
     if table.shape[1] < 2:
-        raise InputError(path, f"{table.shape[1]} cell-type column(s); deconvolution needs at least 2", "give genes in rows and one column per cell type")
+        raise InputError(
+            path,
+            f"{table.shape[1]} cell-type column(s); deconvolution needs at least 2",
+            "give genes in rows and one column per cell type",
+        )
     if numeric.isna().any().any():
         col = numeric.columns[numeric.isna().any()][0]
-        raise InputError(path, f"column {col!r} has missing or non-numeric values", "give genes in rows, cell types in columns, numbers only")
+        raise InputError(
+            path,
+            f"column {col!r} has missing or non-numeric values",
+            "give genes in rows, cell types in columns, numbers only",
+        )
     if (numeric.to_numpy() < 0).any() or not np.isfinite(numeric.to_numpy()).all():
-        raise InputError(path, "negative or infinite expression values", "give non-negative mean expression per cell type")
+        raise InputError(
+            path, "negative or infinite expression values", "give non-negative mean expression per cell type"
+        )
     if numeric.index.duplicated().any():
         dup = numeric.index[numeric.index.duplicated()][:3].tolist()
         raise InputError(path, f"duplicate gene(s) {dup}", "give one row per gene")

@@ -41,7 +41,11 @@ class DemoParams:
     @classmethod
     def from_config(cls, section: dict) -> "DemoParams":
         """From the demo section (its generate switch and seed are the workflow's)."""
-        return cls(size_px=section["size_px"], n_genes=section["n_genes"], cells_per_type_reference=section["cells_per_type_reference"])
+        return cls(
+            size_px=section["size_px"],
+            n_genes=section["n_genes"],
+            cells_per_type_reference=section["cells_per_type_reference"],
+        )
 
 
 def rng_for(seed: int, *keys) -> np.random.Generator:
@@ -247,7 +251,9 @@ def slide(seed: int, sample: str, patient: str, sig: pd.DataFrame, params: DemoP
     ci = np.minimum((centres[:, 1] / params.size_px * n_coarse).astype(int), n_coarse - 1)
     cj = np.minimum((centres[:, 0] / params.size_px * n_coarse).astype(int), n_coarse - 1)
     grid.insert(0, "in_tissue", tissue[ci, cj].astype(int))
-    grid[["pxl_row_in_fullres", "pxl_col_in_fullres"]] = np.rint(grid[["pxl_row_in_fullres", "pxl_col_in_fullres"]]).astype(int)
+    grid[["pxl_row_in_fullres", "pxl_col_in_fullres"]] = np.rint(
+        grid[["pxl_row_in_fullres", "pxl_col_in_fullres"]]
+    ).astype(int)
 
     spots = grid[grid.in_tissue == 1]
     radius = VISIUM_SPOT_DIAMETER_UM / 2 / params.um_per_px

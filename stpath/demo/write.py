@@ -16,7 +16,9 @@ from PIL import Image
 from ..atomic import atomic_path
 
 
-def write_pyramid_tiff(path: str | Path, image: np.ndarray, um_per_px: float, tile: int = 256, min_side: int = 512) -> None:
+def write_pyramid_tiff(
+    path: str | Path, image: np.ndarray, um_per_px: float, tile: int = 256, min_side: int = 512
+) -> None:
     """Tiled, JPEG-compressed TIFF with a 2x pyramid in successive IFDs (what OpenSlide's generic
     TIFF driver reads) and the pixel size in the resolution tags (pixels per centimetre)."""
     px_per_cm = 1e4 / um_per_px
@@ -42,7 +44,9 @@ def write_pyramid_tiff(path: str | Path, image: np.ndarray, um_per_px: float, ti
                 factor *= 2
 
 
-def write_10x_h5(path: str | Path, counts: sp.csr_matrix, barcodes, genes, library_id: str, genome: str = "demo") -> None:
+def write_10x_h5(
+    path: str | Path, counts: sp.csr_matrix, barcodes, genes, library_id: str, genome: str = "demo"
+) -> None:
     """Space Ranger's filtered_feature_bc_matrix.h5 (matrix stored genes x barcodes, CSC)."""
     m = sp.csr_matrix(counts, dtype=np.int32)  # spots x genes CSR == genes x spots CSC
     n_genes = len(genes)
@@ -67,7 +71,9 @@ def write_10x_h5(path: str | Path, counts: sp.csr_matrix, barcodes, genes, libra
             feats.create_dataset("_all_tag_keys", data=np.asarray(["genome"], dtype="S"))
 
 
-def write_spaceranger(folder: str | Path, image: np.ndarray, spots: pd.DataFrame, counts, genes, um_per_px: float) -> None:
+def write_spaceranger(
+    folder: str | Path, image: np.ndarray, spots: pd.DataFrame, counts, genes, um_per_px: float
+) -> None:
     """Space Ranger 2.x 'outs' layout: matrix, tissue_positions.csv (with header), scale factors and
     the low/high-resolution images."""
     folder = Path(folder)
@@ -83,7 +89,9 @@ def write_spaceranger(folder: str | Path, image: np.ndarray, spots: pd.DataFrame
     for name, target in (("hires", 2000), ("lowres", 600)):
         scale = min(1.0, target / side)
         factors[f"tissue_{name}_scalef"] = scale
-        small = Image.fromarray(image).resize((round(image.shape[1] * scale), round(image.shape[0] * scale)), Image.Resampling.LANCZOS)
+        small = Image.fromarray(image).resize(
+            (round(image.shape[1] * scale), round(image.shape[0] * scale)), Image.Resampling.LANCZOS
+        )
         with atomic_path(spatial / f"tissue_{name}_image.png") as tmp:
             small.save(tmp, format="PNG", compress_level=1)  # the default level takes seconds
     with atomic_path(spatial / "scalefactors_json.json") as tmp:

@@ -21,10 +21,19 @@ def training_curves(histories: dict[tuple[str, int], pd.DataFrame], path) -> Non
     trained = {k: h for k, h in histories.items() if "train_loss" in h}
     models = sorted({m for m, _ in trained})
     frozen = sorted({m for m, _ in histories} - set(models))
-    fig, axes = plt.subplots(1, len(models) + bool(frozen), figsize=(4.2 * (len(models) + bool(frozen)), 3.4), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(models) + bool(frozen), figsize=(4.2 * (len(models) + bool(frozen)), 3.4), dpi=110, squeeze=False
+    )
     if frozen:
         ax = axes[0, -1]
-        ax.text(0.5, 0.5, "fitted in closed form on frozen features,\nno training epochs:\n" + "\n".join(frozen), ha="center", va="center", fontsize=9)
+        ax.text(
+            0.5,
+            0.5,
+            "fitted in closed form on frozen features,\nno training epochs:\n" + "\n".join(frozen),
+            ha="center",
+            va="center",
+            fontsize=9,
+        )
         ax.set_axis_off()
     for ax, model in zip(axes[0], models):
         for (m, fold), h in sorted(trained.items()):
@@ -70,7 +79,10 @@ def summary_bars(summary: pd.DataFrame, path) -> None:
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xlabel("")
     ax.set_ylabel("mean Pearson r")
-    ax.set_title(f"Expression prediction on held-out slides, {patients_phrase(pcc)} (mean over each fold's slides, then folds; bars: s.d. over folds)", fontsize=9)
+    ax.set_title(
+        f"Expression prediction on held-out slides, {patients_phrase(pcc)} (mean over each fold's slides, then folds; bars: s.d. over folds)",
+        fontsize=9,
+    )
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     fig.tight_layout()
     fig.savefig(path)
@@ -87,14 +99,21 @@ def gene_maps(predictions: dict[str, SpotPrediction], reference_model: str, view
     order = np.argsort(-r)
     rows = [("best", order[0]), ("median", order[len(order) // 2])]
     models = list(predictions)
-    fig, axes = plt.subplots(len(rows), len(models) + 1, figsize=(3.0 * (len(models) + 1) + 0.8, 3.0 * view.aspect * len(rows) + 0.8), dpi=110, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(rows),
+        len(models) + 1,
+        figsize=(3.0 * (len(models) + 1) + 0.8, 3.0 * view.aspect * len(rows) + 0.8),
+        dpi=110,
+        squeeze=False,
+        layout="constrained",
+    )
     for (label, g), row in zip(rows, axes):
         gene = ref.predicted.columns[g]
         values = [measured[:, g]] + [predictions[m].predicted.to_numpy()[:, g] for m in models]
         lo, hi = np.quantile(values[0], [0.01, 0.99])
         for ax, v, name in zip(row, values, ["measured"] + models):
             sc = view.draw(ax, v, lo, max(hi, lo + 1e-6), cmap="viridis")
-            rr = "" if name == "measured" else f", r={pearson_columns(v[:, None], measured[:, g:g + 1])[0]:.2f}"
+            rr = "" if name == "measured" else f", r={pearson_columns(v[:, None], measured[:, g : g + 1])[0]:.2f}"
             ax.set_title(f"{gene} ({label}) {name}{rr}", fontsize=8)
         fig.colorbar(sc, ax=row[-1], fraction=0.046, pad=0.02, label="log1p(normalised)")
     fig.suptitle(title, fontsize=10)

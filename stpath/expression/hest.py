@@ -21,15 +21,30 @@ log = logging.getLogger(__name__)
 def hest_pipeline(n_features: int, n_spots: int, n_genes: int, pca_dim: int = 256, seed: int = 0):
     dims = min(pca_dim, n_features, n_spots)
     alpha = 100.0 / (dims * n_genes)
-    return make_pipeline(StandardScaler(), PCA(n_components=dims, random_state=seed), Ridge(alpha=alpha, solver="lsqr", fit_intercept=False, random_state=seed))
+    return make_pipeline(
+        StandardScaler(),
+        PCA(n_components=dims, random_state=seed),
+        Ridge(alpha=alpha, solver="lsqr", fit_intercept=False, random_state=seed),
+    )
 
 
-def fit_hest_probe(features: np.ndarray, expression: np.ndarray, pca_dim: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def fit_hest_probe(
+    features: np.ndarray, expression: np.ndarray, pca_dim: int = 256, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(weight [G, D], bias [G]) of the fitted probe as one linear map of the raw embedding."""
-    model = hest_pipeline(features.shape[1], len(features), expression.shape[1], pca_dim, seed).fit(features, expression)
+    model = hest_pipeline(features.shape[1], len(features), expression.shape[1], pca_dim, seed).fit(
+        features, expression
+    )
     scaler, pca, ridge = (model.named_steps[k] for k in ("standardscaler", "pca", "ridge"))
-    log.info("HEST probe: %d spots, %d features -> PCA %d (%.1f%% of the variance), ridge alpha %.3g over %d genes",
-             len(features), features.shape[1], pca.n_components_, 100 * pca.explained_variance_ratio_.sum(), ridge.alpha, expression.shape[1])
+    log.info(
+        "HEST probe: %d spots, %d features -> PCA %d (%.1f%% of the variance), ridge alpha %.3g over %d genes",
+        len(features),
+        features.shape[1],
+        pca.n_components_,
+        100 * pca.explained_variance_ratio_.sum(),
+        ridge.alpha,
+        expression.shape[1],
+    )
     projection = ridge.coef_ @ pca.components_  # [G, D] on standardised features
     weight = projection / scaler.scale_
     bias = -projection @ (scaler.mean_ / scaler.scale_ + pca.mean_)

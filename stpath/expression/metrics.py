@@ -49,27 +49,66 @@ def slide_gene_sets(true: np.ndarray, genes: list[str], markers: list[str], n: i
     return sets
 
 
-def per_slide(model: str, fold: int, sample: str, pred: np.ndarray, true: np.ndarray, genes: list[str], markers: list[str], n: int = 50) -> pd.DataFrame:
+def per_slide(
+    model: str,
+    fold: int,
+    sample: str,
+    pred: np.ndarray,
+    true: np.ndarray,
+    genes: list[str],
+    markers: list[str],
+    n: int = 50,
+) -> pd.DataFrame:
     r = pearson_columns(pred, true)
     rows = []
     for name, idx in slide_gene_sets(true, genes, markers, n).items():
         rows.append((model, "expression", name, "per_slide", fold, sample, "pearson_mean", float(r[idx].mean())))
-        rows.append((model, "expression", name, "per_slide", fold, sample, "gene_corr_preservation", correlation_preservation(pred[:, idx], true[:, idx])))
+        rows.append(
+            (
+                model,
+                "expression",
+                name,
+                "per_slide",
+                fold,
+                sample,
+                "gene_corr_preservation",
+                correlation_preservation(pred[:, idx], true[:, idx]),
+            )
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def hest(model: str, fold: int, preds: list[np.ndarray], trues: list[np.ndarray], train_expression: np.ndarray, n: int = 50) -> pd.DataFrame:
+def hest(
+    model: str, fold: int, preds: list[np.ndarray], trues: list[np.ndarray], train_expression: np.ndarray, n: int = 50
+) -> pd.DataFrame:
     idx = hvg_indices(train_expression, n)
     pred, true = np.concatenate(preds), np.concatenate(trues)
     r = pearson_columns(pred[:, idx], true[:, idx])
-    return pd.DataFrame([(model, "expression", f"hvg{n}_train", "hest", fold, "all", "pearson_mean", float(r.mean()))], columns=COLUMNS)
+    return pd.DataFrame(
+        [(model, "expression", f"hvg{n}_train", "hest", fold, "all", "pearson_mean", float(r.mean()))], columns=COLUMNS
+    )
 
 
 def per_gene(model: str, fold: int, sample: str, pred: np.ndarray, true: np.ndarray, genes: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"model": model, "fold": fold, "test_sample": sample, "gene": genes, "pearson_r": pearson_columns(pred, true), "mean_expression": true.mean(axis=0)})
+    return pd.DataFrame(
+        {
+            "model": model,
+            "fold": fold,
+            "test_sample": sample,
+            "gene": genes,
+            "pearson_r": pearson_columns(pred, true),
+            "mean_expression": true.mean(axis=0),
+        }
+    )
 
 
-def evaluate_expression(predictions: list[SpotPrediction], folds: pd.DataFrame, expression_paths: dict[str, str], markers: list[str], n: int = 50) -> tuple[pd.DataFrame, pd.DataFrame]:
+def evaluate_expression(
+    predictions: list[SpotPrediction],
+    folds: pd.DataFrame,
+    expression_paths: dict[str, str],
+    markers: list[str],
+    n: int = 50,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Summary rows (both protocols) and per-gene rows of the held-out slides' predictions. Each
     training slide's expression is read once per fold, whatever the number of models."""
     summary, genes_table = [], []

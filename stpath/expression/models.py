@@ -32,7 +32,15 @@ def build(name: str, n_genes: int, settings: ExpressionSettings) -> nn.Module:
     return registry.get(name, registry.EXPRESSION).build(settings, n_genes, n_genes)
 
 
-def fit(name: str, settings: ExpressionSettings, data: SpotSet, device: torch.device, workdir: Path, checkpoint_minutes: float = 5.0, val_samples: tuple[str, ...] = ()) -> pd.DataFrame:
+def fit(
+    name: str,
+    settings: ExpressionSettings,
+    data: SpotSet,
+    device: torch.device,
+    workdir: Path,
+    checkpoint_minutes: float = 5.0,
+    val_samples: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Train one model on ``data``; ``workdir/best.pt`` holds the selected weights afterwards.
     Returns the per-epoch history (for the frozen-encoder models, one row: nothing is selected,
     every training spot, validation slides included, is fitted or kept as a key)."""
@@ -40,12 +48,23 @@ def fit(name: str, settings: ExpressionSettings, data: SpotSet, device: torch.de
     model = build(name, len(data.genes), settings)
     log.info("%s: %.1f M parameters", name, sum(p.numel() for p in model.parameters()) / 1e6)
     if not registry.get(name).closed_form:
-        return train(model, data, settings.train, device, workdir, fingerprint(name, settings, data, val_samples), checkpoint_minutes, val_samples)
+        return train(
+            model,
+            data,
+            settings.train,
+            device,
+            workdir,
+            fingerprint(name, settings, data, val_samples),
+            checkpoint_minutes,
+            val_samples,
+        )
     model.to(device).eval()
     tick = time.perf_counter()
     embeddings = embed_images(model.embed_images, data.images, device)
     if name == "hest_probe":
-        weight, bias = fit_hest_probe(embeddings.cpu().numpy(), data.expression.numpy(), settings.frozen.pca_dim, settings.train.seed)
+        weight, bias = fit_hest_probe(
+            embeddings.cpu().numpy(), data.expression.numpy(), settings.frozen.pca_dim, settings.train.seed
+        )
         with torch.no_grad():
             model.head.weight.copy_(torch.from_numpy(weight))
             model.head.bias.copy_(torch.from_numpy(bias))
@@ -62,7 +81,14 @@ def load(name: str, settings: ExpressionSettings, n_genes: int, checkpoint: Path
 
 
 @torch.no_grad()
-def predict(name: str, model: nn.Module, train_expression: torch.Tensor | None, test_images: torch.Tensor, k: int, device: torch.device) -> np.ndarray:
+def predict(
+    name: str,
+    model: nn.Module,
+    train_expression: torch.Tensor | None,
+    test_images: torch.Tensor,
+    k: int,
+    device: torch.device,
+) -> np.ndarray:
     """Normalised expression of every test spot: retrieval over all training spots (train and
     validation; their expression only) for the retrieval models, the regression head otherwise."""
     if registry.get(name).retrieval:
@@ -74,8 +100,14 @@ def predict(name: str, model: nn.Module, train_expression: torch.Tensor | None, 
 
 
 def predict_held_out(
-    name: str, settings: ExpressionSettings, genes: list[str], folds: pd.DataFrame, checkpoints: dict[int, Path],
-    patches: dict[str, Path], expression: dict[str, Path], device: torch.device,
+    name: str,
+    settings: ExpressionSettings,
+    genes: list[str],
+    folds: pd.DataFrame,
+    checkpoints: dict[int, Path],
+    patches: dict[str, Path],
+    expression: dict[str, Path],
+    device: torch.device,
 ) -> Iterator[SpotPrediction]:
     """The prediction of every slide a fold holds out, by that fold's model (``checkpoints``), next
     to its measured expression; each model is loaded, and its training spots' expression embedded,
@@ -92,7 +124,12 @@ def predict_held_out(
             rows = spots.sample == sample
             barcodes = spots.barcode[rows]
             yield SpotPrediction(
-                name, int(fold), sample, pd.DataFrame(predicted[rows], index=barcodes, columns=genes),
-                pd.DataFrame(spots.expression[torch.from_numpy(rows)].numpy(), index=barcodes, columns=genes), "measured",
-                read_spatial(expression[sample], barcodes), {"train_samples": train},
+                name,
+                int(fold),
+                sample,
+                pd.DataFrame(predicted[rows], index=barcodes, columns=genes),
+                pd.DataFrame(spots.expression[torch.from_numpy(rows)].numpy(), index=barcodes, columns=genes),
+                "measured",
+                read_spatial(expression[sample], barcodes),
+                {"train_samples": train},
             )

@@ -21,7 +21,9 @@ class ExpressionSettings:
     whole_slide: tuple[str, ...] = ("cmrcnet",)  # models applied to every tissue tile
     map_genes: tuple[str, ...] = ()  # genes predicted on every tile; empty = markers + eval_genes HVGs
     accelerator: str = "auto"
-    cmrcnet: CMRCNetConfig = field(default_factory=CMRCNetConfig)  # CMRCNet/BLEEP; its encoder is direct regression's too
+    cmrcnet: CMRCNetConfig = field(
+        default_factory=CMRCNetConfig
+    )  # CMRCNet/BLEEP; its encoder is direct regression's too
     train: TrainConfig = field(default_factory=TrainConfig)
     frozen: FrozenEncoderConfig = field(default_factory=FrozenEncoderConfig)  # hest_probe, frozen_retrieval
 

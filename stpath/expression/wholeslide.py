@@ -48,7 +48,14 @@ class ExpressionPredictor:
 
 
 @torch.no_grad()
-def from_run(name: str, settings: ExpressionSettings, checkpoint: Path, genes: list[str], train_expression: torch.Tensor, device: torch.device) -> ExpressionPredictor:
+def from_run(
+    name: str,
+    settings: ExpressionSettings,
+    checkpoint: Path,
+    genes: list[str],
+    train_expression: torch.Tensor,
+    device: torch.device,
+) -> ExpressionPredictor:
     """The model of a training run of this workflow; ``train_expression`` are its training spots'
     expression (the retrieval models' keys; unused by direct regression)."""
     model = load(name, settings, len(genes), checkpoint, device)
@@ -65,18 +72,24 @@ def from_bundle(bundle: Bundle, device: torch.device) -> ExpressionPredictor:
     predictor = ExpressionPredictor(bundle.model, model, list(bundle.outputs), settings.retrieval_k)
     if bundle.retrieval:
         keys, expression = read_keys(bundle)
-        predictor.keys, predictor.key_expression = torch.from_numpy(keys).to(device), torch.from_numpy(expression).to(device)
+        predictor.keys, predictor.key_expression = (
+            torch.from_numpy(keys).to(device),
+            torch.from_numpy(expression).to(device),
+        )
     return predictor
 
 
-def map_genes(genes: list[str], markers: list[str], train_expression: np.ndarray, n: int, requested: list[str] = (), where=None) -> list[str]:
+def map_genes(
+    genes: list[str], markers: list[str], train_expression: np.ndarray, n: int, requested: list[str] = (), where=None
+) -> list[str]:
     """The genes predicted on every tile: ``requested`` when given (each must be one the models
     learn), else the markers among the learnt genes, then the ``n`` most variable training genes."""
     if requested:
         missing = [g for g in requested if g not in genes]
         if missing:
             raise InputError(
-                where, f"expression_models.map_genes has {len(missing)} gene(s) the models do not learn, e.g. {missing[:3]}",
+                where,
+                f"expression_models.map_genes has {len(missing)} gene(s) the models do not learn, e.g. {missing[:3]}",
                 "choose genes of the models' gene set (expression/genes.tsv, column of expression_models.gene_set), or empty map_genes",
             )
         return list(dict.fromkeys(requested))
@@ -85,25 +98,65 @@ def map_genes(genes: list[str], markers: list[str], train_expression: np.ndarray
     return learnt + variable[:n]
 
 
-def predict_tiles(predictor: ExpressionPredictor, tiles_path, columns: list[str], device: torch.device, input_px: int, *, sample: str, split: str, details: dict | None = None, chunk: int = 512) -> TilePrediction:
+def predict_tiles(
+    predictor: ExpressionPredictor,
+    tiles_path,
+    columns: list[str],
+    device: torch.device,
+    input_px: int,
+    *,
+    sample: str,
+    split: str,
+    details: dict | None = None,
+    chunk: int = 512,
+) -> TilePrediction:
     """Expression of ``columns`` on every tile of ``sample`` by the ``split`` model."""
     values, rate = infer_tiles(predictor.for_genes(columns), tiles_path, len(columns), device, input_px, chunk)
     grid = read_tile_grid(tiles_path)
     expression = pd.DataFrame(values, index=[f"tile{i}" for i in range(len(grid))], columns=columns)
-    return TilePrediction(predictor.name, split, sample, expression, grid.centres, grid.side_level0, rate, grid.attrs, {"values": "normalised expression (log1p)", **(details or {})})
+    return TilePrediction(
+        predictor.name,
+        split,
+        sample,
+        expression,
+        grid.centres,
+        grid.side_level0,
+        rate,
+        grid.attrs,
+        {"values": "normalised expression (log1p)", **(details or {})},
+    )
 
 
 def make_bundle(
-    predictor: ExpressionPredictor, settings: ExpressionSettings, checkpoint: Path, *, dataset: str, training_samples: list[str],
-    scale: InputScale, columns: list[str], folder,
+    predictor: ExpressionPredictor,
+    settings: ExpressionSettings,
+    checkpoint: Path,
+    *,
+    dataset: str,
+    training_samples: list[str],
+    scale: InputScale,
+    columns: list[str],
+    folder,
 ) -> Bundle:
     """Bundle a final model (its keys included) at ``folder``."""
     encoder = settings.encoder
     bundle = Bundle(
-        model=predictor.name, task=registry.EXPRESSION, dataset=dataset, settings=settings_dict(settings),
-        input_genes=predictor.genes, outputs=predictor.genes, map_genes=list(columns), normalisation=NORMALISATION,
-        encoder={"name": encoder.name or "CMRCNet ViT (from scratch)", "weights_file": encoder.weights, "img_size": encoder.img_size},
-        scale=scale, training_samples=list(training_samples), retrieval=predictor.keys is not None,
+        model=predictor.name,
+        task=registry.EXPRESSION,
+        dataset=dataset,
+        settings=settings_dict(settings),
+        input_genes=predictor.genes,
+        outputs=predictor.genes,
+        map_genes=list(columns),
+        normalisation=NORMALISATION,
+        encoder={
+            "name": encoder.name or "CMRCNet ViT (from scratch)",
+            "weights_file": encoder.weights,
+            "img_size": encoder.img_size,
+        },
+        scale=scale,
+        training_samples=list(training_samples),
+        retrieval=predictor.keys is not None,
     )
     keys = None if predictor.keys is None else (predictor.keys.cpu().numpy(), predictor.key_expression.cpu().numpy())
     write_bundle(folder, bundle, checkpoint, keys)

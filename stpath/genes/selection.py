@@ -81,7 +81,9 @@ def top_expressed(normalised: Sequence[ad.AnnData], genes: list[str], n_top: int
 
 
 def gene_table(genes: list[str], hvg: list[str], heg: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"gene": genes, "hvg_union": [g in set(hvg) for g in genes], "top_expressed": [g in set(heg) for g in genes]})
+    return pd.DataFrame(
+        {"gene": genes, "hvg_union": [g in set(hvg) for g in genes], "top_expressed": [g in set(heg) for g in genes]}
+    )
 
 
 def write_gene_sets(ingested: list[Path], genes_out, normalised_out: list[Path], params: GeneSetParams) -> None:

@@ -123,7 +123,11 @@ def _members(archive: Path) -> tuple[list[str], object]:
     if zipfile.is_zipfile(archive):
         handle = zipfile.ZipFile(archive)
         return [n for n in handle.namelist() if not n.endswith("/")], handle
-    raise InputError(archive, "is neither a tar nor a zip archive", "check the URL of the entries that name a member; delete the file to fetch it again")
+    raise InputError(
+        archive,
+        "is neither a tar nor a zip archive",
+        "check the URL of the entries that name a member; delete the file to fetch it again",
+    )
 
 
 def extract_member(entry: Download, archive: str | Path, data_root: str | Path) -> None:

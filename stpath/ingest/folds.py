@@ -45,31 +45,61 @@ def read_split_table(path: str | Path, sheet: pd.DataFrame) -> pd.DataFrame:
     row per labelled sample and fold; every fold holds out at least one slide and trains on one."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "split table not found", "set folds.table to a TSV with columns fold, sample, role (train, val or test)")
+        raise InputError(
+            path,
+            "split table not found",
+            "set folds.table to a TSV with columns fold, sample, role (train, val or test)",
+        )
     table = pd.read_csv(path, sep="\t", dtype={"sample": str, "role": str}, comment="#")
     missing = [c for c in ("fold", "sample", "role") if c not in table.columns]
     if missing:
-        raise InputError(path, f"missing column(s) {missing}; the header has {list(table.columns)}", "write a tab-separated header: fold, sample, role")
+        raise InputError(
+            path,
+            f"missing column(s) {missing}; the header has {list(table.columns)}",
+            "write a tab-separated header: fold, sample, role",
+        )
     bad_role = sorted(set(table["role"]) - set(ROLES))
     if bad_role:
         raise InputError(path, f"unknown role(s) {bad_role}", f"use only {list(ROLES)}")
     samples = list(sheet["sample"])
     unknown = sorted(set(table["sample"]) - set(samples))
     if unknown:
-        raise InputError(path, f"sample(s) {unknown[:3]} are not labelled slides of the sample sheet", "list only samples of the sheet that have a slide and spatial data")
+        raise InputError(
+            path,
+            f"sample(s) {unknown[:3]} are not labelled slides of the sample sheet",
+            "list only samples of the sheet that have a slide and spatial data",
+        )
     for fold, rows in table.groupby("fold"):
         absent = [s for s in samples if s not in set(rows["sample"])]
         twice = sorted(rows["sample"][rows["sample"].duplicated()])
         if absent or twice:
-            raise InputError(path, f"fold {fold}: " + (f"sample(s) {absent[:3]} missing" if absent else f"sample(s) {twice[:3]} listed twice"), "give every labelled sample exactly one role in every fold")
+            raise InputError(
+                path,
+                f"fold {fold}: "
+                + (f"sample(s) {absent[:3]} missing" if absent else f"sample(s) {twice[:3]} listed twice"),
+                "give every labelled sample exactly one role in every fold",
+            )
         if not {"train", "test"} <= set(rows["role"]):
-            raise InputError(path, f"fold {fold} has no {'test' if 'test' not in set(rows['role']) else 'train'} slide", "give every fold at least one train and one test slide")
+            raise InputError(
+                path,
+                f"fold {fold} has no {'test' if 'test' not in set(rows['role']) else 'train'} slide",
+                "give every fold at least one train and one test slide",
+            )
     patient = sheet.set_index("sample")["patient"]
-    return pd.DataFrame({"scheme": TABLE, "fold": table["fold"].astype(int), "sample": table["sample"],
-                         "patient": table["sample"].map(patient).astype(str), "role": table["role"]})
+    return pd.DataFrame(
+        {
+            "scheme": TABLE,
+            "fold": table["fold"].astype(int),
+            "sample": table["sample"],
+            "patient": table["sample"].map(patient).astype(str),
+            "role": table["role"],
+        }
+    )
 
 
-def assign_folds(samples: pd.DataFrame, scheme: str, n_folds: int | None, seed: int, n_val_patients: int = 0) -> pd.DataFrame:
+def assign_folds(
+    samples: pd.DataFrame, scheme: str, n_folds: int | None, seed: int, n_val_patients: int = 0
+) -> pd.DataFrame:
     """Long table (scheme, fold, sample, patient, role) with role 'test', 'train' or 'val'.
 
     patient: patients are shuffled with ``seed`` and dealt into ``n_folds`` groups (default: one
@@ -89,21 +119,27 @@ def assign_folds(samples: pd.DataFrame, scheme: str, n_folds: int | None, seed: 
     fold_of = {units[j]: i % k for i, j in enumerate(order)}
     rows = []
     for fold in range(k):
-        val = validation_patients(samples, {u for u, f in fold_of.items() if f == fold}, unit, n_val_patients, seed, fold)
+        val = validation_patients(
+            samples, {u for u, f in fold_of.items() if f == fold}, unit, n_val_patients, seed, fold
+        )
         for _, s in samples.iterrows():
             role = "test" if fold_of[str(s[unit])] == fold else "val" if str(s["patient"]) in val else "train"
             rows.append((scheme, fold, s["sample"], s["patient"], role))
     return pd.DataFrame(rows, columns=["scheme", "fold", "sample", "patient", "role"])
 
 
-def validation_patients(samples: pd.DataFrame, test_units: set[str], unit: str, n: int, seed: int, fold: int) -> set[str]:
+def validation_patients(
+    samples: pd.DataFrame, test_units: set[str], unit: str, n: int, seed: int, fold: int
+) -> set[str]:
     """``n`` of the fold's training patients, drawn with ``seed`` and ``fold``."""
     if not n:
         return set()
     test = samples[samples[unit].astype(str).isin(test_units)]
     candidates = sorted(set(samples["patient"].astype(str)) - set(test["patient"].astype(str)))
     if n >= len(candidates):
-        raise ValueError(f"fold {fold}: {n} validation patient(s) would leave no training patient (the fold trains on {len(candidates)})")
+        raise ValueError(
+            f"fold {fold}: {n} validation patient(s) would leave no training patient (the fold trains on {len(candidates)})"
+        )
     order = np.random.default_rng([seed, fold]).permutation(len(candidates))
     return {candidates[i] for i in order[:n]}
 
@@ -141,7 +177,9 @@ def fold_table(sheet: pd.DataFrame, settings: FoldSettings) -> pd.DataFrame:
     """The folds in use, ``selected``, and for comparison every other feasible scheme's (the
     folds.tsv table)."""
     used = plan_folds(sheet, settings)
-    others = [assign_folds(sheet, s, settings.n_folds, settings.seed) for s in feasible_schemes(sheet) if s != settings.scheme]
+    others = [
+        assign_folds(sheet, s, settings.n_folds, settings.seed) for s in feasible_schemes(sheet) if s != settings.scheme
+    ]
     folds = pd.concat([used.assign(selected=True), *[t.assign(selected=False) for t in others]], ignore_index=True)
     return folds
 
@@ -201,7 +239,7 @@ WITHIN_PATIENT, CROSS_PATIENT = "within-patient", "cross-patient"
 
 
 def patient_split(folds: pd.DataFrame, fold: int, samples) -> str:
-    """"within-patient" when a patient of ``samples`` (held out in ``fold``) also has slides the
+    """ "within-patient" when a patient of ``samples`` (held out in ``fold``) also has slides the
     fold's models learnt from or were selected on (train or val), else "cross-patient"."""
     rows = folds[folds["fold"] == int(fold)]
     patients = set(rows.loc[rows["sample"].isin(list(samples)), "patient"])

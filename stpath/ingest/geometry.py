@@ -130,11 +130,19 @@ def pixel_size(sources: list[UmPerPx], path: str | Path, sample: str, tolerance:
     if chosen.source == SHEET and geometry and [s.source for s in disagree] == [SLIDE]:
         log.warning(
             "%s: the slide metadata says %.4f um/px; the sample sheet's %.4f um/px is used, as the spot geometry "
-            "(%s) confirms it", sample, by_name[SLIDE].value, chosen.value, ", ".join(s.source for s in geometry),
+            "(%s) confirms it",
+            sample,
+            by_name[SLIDE].value,
+            chosen.value,
+            ", ".join(s.source for s in geometry),
         )
         return chosen
     listed = "; ".join(f"{s.source}: {s.value:.4g}" for s in sources)
-    raise InputError(path, f"sample {sample}: the pixel size sources disagree by more than {tolerance:.0%} ({listed} um/px)", _fix(chosen, disagree, sample))
+    raise InputError(
+        path,
+        f"sample {sample}: the pixel size sources disagree by more than {tolerance:.0%} ({listed} um/px)",
+        _fix(chosen, disagree, sample),
+    )
 
 
 def _ratio(a: float, b: float) -> float:

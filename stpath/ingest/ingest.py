@@ -82,10 +82,18 @@ def _ingest_image_only(sample: Sample, checked) -> ad.AnnData:
     adata = ad.AnnData(np.zeros((0, 0), np.float32))
     adata.obsm["spatial"] = np.zeros((0, 2))
     adata.uns["stpath"] = SampleInfo(
-        sample=sample.sample, patient=sample.patient, format=sample.format, slide=str(sample.slide),
-        slide_width=int(checked.slide_dims[0]), slide_height=int(checked.slide_dims[1]),
-        um_per_px=float(um.value), um_per_px_source=um.source, spot_diameter_px=None,
-        n_spots_input=0, n_spots_unmatched=0, n_spots_after_qc=0,
+        sample=sample.sample,
+        patient=sample.patient,
+        format=sample.format,
+        slide=str(sample.slide),
+        slide_width=int(checked.slide_dims[0]),
+        slide_height=int(checked.slide_dims[1]),
+        um_per_px=float(um.value),
+        um_per_px_source=um.source,
+        spot_diameter_px=None,
+        n_spots_input=0,
+        n_spots_unmatched=0,
+        n_spots_after_qc=0,
     ).to_uns()
     return adata
 
@@ -101,16 +109,26 @@ def _apply_qc(adata: ad.AnnData, qc: QC, sample: Sample) -> ad.AnnData:
     if qc.min_genes:
         passing &= sc.pp.filter_cells(adata, min_genes=qc.min_genes, inplace=False)[0]
     if not passing.any():
-        raise InputError(sample.expression, f"QC removed every one of the {n_spots} spots", "lower qc.min_counts / qc.min_genes in the config")
+        raise InputError(
+            sample.expression,
+            f"QC removed every one of the {n_spots} spots",
+            "lower qc.min_counts / qc.min_genes in the config",
+        )
     if qc.min_spots:
         genes = sc.pp.filter_genes(adata[passing], min_cells=qc.min_spots, inplace=False)[0]
         adata = adata[:, genes].copy()
     log.info(
         "%s: QC passed %d/%d spots (the others are scored, never trained on) and kept %d/%d genes",
-        sample.sample, int(passing.sum()), n_spots, adata.n_vars, n_genes,
+        sample.sample,
+        int(passing.sum()),
+        n_spots,
+        adata.n_vars,
+        n_genes,
     )
     if adata.n_vars == 0:
-        raise InputError(sample.expression, f"QC removed every one of the {n_genes} genes", "lower qc.min_spots in the config")
+        raise InputError(
+            sample.expression, f"QC removed every one of the {n_genes} genes", "lower qc.min_spots in the config"
+        )
     set_qc_pass(adata, passing)
     adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()
     return adata

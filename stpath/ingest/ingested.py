@@ -59,7 +59,9 @@ def read_sample_info(source: str | ad.AnnData) -> SampleInfo:
     uns = (ad.read_h5ad(source, backed="r") if not isinstance(source, ad.AnnData) else source).uns["stpath"]
     info = {k: (v.item() if hasattr(v, "item") else v) for k, v in uns.items()}
     diameter = info.get("spot_diameter_px")
-    info["spot_diameter_px"] = float(diameter) if diameter is not None and math.isfinite(diameter) and diameter > 0 else None
+    info["spot_diameter_px"] = (
+        float(diameter) if diameter is not None and math.isfinite(diameter) and diameter > 0 else None
+    )
     return SampleInfo(**info)
 
 

@@ -44,7 +44,10 @@ class Scale:
 
     @classmethod
     def of(cls, config: dict) -> "Scale":
-        return cls(min(config["tiling"]["target_um_per_px"], config["patches"]["target_um_per_px"]), config["qc"]["max_upsampling"])
+        return cls(
+            min(config["tiling"]["target_um_per_px"], config["patches"]["target_um_per_px"]),
+            config["qc"]["max_upsampling"],
+        )
 
 
 def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE, scale: Scale = Scale()) -> Checked:
@@ -59,7 +62,9 @@ def _check_sample(sample: Sample, tolerance: float) -> Checked:
     if sample.expression is None:
         return _check_image_only(sample)
     if sample.format not in FORMATS:
-        raise InputError(None, f"sample {sample.sample}: unknown format {sample.format!r}", f"use one of {sorted(FORMATS)}")
+        raise InputError(
+            None, f"sample {sample.sample}: unknown format {sample.format!r}", f"use one of {sorted(FORMATS)}"
+        )
     fmt = FORMATS[sample.format]
     positions = fmt.positions(sample.expression, sample.spots)
     gene_ids = gene_id_kind(fmt.peek_counts(sample.expression, sample.spots))
@@ -115,11 +120,21 @@ def _check_image_only(sample: Sample) -> Checked:
             "add the pixel size in um/px to the 'um_per_px' column of the sample sheet (e.g. 0.25 for 40x, 0.5 for 20x scans)",
         )
     if len(sources) == 2 and abs(sources[0].value / sources[1].value - 1) > 1e-3:
-        log.warning("%s: the slide metadata says %.4f um/px; the sample sheet's %.4f um/px is used", sample.sample, stored, sample.um_per_px)
+        log.warning(
+            "%s: the slide metadata says %.4f um/px; the sample sheet's %.4f um/px is used",
+            sample.sample,
+            stored,
+            sample.um_per_px,
+        )
     return Checked(None, sources[0], dims)
 
 
-def check_samples(samples: list[Sample], made: Callable[[object], bool], tolerance: float = PIXEL_SIZE_TOLERANCE, scale: Scale = Scale()) -> None:
+def check_samples(
+    samples: list[Sample],
+    made: Callable[[object], bool],
+    tolerance: float = PIXEL_SIZE_TOLERANCE,
+    scale: Scale = Scale(),
+) -> None:
     """The pre-flight of every sample whose inputs all exist now (the demo generator and the
     download rules make the others; their ingest jobs check them)."""
     kinds: dict[str, list[str]] = {}

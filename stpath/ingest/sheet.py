@@ -35,7 +35,11 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
     # only whole lines starting with '#' are comments: a '#' inside a file name is part of it
     lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
-        raise InputError(path, "the sample sheet is empty", f"write a tab-separated header line {list(REQUIRED)}, then one row per slide")
+        raise InputError(
+            path,
+            "the sample sheet is empty",
+            f"write a tab-separated header line {list(REQUIRED)}, then one row per slide",
+        )
     sheet = pd.read_csv(io.StringIO("\n".join(lines)), sep="\t", dtype=str, keep_default_na=False)
     # spaces around a cell (a spreadsheet's trailing space after a path) are never part of it
     sheet.columns = sheet.columns.str.strip()
@@ -45,7 +49,11 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
         raise InputError(path, f"unknown column(s) {unknown}", f"use only the tab-separated columns {list(COLUMNS)}")
     missing = [c for c in REQUIRED if c not in sheet.columns]
     if missing:
-        raise InputError(path, f"missing column(s) {missing}; the header has {list(sheet.columns)}", f"add the column(s) {missing} (tab-separated; required: {list(REQUIRED)})")
+        raise InputError(
+            path,
+            f"missing column(s) {missing}; the header has {list(sheet.columns)}",
+            f"add the column(s) {missing} (tab-separated; required: {list(REQUIRED)})",
+        )
     for col in ("spots", "um_per_px"):
         if col not in sheet:
             sheet[col] = ""
@@ -61,19 +69,35 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
             except ValueError:
                 value = -1.0
             if not value > 0:
-                raise InputError(path, f"sample {row.sample}: um_per_px {row.um_per_px!r} is not a positive number", "write the pixel size in um/px, e.g. 0.5, or leave it empty")
+                raise InputError(
+                    path,
+                    f"sample {row.sample}: um_per_px {row.um_per_px!r} is not a positive number",
+                    "write the pixel size in um/px, e.g. 0.5, or leave it empty",
+                )
         if row.format == IMAGE_ONLY:
             _check_image_only(row, path)
         elif not row.expression:
-            raise InputError(path, f"sample {row.sample}: format {row.format} needs its 'expression' file or folder", f"fill the 'expression' column, or set format to {IMAGE_ONLY!r} for a slide without spatial data")
+            raise InputError(
+                path,
+                f"sample {row.sample}: format {row.format} needs its 'expression' file or folder",
+                f"fill the 'expression' column, or set format to {IMAGE_ONLY!r} for a slide without spatial data",
+            )
         if row.format in ("legacy_st", "counts_table") and not row.spots:
-            raise InputError(path, f"sample {row.sample}: {row.format} needs a 'spots' file (spot coordinates)", "fill the 'spots' column")
+            raise InputError(
+                path,
+                f"sample {row.sample}: {row.format} needs a 'spots' file (spot coordinates)",
+                "fill the 'spots' column",
+            )
     return sheet.set_index("sample", drop=False)
 
 
 def _check_image_only(row, path: Path) -> None:
     if not row.slide:
-        raise InputError(path, f"sample {row.sample}: format {IMAGE_ONLY!r} needs a 'slide' (it is a slide without spatial data)", "fill the 'slide' column, or drop the row")
+        raise InputError(
+            path,
+            f"sample {row.sample}: format {IMAGE_ONLY!r} needs a 'slide' (it is a slide without spatial data)",
+            "fill the 'slide' column, or drop the row",
+        )
     given = [c for c in ("expression", "spots") if getattr(row, c)]
     if given:
         raise InputError(

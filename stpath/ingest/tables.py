@@ -84,7 +84,11 @@ def peek_table(path: Path, sep: str | None = None) -> None:
     except InputError:
         raise
     except ValueError:  # usecols out of range: one column only
-        raise InputError(path, f"the {_kind(sep)} table has a single column", f"give row names first, then the counts, separated by {'tabs' if sep == chr(9) else 'commas'}") from None
+        raise InputError(
+            path,
+            f"the {_kind(sep)} table has a single column",
+            f"give row names first, then the counts, separated by {'tabs' if sep == chr(9) else 'commas'}",
+        ) from None
     if len(head) < 2:
         raise InputError(path, f"the {_kind(sep)} table has a header but no data rows", WHOLE_TABLE)
 
@@ -112,12 +116,20 @@ def _read_errors(path: Path, sep: str):
     try:
         yield
     except pd.errors.EmptyDataError:
-        raise InputError(path, f"the {_kind(sep)} file is empty (no header line)", "re-export or re-download the table; an interrupted copy leaves 0-byte files") from None
+        raise InputError(
+            path,
+            f"the {_kind(sep)} file is empty (no header line)",
+            "re-export or re-download the table; an interrupted copy leaves 0-byte files",
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
         packed = _packed(path)
         if packed:
             raise InputError(path, f"the file is {packed[0]}, but its name does not say so", packed[1]) from None
-        raise InputError(path, f"cannot be read as a {_kind(sep)} table ({exc})", "give a plain-text table with row names in the first column") from None
+        raise InputError(
+            path,
+            f"cannot be read as a {_kind(sep)} table ({exc})",
+            "give a plain-text table with row names in the first column",
+        ) from None
 
 
 def _packed(path: Path) -> tuple[str, str] | None:

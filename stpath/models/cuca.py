@@ -44,7 +44,13 @@ class CUCAConfig:
         cuca = dict(section["cuca"])
         lora = LoraSettings(**cuca.pop("lora", {}))
         cuca["molecule_dims"] = tuple(cuca.get("molecule_dims", (1024, 1024)))
-        return cls(encoder=EncoderConfig(**section["encoder"]), preset=section["preset"], finetune=section["finetune"], lora=lora, **cuca)
+        return cls(
+            encoder=EncoderConfig(**section["encoder"]),
+            preset=section["preset"],
+            finetune=section["finetune"],
+            lora=lora,
+            **cuca,
+        )
 
     @property
     def uses_expression(self) -> bool:
@@ -140,7 +146,13 @@ class ImageOnlyMLP(ImageBranch):
     abundance RMSE alone at weight 1. No molecule branch."""
 
     def __init__(self, n_types: int, cfg: CUCAConfig):
-        super().__init__(cfg, lambda dim: mlp([dim, cfg.hidden_dim, cfg.hidden_dim, cfg.proj_dim], cfg.dropout, norm=False, last_act=False), n_types)
+        super().__init__(
+            cfg,
+            lambda dim: mlp(
+                [dim, cfg.hidden_dim, cfg.hidden_dim, cfg.proj_dim], cfg.dropout, norm=False, last_act=False
+            ),
+            n_types,
+        )
 
     def forward(self, x: torch.Tensor, genes: torch.Tensor, abundance: torch.Tensor) -> dict[str, torch.Tensor]:
         pred = self.predict(x)

@@ -57,10 +57,19 @@ def create_backbone(cfg: EncoderConfig, preset: str = "", pooled: bool = False) 
     pool = {} if pooled else {"global_pool": ""}
     if name:
         overlay = {"file": cfg.weights} if cfg.weights else None
-        return timm.create_model(name, pretrained=bool(cfg.weights), pretrained_cfg_overlay=overlay, num_classes=0, **pool, **timm_kwargs)
+        return timm.create_model(
+            name, pretrained=bool(cfg.weights), pretrained_cfg_overlay=overlay, num_classes=0, **pool, **timm_kwargs
+        )
     return VisionTransformer(
-        img_size=cfg.img_size, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depth=cfg.depth,
-        num_heads=cfg.num_heads, mlp_ratio=4.0, qkv_bias=True, num_classes=0, global_pool="token" if pooled else "",
+        img_size=cfg.img_size,
+        patch_size=cfg.patch_size,
+        embed_dim=cfg.embed_dim,
+        depth=cfg.depth,
+        num_heads=cfg.num_heads,
+        mlp_ratio=4.0,
+        qkv_bias=True,
+        num_classes=0,
+        global_pool="token" if pooled else "",
     )
 
 
@@ -105,18 +114,28 @@ class ViTEncoder(nn.Module):
     and no augmentation, the prefix output of each spot never changes: the trainer computes it once
     (``prefix``) and trains on it (``forward`` accepts prefix tokens [B, N, D] as well as images)."""
 
-    def __init__(self, encoder: EncoderConfig, preset: str = "", finetune: str = "full", lora: LoraSettings = LoraSettings()):
+    def __init__(
+        self, encoder: EncoderConfig, preset: str = "", finetune: str = "full", lora: LoraSettings = LoraSettings()
+    ):
         super().__init__()
         self.net = create_backbone(encoder, preset=preset)
         if not hasattr(self.net, "blocks"):
-            raise ValueError(f"this model needs a ViT encoder with transformer blocks; {preset or encoder.name!r} has none")
+            raise ValueError(
+                f"this model needs a ViT encoder with transformer blocks; {preset or encoder.name!r} has none"
+            )
         depth = len(self.net.blocks)
         if finetune == "lora":
             from peft import LoraConfig, inject_adapter_in_model  # ~1.5 s to import; only LoRA needs it
 
             self.split = depth - lora.blocks
-            targets = [n for n, m in self.net.named_modules() if isinstance(m, nn.Linear) and n.startswith(tuple(f"blocks.{i}." for i in range(self.split, depth)))]
-            adapters = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias="none", target_modules=targets)
+            targets = [
+                n
+                for n, m in self.net.named_modules()
+                if isinstance(m, nn.Linear) and n.startswith(tuple(f"blocks.{i}." for i in range(self.split, depth)))
+            ]
+            adapters = LoraConfig(
+                r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias="none", target_modules=targets
+            )
             self.net = inject_adapter_in_model(adapters, self.net)  # freezes everything but the adapters
         elif finetune == "frozen":
             self.split = depth

@@ -89,7 +89,9 @@ class FrozenRetrieval(nn.Module):
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         if not len(self.keys):
-            raise RuntimeError("frozen_retrieval has no keys: fit it (stpath.expression.models.fit) or load a fitted checkpoint")
+            raise RuntimeError(
+                "frozen_retrieval has no keys: fit it (stpath.expression.models.fit) or load a fitted checkpoint"
+            )
         return retrieve(self.encoder(images), self.keys, self.key_expression, self.k)
 
 

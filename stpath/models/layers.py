@@ -87,9 +87,18 @@ class FusionBlock(nn.Module):
     1e-6), then MCFN cross-attention to the gene tokens, each with a residual. CMRCNet applies one
     instance twice (shared weights)."""
 
-    def __init__(self, dim: int = 256, num_heads: int = 8, mlp_ratio: float = 4.0, dropout: float = 0.1, cross_dropout: float = 0.25):
+    def __init__(
+        self,
+        dim: int = 256,
+        num_heads: int = 8,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.1,
+        cross_dropout: float = 0.25,
+    ):
         super().__init__()
-        self.block = Block(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, proj_drop=dropout, norm_layer=nn.LayerNorm)
+        self.block = Block(
+            dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, proj_drop=dropout, norm_layer=nn.LayerNorm
+        )
         self.cross = MCFNCrossAttention(dim, num_heads, cross_dropout)
 
     def forward(self, x: torch.Tensor, genes: torch.Tensor) -> torch.Tensor:

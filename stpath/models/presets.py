@@ -6,8 +6,14 @@ from __future__ import annotations
 
 PRESETS: dict[str, dict] = {
     "virchow2": dict(
-        name="vit_huge_patch14_224", img_size=224, init_values=1e-5, reg_tokens=4, mlp_ratio=5.3375,
-        mlp_layer="SwiGLUPacked", act_layer="SiLU", dynamic_img_size=True,
+        name="vit_huge_patch14_224",
+        img_size=224,
+        init_values=1e-5,
+        reg_tokens=4,
+        mlp_ratio=5.3375,
+        mlp_layer="SwiGLUPacked",
+        act_layer="SiLU",
+        dynamic_img_size=True,
     ),
     "uni": dict(name="vit_large_patch16_224", img_size=224, init_values=1e-5, dynamic_img_size=True),
     # CONCH's image tower is a ViT-B/16 (trained at 448 px); the weight file must hold the timm

@@ -51,5 +51,9 @@ def names(task: str) -> list[str]:
 def get(name: str, task: str | None = None) -> ModelSpec:
     spec = MODELS.get(name)
     if spec is None or (task is not None and spec.task != task):
-        raise ValueError(f"unknown {task or ''} model {name!r}; use one of {names(task) if task else list(MODELS)}".replace("  ", " "))
+        raise ValueError(
+            f"unknown {task or ''} model {name!r}; use one of {names(task) if task else list(MODELS)}".replace(
+                "  ", " "
+            )
+        )
     return spec

@@ -9,7 +9,9 @@ import torch.nn.functional as F
 
 
 @torch.no_grad()
-def retrieve(query: torch.Tensor, keys: torch.Tensor, key_expression: torch.Tensor, k: int, batch: int = 1024) -> torch.Tensor:
+def retrieve(
+    query: torch.Tensor, keys: torch.Tensor, key_expression: torch.Tensor, k: int, batch: int = 1024
+) -> torch.Tensor:
     """Mean expression of the ``k`` keys most cosine-similar to each query. In float32 even under
     autocast: which keys are the top k must not depend on the caller's precision."""
     with torch.autocast(query.device.type, enabled=False):

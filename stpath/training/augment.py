@@ -96,7 +96,9 @@ def _gray(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb * weights).sum(dim=1, keepdim=True)
 
 
-def colour_jitter(rgb: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor) -> torch.Tensor:
+def colour_jitter(
+    rgb: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor, saturation: torch.Tensor
+) -> torch.Tensor:
     """Brightness, contrast and saturation factors ([N] each, 1 = unchanged) as torchvision
     defines them: scale; blend with the image's mean grey; blend with its grey image."""
     rgb = (rgb * brightness.view(-1, 1, 1, 1)).clamp_(0, 1)
@@ -113,12 +115,19 @@ def stain_jitter(rgb: torch.Tensor, jitter: StainJitter, generator: torch.Genera
         scale = 1 + _uniform(n, jitter.hed, dev, generator, 3)
         rgb = hed_jitter(rgb, scale, _uniform(n, jitter.hed, dev, generator, 3))
     if jitter.brightness > 0 or jitter.contrast > 0 or jitter.saturation > 0:
-        factors = [1 + _uniform(n, v, dev, generator)[:, 0] for v in (jitter.brightness, jitter.contrast, jitter.saturation)]
+        factors = [
+            1 + _uniform(n, v, dev, generator)[:, 0] for v in (jitter.brightness, jitter.contrast, jitter.saturation)
+        ]
         rgb = colour_jitter(rgb, *factors)
     return rgb
 
 
-def to_model_input(images: torch.Tensor, generator: torch.Generator | None = None, augment: bool = False, stain: StainJitter = StainJitter()) -> torch.Tensor:
+def to_model_input(
+    images: torch.Tensor,
+    generator: torch.Generator | None = None,
+    augment: bool = False,
+    stain: StainJitter = StainJitter(),
+) -> torch.Tensor:
     """Model input of uint8 [N, H, W, 3] images; ``augment`` draws flips and rotations, ``stain``
     its colour perturbations (training only)."""
     if augment:

@@ -30,7 +30,9 @@ def fingerprint(name: str, settings, data: SpotSet, val_samples=()) -> str:
     """What a resumable checkpoint must match: model, settings, genes, labels, training spots and
     the validation slides."""
     settings = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else settings
-    content = [name, settings, data.genes, data.label_names, sorted(set(data.sample)), len(data)] + ([sorted(val_samples)] if len(val_samples) else [])
+    content = [name, settings, data.genes, data.label_names, sorted(set(data.sample)), len(data)] + (
+        [sorted(val_samples)] if len(val_samples) else []
+    )
     content = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(content.encode()).hexdigest()
 

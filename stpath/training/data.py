@@ -37,7 +37,14 @@ class SpotSet:
     def subset(self, keep: np.ndarray) -> "SpotSet":
         rows = torch.from_numpy(np.flatnonzero(keep))
         labels = None if self.labels is None else self.labels[rows]
-        return replace(self, images=self.images[rows], expression=self.expression[rows], sample=self.sample[keep], barcode=self.barcode[keep], labels=labels)
+        return replace(
+            self,
+            images=self.images[rows],
+            expression=self.expression[rows],
+            sample=self.sample[keep],
+            barcode=self.barcode[keep],
+            labels=labels,
+        )
 
 
 def _patch_barcodes(name: str, patches: Path, adata: ad.AnnData, qc_only: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -64,17 +71,25 @@ def renormalised(adata: ad.AnnData, target_sum: float) -> ad.AnnData:
     return out
 
 
-def _expression_of(adata: ad.AnnData, codes, genes: list[str], path: Path, target_sum: float | None = None) -> np.ndarray:
+def _expression_of(
+    adata: ad.AnnData, codes, genes: list[str], path: Path, target_sum: float | None = None
+) -> np.ndarray:
     missing = [g for g in genes if g not in adata.var_names]
     if missing:
-        raise InputError(path, f"{len(missing)} training genes are missing, e.g. {missing[:3]}", "rebuild the gene sets (rule gene_sets) for this dataset")
+        raise InputError(
+            path,
+            f"{len(missing)} training genes are missing, e.g. {missing[:3]}",
+            "rebuild the gene sets (rule gene_sets) for this dataset",
+        )
     if target_sum is not None:
         adata = renormalised(adata, target_sum)
     x = adata[codes, genes].X
     return np.asarray(x.toarray() if sp.issparse(x) else x, dtype=np.float32)
 
 
-def load_expression(samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str]) -> tuple[torch.Tensor, np.ndarray]:
+def load_expression(
+    samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str]
+) -> tuple[torch.Tensor, np.ndarray]:
     """Expression of the spots that have a patch and pass spot QC, in patch order, without reading
     the images (the retrieval keys); and the sample of each spot."""
     expression, sample_of = [], []
@@ -87,8 +102,13 @@ def load_expression(samples: list[str], patch_paths: list[Path], expression_path
 
 
 def load_spots(
-    samples: list[str], patch_paths: list[Path], expression_paths: list[Path], genes: list[str], pin: bool = False,
-    target_sum: float | None = None, scored: bool = False,
+    samples: list[str],
+    patch_paths: list[Path],
+    expression_paths: list[Path],
+    genes: list[str],
+    pin: bool = False,
+    target_sum: float | None = None,
+    scored: bool = False,
 ) -> SpotSet:
     """The spots that have a patch: images, expression over ``genes`` (the files' normalisation, or
     their raw counts scaled to ``target_sum`` then log1p), slide and barcode of each. Spots that
@@ -104,19 +124,35 @@ def load_spots(
     images_t = torch.from_numpy(np.concatenate(images))
     if pin:
         images_t = images_t.pin_memory()
-    out = SpotSet(images_t, torch.from_numpy(np.concatenate(expression)), np.concatenate(sample_of), np.concatenate(barcodes), list(genes))
-    log.info("%d spots from %d slides in memory: images %.0f MB, %d genes", len(out), len(samples), images_t.numel() / 2**20, len(genes))
+    out = SpotSet(
+        images_t,
+        torch.from_numpy(np.concatenate(expression)),
+        np.concatenate(sample_of),
+        np.concatenate(barcodes),
+        list(genes),
+    )
+    log.info(
+        "%d spots from %d slides in memory: images %.0f MB, %d genes",
+        len(out),
+        len(samples),
+        images_t.numel() / 2**20,
+        len(genes),
+    )
     return out
 
 
-def split_validation(sample_of: np.ndarray, fraction: float, seed: int, val_samples=()) -> tuple[np.ndarray, np.ndarray]:
+def split_validation(
+    sample_of: np.ndarray, fraction: float, seed: int, val_samples=()
+) -> tuple[np.ndarray, np.ndarray]:
     """Spot indices to train on and to select on: every spot of ``val_samples`` (the validation
     patients' slides) when given, else a seeded random split of each training slide's spots into
     train (1 - fraction) and validation."""
     if len(val_samples):
         val = np.isin(sample_of, list(val_samples))
         if not val.any() or val.all():
-            raise ValueError(f"validation slides {list(val_samples)} must be some, not none or all, of the training data's slides")
+            raise ValueError(
+                f"validation slides {list(val_samples)} must be some, not none or all, of the training data's slides"
+            )
         return np.flatnonzero(~val), np.flatnonzero(val)
     rng = np.random.default_rng(seed)
     train, val = [], []

@@ -30,7 +30,9 @@ def embed_images(fn, images: torch.Tensor, device: torch.device, batch: int = 25
 
 
 @torch.no_grad()
-def infer_tiles(fn, tiles_path, n_outputs: int, device: torch.device, input_px: int, chunk: int = 512) -> tuple[np.ndarray, float]:
+def infer_tiles(
+    fn, tiles_path, n_outputs: int, device: torch.device, input_px: int, chunk: int = 512
+) -> tuple[np.ndarray, float]:
     """``fn`` of every tile of a tile file, and the tiles per second (reading included). Tiles are
     resized to ``input_px`` when the model was trained on patches of another pixel count (same
     field of view, checked by ``stpath.config.check_config``)."""
@@ -38,7 +40,9 @@ def infer_tiles(fn, tiles_path, n_outputs: int, device: torch.device, input_px: 
     n = len(read_tile_grid(tiles_path))
     out = np.zeros((n, n_outputs), np.float32)
     tick = time.perf_counter()
-    for start, images in tqdm(iter_tile_images(tiles_path, chunk), total=-(-n // chunk), desc="tiles", unit="chunk", mininterval=10):
+    for start, images in tqdm(
+        iter_tile_images(tiles_path, chunk), total=-(-n // chunk), desc="tiles", unit="chunk", mininterval=10
+    ):
         x = to_model_input(torch.from_numpy(images).to(device, non_blocking=True))
         if x.shape[-1] != input_px:
             x = F.interpolate(x, size=(input_px, input_px), mode="bilinear", antialias=True, align_corners=False)

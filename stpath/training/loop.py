@@ -87,7 +87,9 @@ def resident(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def frozen_prefix_output(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
+def frozen_prefix_output(
+    model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 256
+) -> torch.Tensor:
     """The frozen prefix's output for every spot, computed once (bf16 on the GPU)."""
     model.eval()
     autocast = device.type == "cuda"
@@ -98,11 +100,17 @@ def frozen_prefix_output(model: nn.Module, images: torch.Tensor, device: torch.d
             tokens = model.prefix(x)
         out.append(tokens.to(torch.bfloat16 if autocast else torch.float32).cpu())
     tokens = torch.cat(out)
-    log.info("frozen prefix computed once: %s tokens, %.0f MB", tuple(tokens.shape), tokens.numel() * tokens.element_size() / 2**20)
+    log.info(
+        "frozen prefix computed once: %s tokens, %.0f MB",
+        tuple(tokens.shape),
+        tokens.numel() * tokens.element_size() / 2**20,
+    )
     return tokens
 
 
-def batch_input(inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, generator, cfg: TrainConfig | None) -> torch.Tensor:
+def batch_input(
+    inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, generator, cfg: TrainConfig | None
+) -> torch.Tensor:
     """The model input of ``rows``, perturbed as ``cfg`` says (None: as is, for validation)."""
     x = inputs[rows].to(device, non_blocking=True)
     if x.dtype != torch.uint8:  # precomputed prefix tokens
@@ -118,7 +126,19 @@ def _batches(n: int, size: int, generator: torch.Generator | None, drop_last: bo
     return [order[i : i + size] for i in range(0, stop, size)]
 
 
-def _run(model, inputs, targets, idx, batches, device, autocast, optimizer=None, generator=None, perturb: TrainConfig | None = None, collect=False):
+def _run(
+    model,
+    inputs,
+    targets,
+    idx,
+    batches,
+    device,
+    autocast,
+    optimizer=None,
+    generator=None,
+    perturb: TrainConfig | None = None,
+    collect=False,
+):
     """One pass over ``batches``: mean of the scalar outputs (loss terms), and the concatenated
     ``prediction`` output when ``collect``; images perturbed as ``perturb`` says."""
     sums: dict[str, torch.Tensor] = {}
@@ -152,16 +172,26 @@ def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig):
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.schedule == "onecycle":
         schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=cfg.lr, total_steps=cfg.epochs, pct_start=cfg.pct_start,
-            div_factor=cfg.div_factor, final_div_factor=cfg.final_div_factor,
+            optimizer,
+            max_lr=cfg.lr,
+            total_steps=cfg.epochs,
+            pct_start=cfg.pct_start,
+            div_factor=cfg.div_factor,
+            final_div_factor=cfg.final_div_factor,
         )
         return optimizer, schedule, False
     return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.eta_min), True
 
 
 def train(
-    model: nn.Module, data: SpotSet, cfg: TrainConfig, device: torch.device, workdir: Path, fingerprint: str = "",
-    checkpoint_minutes: float = 5.0, val_samples: tuple[str, ...] = (),
+    model: nn.Module,
+    data: SpotSet,
+    cfg: TrainConfig,
+    device: torch.device,
+    workdir: Path,
+    fingerprint: str = "",
+    checkpoint_minutes: float = 5.0,
+    val_samples: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Train ``model`` (seeded before construction by the caller) and return the per-epoch history.
     Model selection uses the spots of ``val_samples`` when given, else an in-slide split.
@@ -177,7 +207,11 @@ def train(
     ``wall_seconds`` (the whole epoch, logging and resume point included)."""
     workdir.mkdir(parents=True, exist_ok=True)
     train_idx, val_idx = split_validation(data.sample, cfg.val_fraction, cfg.seed, val_samples)
-    how = f"the validation patients' slides {list(val_samples)}" if val_samples else f"seeded {100 * (1 - cfg.val_fraction):.0f}/{100 * cfg.val_fraction:.0f} split per slide"
+    how = (
+        f"the validation patients' slides {list(val_samples)}"
+        if val_samples
+        else f"seeded {100 * (1 - cfg.val_fraction):.0f}/{100 * cfg.val_fraction:.0f} split per slide"
+    )
     log.info("%d training and %d validation spots (%s)", len(train_idx), len(val_idx), how)
     model.to(device)
     optimizer, scheduler, step_at_start = _optimizer_and_schedule(model, cfg)
@@ -218,7 +252,16 @@ def train(
             scheduler.step()
         model.eval()
         with torch.no_grad():
-            val_terms, predicted = _run(model, inputs, targets, va, _batches(len(va), cfg.batch_size, None, False), device, autocast, collect=pearson)
+            val_terms, predicted = _run(
+                model,
+                inputs,
+                targets,
+                va,
+                _batches(len(va), cfg.batch_size, None, False),
+                device,
+                autocast,
+                collect=pearson,
+            )
         if pearson:
             val_terms["pearson"] = float(pearson_columns(predicted, targets[-1][va.to(device)].float()).mean())
         score = val_terms["pearson"] if pearson else -val_terms.get("loss", math.inf)
@@ -228,22 +271,41 @@ def train(
         compute_seconds = time.perf_counter() - tick
         last_epoch = epoch + 1 == cfg.epochs
         resume_point = last_epoch or time.monotonic() - last_written >= 60 * checkpoint_minutes
-        row = {"epoch": epoch + 1, "lr": lr, "compute_seconds": compute_seconds, "wall_seconds": compute_seconds, "resume_point": int(resume_point)}
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "compute_seconds": compute_seconds,
+            "wall_seconds": compute_seconds,
+            "resume_point": int(resume_point),
+        }
         row |= {"train_img_per_s": len(batches) * cfg.batch_size / train_seconds}
         row |= {f"train_{k}": v for k, v in train_terms.items()} | {f"val_{k}": v for k, v in val_terms.items()}
         history.append(row)
         log.info(
-            "epoch %d/%d  train %s  val %s  %.1f s%s", epoch + 1, cfg.epochs,
-            " ".join(f"{k} {v:.4f}" for k, v in train_terms.items()), " ".join(f"{k} {v:.4f}" for k, v in val_terms.items()),
-            compute_seconds, "  (best)" if improved else "",
+            "epoch %d/%d  train %s  val %s  %.1f s%s",
+            epoch + 1,
+            cfg.epochs,
+            " ".join(f"{k} {v:.4f}" for k, v in train_terms.items()),
+            " ".join(f"{k} {v:.4f}" for k, v in val_terms.items()),
+            compute_seconds,
+            "  (best)" if improved else "",
         )
         if resume_point:
             row["wall_seconds"] = time.perf_counter() - tick  # what is known of it when it is written
-            write_resume_point(workdir, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1, "best": best, "best_weights": best_weights, "history": history,
-                "generators": generator_states(device), "fingerprint": fingerprint,
-            })
+            write_resume_point(
+                workdir,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "epoch": epoch + 1,
+                    "best": best,
+                    "best_weights": best_weights,
+                    "history": history,
+                    "generators": generator_states(device),
+                    "fingerprint": fingerprint,
+                },
+            )
             last_written = time.monotonic()
         row["wall_seconds"] = time.perf_counter() - tick
     write_best_weights(workdir, best_weights)

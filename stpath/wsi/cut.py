@@ -64,7 +64,9 @@ def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueParams, til
     return thumb, down, mask, windows, fraction
 
 
-def fit_slide_stain(slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, norm: StainNormalisation, sample: str) -> StainFit:
+def fit_slide_stain(
+    slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, norm: StainNormalisation, sample: str
+) -> StainFit:
     """The slide's stain, fitted on a seeded sample of ``norm.fit_tiles`` of its tissue tiles."""
     slide = open_slide(slide_path)
     _, _, _, windows, _ = _tissue_tiles(slide, slide_path, um_per_px, tissue, tiling)
@@ -74,18 +76,34 @@ def fit_slide_stain(slide_path, um_per_px: float, tissue: TissueParams, tiling: 
     images = extract(slide, windows.subset(pick), tiling.tile_px, progress=False)
     slide.close()
     fit = fit_stain(images, norm.method, sample)
-    log.info("%s: %s of %d tissue tiles: %s", sample, norm.method, len(pick), {k: v for k, v in vars(fit).items() if isinstance(v, tuple) and v})
+    log.info(
+        "%s: %s of %d tissue tiles: %s",
+        sample,
+        norm.method,
+        len(pick),
+        {k: v for k, v in vars(fit).items() if isinstance(v, tuple) and v},
+    )
     return fit
 
 
-def tile_slide(slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, out_path, stain: StainMap | None = None) -> int:
+def tile_slide(
+    slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, out_path, stain: StainMap | None = None
+) -> int:
     """Detect tissue and write every tissue tile to the tile file ``out_path``, mapped to the
     target stain by ``stain`` when given; returns the number of tiles."""
     slide = open_slide(slide_path)
     thumb, down, mask, windows, fraction = _tissue_tiles(slide, slide_path, um_per_px, tissue, tiling)
     n = len(windows.xy)
-    log.info("%s: tissue covers %.1f%% of the slide; %d tiles of %d px at %.3f um/px (level %d, %d px)",
-             Path(slide_path).name, 100 * mask.mean(), n, tiling.tile_px, tiling.target_um_per_px, windows.level, windows.size)
+    log.info(
+        "%s: tissue covers %.1f%% of the slide; %d tiles of %d px at %.3f um/px (level %d, %d px)",
+        Path(slide_path).name,
+        100 * mask.mean(),
+        n,
+        tiling.tile_px,
+        tiling.target_um_per_px,
+        windows.level,
+        windows.size,
+    )
     attrs = {
         "slide": str(slide_path),
         "um_per_px": um_per_px,
@@ -108,7 +126,16 @@ def tile_slide(slide_path, um_per_px: float, tissue: TissueParams, tiling: Tilin
     return n
 
 
-def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sample: str, params: PatchParams, out_path, stain: StainMap | None = None) -> tuple[int, int]:
+def spot_patches(
+    slide_path,
+    centres: np.ndarray,
+    barcodes,
+    um_per_px: float,
+    sample: str,
+    params: PatchParams,
+    out_path,
+    stain: StainMap | None = None,
+) -> tuple[int, int]:
     """Write a patch per spot (``centres`` in level-0 pixels) to ``out_path``, mapped to the target
     stain by ``stain`` when given; spots whose window leaves the slide are dropped. Returns (kept,
     dropped)."""
@@ -126,15 +153,24 @@ def spot_patches(slide_path, centres: np.ndarray, barcodes, um_per_px: float, sa
             "value far too small makes every window larger than the slide; and that the spots belong to this slide",
         )
     if dropped:
-        log.warning("%s: %d of %d spots dropped: their %d px window leaves the slide", sample, dropped, len(ok), params.patch_px)
+        log.warning(
+            "%s: %d of %d spots dropped: their %d px window leaves the slide", sample, dropped, len(ok), params.patch_px
+        )
     kept = windows.subset(ok)
     start = time.perf_counter()
     images = extract(slide, kept, params.patch_px)
     if stain:
         images = stain(images)
     elapsed = time.perf_counter() - start
-    log.info("%s: %d patches (level %d, window %d px) in %.2f s (%.0f patches/s)", sample, len(images),
-             kept.level, kept.size, elapsed, len(images) / max(elapsed, 1e-9))
+    log.info(
+        "%s: %d patches (level %d, window %d px) in %.2f s (%.0f patches/s)",
+        sample,
+        len(images),
+        kept.level,
+        kept.size,
+        elapsed,
+        len(images) / max(elapsed, 1e-9),
+    )
     attrs = {
         "patch_size": params.patch_px,
         "pixel_size": params.target_um_per_px,

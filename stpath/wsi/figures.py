@@ -27,7 +27,10 @@ def tissue_spots_figure(path, thumb, downsample, mask, spots_xy, kept, tiles_xy=
     ax.imshow(thumb)
     ax.contour(mask.astype(float), levels=[0.5], colors="lime", linewidths=1.0)
     if tiles_xy is not None and len(tiles_xy):
-        rects = [Rectangle((x / downsample, y / downsample), tile_side / downsample, tile_side / downsample) for x, y in tiles_xy]
+        rects = [
+            Rectangle((x / downsample, y / downsample), tile_side / downsample, tile_side / downsample)
+            for x, y in tiles_xy
+        ]
         ax.add_collection(PatchCollection(rects, facecolor="none", edgecolor="gold", linewidth=0.3, alpha=0.6))
     xy = np.asarray(spots_xy) / downsample
     ax.scatter(xy[kept, 0], xy[kept, 1], s=6, c="tab:blue", linewidths=0)
@@ -53,4 +56,6 @@ def qc_figure(out_path, spots_xy, spot_ids, title: str, tiles_path, patches_path
     kept = np.isin(np.asarray(spot_ids).astype(str), read_patch_barcodes(patches_path))
     on_tissue = share_on_tissue(thumb.tissue_mask, thumb.downsample, np.asarray(spots_xy))
     title = f"{title}\n{100 * on_tissue:.0f}% of spots on detected tissue"
-    tissue_spots_figure(out_path, thumb.image, thumb.downsample, thumb.tissue_mask, spots_xy, kept, grid.coords, grid.side_level0, title)
+    tissue_spots_figure(
+        out_path, thumb.image, thumb.downsample, thumb.tissue_mask, spots_xy, kept, grid.coords, grid.side_level0, title
+    )

@@ -44,8 +44,15 @@ def slide_header(path: str | Path) -> tuple[tuple[int, int], float | None]:
 
 
 EXIF_ORIENTATION = 0x0112
-TURNED = {2: "mirrored", 3: "rotated 180 degrees", 4: "mirrored vertically", 5: "transposed", 6: "rotated 90 degrees",
-          7: "transversed", 8: "rotated 270 degrees"}
+TURNED = {
+    2: "mirrored",
+    3: "rotated 180 degrees",
+    4: "mirrored vertically",
+    5: "transposed",
+    6: "rotated 90 degrees",
+    7: "transversed",
+    8: "rotated 270 degrees",
+}
 
 
 def check_upright(path: Path) -> None:
@@ -99,7 +106,9 @@ def slide_um_per_px(slide: openslide.AbstractSlide) -> float | None:
     return (x + y) / 2.0
 
 
-def read_rgb(slide: openslide.AbstractSlide, xy_level0: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+def read_rgb(
+    slide: openslide.AbstractSlide, xy_level0: tuple[int, int], level: int, size: tuple[int, int]
+) -> np.ndarray:
     """read_region as an RGB array; transparent pixels (outside the scanned area) become white."""
     rgba = slide.read_region((int(xy_level0[0]), int(xy_level0[1])), level, (int(size[0]), int(size[1])))
     arr = np.asarray(rgba)

@@ -89,12 +89,18 @@ def fit_stain(images: np.ndarray, method: str, sample: str) -> StainFit:
         try:
             fitter.fit(mosaic(images), Io=IO)
         except (np.linalg.LinAlgError, IndexError, ValueError) as err:
-            raise ValueError(f"{sample}: Macenko's stain vectors cannot be estimated from {len(images)} tiles ({err})") from err
-        return StainFit("macenko", sample, len(images), stain_matrix=_tuple(fitter.HERef), max_concentrations=_tuple(fitter.maxCRef))
+            raise ValueError(
+                f"{sample}: Macenko's stain vectors cannot be estimated from {len(images)} tiles ({err})"
+            ) from err
+        return StainFit(
+            "macenko", sample, len(images), stain_matrix=_tuple(fitter.HERef), max_concentrations=_tuple(fitter.maxCRef)
+        )
     if method == "reinhard":
         fitter = NumpyReinhardNormalizer()
         fitter.fit(mosaic(images))
-        return StainFit("reinhard", sample, len(images), means=_tuple(fitter.target_means), stds=_tuple(fitter.target_stds))
+        return StainFit(
+            "reinhard", sample, len(images), means=_tuple(fitter.target_means), stds=_tuple(fitter.target_stds)
+        )
     raise ValueError(f"stain normalisation method must be one of {METHODS[1:]}, not {method!r}")
 
 
@@ -117,7 +123,10 @@ def _reinhard(rgb: np.ndarray, source: StainFit, target: StainFit) -> np.ndarray
     """Each LAB channel standardised by the source's statistics and rescaled to the target's
     (Reinhard et al. 2001)."""
     channels = lab_split(rgb2lab(rgb.astype(np.float32) / 255))  # the space torchstain's fit measures
-    mapped = [(c - mu) / sd * sd_t + mu_t for c, mu, sd, mu_t, sd_t in zip(channels, source.means, source.stds, target.means, target.stds)]
+    mapped = [
+        (c - mu) / sd * sd_t + mu_t
+        for c, mu, sd, mu_t, sd_t in zip(channels, source.means, source.stds, target.means, target.stds)
+    ]
     return (np.clip(lab2rgb(lab_merge(*mapped)), 0, 1) * 255).astype(np.uint8)
 
 
@@ -142,9 +151,15 @@ def read_stain_fit(path) -> StainFit:
         data = json.loads(Path(path).read_text())
         fit = StainFit(**{k: _tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     except (OSError, ValueError, TypeError) as err:
-        raise InputError(path, f"not a stain fit file ({err})", "point stain_normalisation.target at a stain/{sample}.json of a run, or at a bundle's stain_target.json") from err
+        raise InputError(
+            path,
+            f"not a stain fit file ({err})",
+            "point stain_normalisation.target at a stain/{sample}.json of a run, or at a bundle's stain_target.json",
+        ) from err
     if fit.method not in METHODS[1:]:
-        raise InputError(path, f"stain fit method {fit.method!r} is not one of {METHODS[1:]}", "refit it with rule stain_fit")
+        raise InputError(
+            path, f"stain fit method {fit.method!r} is not one of {METHODS[1:]}", "refit it with rule stain_fit"
+        )
     return fit
 
 

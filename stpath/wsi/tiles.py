@@ -19,7 +19,15 @@ from ..atomic import atomic_path
 
 
 @contextlib.contextmanager
-def write_tiles(path, coords: np.ndarray, tile_px: int, tissue_fraction: np.ndarray, thumbnail: np.ndarray, tissue_mask: np.ndarray, attrs: dict):
+def write_tiles(
+    path,
+    coords: np.ndarray,
+    tile_px: int,
+    tissue_fraction: np.ndarray,
+    thumbnail: np.ndarray,
+    tissue_mask: np.ndarray,
+    attrs: dict,
+):
     """Yield ``sink(indices, images)`` that stores tiles as they are cut; the file appears at
     ``path`` only when the block completes."""
     n = len(coords)

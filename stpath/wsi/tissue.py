@@ -37,7 +37,7 @@ class TissueParams:
     closing_um: float = 60.0  # gaps narrower than this inside tissue are closed (fat, tears)
     warn_spots_on_tissue: float = 0.9  # below this share of spot centres on tissue the run warns
     min_spots_on_tissue: float = 0.5  # below this share the slide's patch job refuses the sample
-    warn_array_mismatch: float = 0.02  # Visium: share of the array's flags the detected tissue clearly contradicts, to warn
+    warn_array_mismatch: float = 0.02  # Visium: share of in_tissue flags the tissue contradicts, to warn
     max_array_mismatch: float = 0.05  # and to refuse the sample
 
     @classmethod
@@ -138,7 +138,9 @@ def share_on_tissue(mask: np.ndarray, downsample: float, xy: np.ndarray) -> floa
 ARRAY_MARGIN_UM = 100.0  # one Visium spot pitch: outlines drawn on two images differ by up to a spot
 
 
-def array_mismatch(mask: np.ndarray, downsample: float, um_per_px: float, xy: np.ndarray, in_tissue: np.ndarray) -> float:
+def array_mismatch(
+    mask: np.ndarray, downsample: float, um_per_px: float, xy: np.ndarray, in_tissue: np.ndarray
+) -> float:
     """The share of a Visium array's spots whose Space Ranger flag the detected tissue clearly
     contradicts: flagged spots more than a spot pitch (``ARRAY_MARGIN_UM``) off the mask, and
     unflagged ones more than a pitch inside it, over the spots under tissue by either account.
@@ -158,8 +160,10 @@ def array_mismatch(mask: np.ndarray, downsample: float, um_per_px: float, xy: np
 def check_array_agreement(mismatch: float, params: TissueParams, sample: str, path) -> None:
     """Refuse a Visium sample whose in_tissue flags draw another tissue than its slide's (the
     spatial folder of another section or capture area), warn above ``warn_array_mismatch``."""
-    said = (f"{sample}: the detected tissue contradicts Space Ranger's in_tissue flags at {100 * mismatch:.1f}% of the "
-            "spots under tissue (by either; a spot pitch from the outline ignored)")
+    said = (
+        f"{sample}: the detected tissue contradicts Space Ranger's in_tissue flags at {100 * mismatch:.1f}% of the "
+        "spots under tissue (by either; a spot pitch from the outline ignored)"
+    )
     if mismatch > params.max_array_mismatch:
         raise InputError(
             path,
@@ -168,8 +172,12 @@ def check_array_agreement(mismatch: float, params: TissueParams, sample: str, pa
             "shows the flags were edited on purpose (regions excluded in Loupe), raise tissue.max_array_mismatch",
         )
     if mismatch > params.warn_array_mismatch:
-        log.warning("%s (tissue.warn_array_mismatch: %.0f%%): check that slide, matrix and spatial/ folder come from one "
-                    "Space Ranger run (see the slide's QC figure)", said, 100 * params.warn_array_mismatch)
+        log.warning(
+            "%s (tissue.warn_array_mismatch: %.0f%%): check that slide, matrix and spatial/ folder come from one "
+            "Space Ranger run (see the slide's QC figure)",
+            said,
+            100 * params.warn_array_mismatch,
+        )
 
 
 def check_spots_on_tissue(share: float, params: TissueParams, sample: str, path) -> None:
@@ -185,5 +193,9 @@ def check_spots_on_tissue(share: float, params: TissueParams, sample: str, path)
             "mask misses, lower tissue.min_spots_on_tissue",
         )
     if share < params.warn_spots_on_tissue:
-        log.warning("%s (tissue.warn_spots_on_tissue: %.0f%%): check that the spot coordinates are full-resolution pixels "
-                    "of this slide (see the slide's QC figure)", said, 100 * params.warn_spots_on_tissue)
+        log.warning(
+            "%s (tissue.warn_spots_on_tissue: %.0f%%): check that the spot coordinates are full-resolution pixels "
+            "of this slide (see the slide's QC figure)",
+            said,
+            100 * params.warn_spots_on_tissue,
+        )

@@ -48,7 +48,9 @@ def choose_level(slide: openslide.AbstractSlide, downsample: float) -> int:
     return max(levels) if levels else 0
 
 
-def window_geometry(slide: openslide.AbstractSlide, um_per_px: float, target_um_per_px: float, out_px: int) -> tuple[int, float, int]:
+def window_geometry(
+    slide: openslide.AbstractSlide, um_per_px: float, target_um_per_px: float, out_px: int
+) -> tuple[int, float, int]:
     """(level, level downsample, window side at that level) for ``out_px`` pixels at the target scale."""
     side_level0 = out_px * target_um_per_px / um_per_px
     level = choose_level(slide, side_level0 / out_px)
@@ -56,7 +58,9 @@ def window_geometry(slide: openslide.AbstractSlide, um_per_px: float, target_um_
     return level, downsample, int(round(side_level0 / downsample))
 
 
-def centred_windows(slide, centres_level0: np.ndarray, um_per_px: float, target_um_per_px: float, out_px: int) -> Windows:
+def centred_windows(
+    slide, centres_level0: np.ndarray, um_per_px: float, target_um_per_px: float, out_px: int
+) -> Windows:
     level, d, size = window_geometry(slide, um_per_px, target_um_per_px, out_px)
     xy = np.rint(np.asarray(centres_level0, dtype=float) / d - size / 2.0).astype(np.int64)
     return Windows(level, d, size, xy.reshape(-1, 2))

@@ -34,7 +34,9 @@ from tools.bench import show
 
 N_TYPES, N_GENES = 39, 250  # HER2ST's cell types, CUCA's gene input
 SIZES = {
-    "small": CUCAConfig(encoder=EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4), preset="", finetune="full"),
+    "small": CUCAConfig(
+        encoder=EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4), preset="", finetune="full"
+    ),
     "virchow2": CUCAConfig(preset="virchow2", finetune="lora"),
 }
 
@@ -81,12 +83,19 @@ def bench(size: str, spots: int, batch: int, epochs: int, steps: int, device) ->
     name = "cuca"
     rows = []
     base = {"size": size, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", "batch": batch}
-    for bf16 in ([False, True] if device.type == "cuda" else [False]):
+    for bf16 in [False, True] if device.type == "cuda" else [False]:
         seed_everything(0)
         reset_peak(device)
         model = build(name, N_TYPES, N_GENES, cfg).to(device)
         rate = reference_step_rate(model, batch, device, steps, bf16)
-        rows.append(base | {"what": f"reference step ({'bf16' if bf16 else 'fp32'})", "img_per_s": round(rate, 1), "peak_gpu_mb": peak_mb(device)})
+        rows.append(
+            base
+            | {
+                "what": f"reference step ({'bf16' if bf16 else 'fp32'})",
+                "img_per_s": round(rate, 1),
+                "peak_gpu_mb": peak_mb(device),
+            }
+        )
         del model
     g = torch.Generator().manual_seed(0)
     data = SpotSet(
@@ -109,14 +118,39 @@ def bench(size: str, spots: int, batch: int, epochs: int, steps: int, device) ->
         sync(device)
         prefix_s = time.perf_counter() - tick
     reset_peak(device)
-    train_cfg = TrainConfig(optimizer="adam", schedule="onecycle", select="pearson", epochs=epochs, batch_size=batch, lr=2e-3, weight_decay=1e-4, augment=False)
+    train_cfg = TrainConfig(
+        optimizer="adam",
+        schedule="onecycle",
+        select="pearson",
+        epochs=epochs,
+        batch_size=batch,
+        lr=2e-3,
+        weight_decay=1e-4,
+        augment=False,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         history = train(model, data, train_cfg, device, Path(tmp))
     epoch_rate = float(history.train_img_per_s.iloc[1:].mean() if len(history) > 1 else history.train_img_per_s.iloc[0])
     n_train = spots * (1 - train_cfg.val_fraction)
     amortised = 100 * n_train / (prefix_s + 100 * n_train / epoch_rate)
-    rows.append(base | {"what": "our loop (per epoch)", "img_per_s": round(epoch_rate, 1), "peak_gpu_mb": peak_mb(device), "prefix_s": round(prefix_s, 2)})
-    rows.append(base | {"what": "our loop (100 epochs, prefix amortised)", "img_per_s": round(amortised, 1), "peak_gpu_mb": peak_mb(device), "prefix_s": round(prefix_s, 2)})
+    rows.append(
+        base
+        | {
+            "what": "our loop (per epoch)",
+            "img_per_s": round(epoch_rate, 1),
+            "peak_gpu_mb": peak_mb(device),
+            "prefix_s": round(prefix_s, 2),
+        }
+    )
+    rows.append(
+        base
+        | {
+            "what": "our loop (100 epochs, prefix amortised)",
+            "img_per_s": round(amortised, 1),
+            "peak_gpu_mb": peak_mb(device),
+            "prefix_s": round(prefix_s, 2),
+        }
+    )
     reset_peak(device)
     model.eval()
     predict(model, data.images[:batch], device)  # warm-up
@@ -124,7 +158,14 @@ def bench(size: str, spots: int, batch: int, epochs: int, steps: int, device) ->
     tick = time.perf_counter()
     predict(model, data.images, device)
     sync(device)
-    rows.append(base | {"what": "whole-slide inference", "img_per_s": round(spots / (time.perf_counter() - tick), 1), "peak_gpu_mb": peak_mb(device)})
+    rows.append(
+        base
+        | {
+            "what": "whole-slide inference",
+            "img_per_s": round(spots / (time.perf_counter() - tick), 1),
+            "peak_gpu_mb": peak_mb(device),
+        }
+    )
     return rows
 
 

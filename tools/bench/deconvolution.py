@@ -36,13 +36,20 @@ def synthetic(n_spots: int, n_genes: int, n_types: int, cells_per_type: int, see
     ref_mu = size * sig.T[labels]
     ref = ad.AnnData(
         X=rng.poisson(rng.gamma(8.0, ref_mu / 8.0)).astype(np.int32),
-        obs=pd.DataFrame({"label": pd.Categorical(np.array(types)[labels]), "batch": pd.Categorical(rng.choice(["b1", "b2"], len(labels)))}),
+        obs=pd.DataFrame(
+            {
+                "label": pd.Categorical(np.array(types)[labels]),
+                "batch": pd.Categorical(rng.choice(["b1", "b2"], len(labels))),
+            }
+        ),
         var=pd.DataFrame(index=genes),
     )
     ref.obs_names = [f"cell{i}" for i in range(ref.n_obs)]
     abundance = rng.gamma(0.4, 5.0, size=(n_spots, n_types)) * (rng.uniform(size=(n_spots, n_types)) < 0.3)
     mu = (abundance * 500) @ sig.T
-    spatial = ad.AnnData(X=rng.poisson(rng.gamma(8.0, (mu + 1e-3) / 8.0)).astype(np.int32), var=pd.DataFrame(index=genes))
+    spatial = ad.AnnData(
+        X=rng.poisson(rng.gamma(8.0, (mu + 1e-3) / 8.0)).astype(np.int32), var=pd.DataFrame(index=genes)
+    )
     spatial.obs_names = [f"spot{i}" for i in range(n_spots)]
     spatial.obs["sample"] = pd.Categorical(np.where(np.arange(n_spots) < n_spots // 2, "S1", "S2"))
     return ref, spatial, pd.DataFrame(sig * 2000, index=genes, columns=types)
@@ -71,7 +78,9 @@ def run_step(step: str, args) -> dict:
     if step == "reference":
         epochs = args.reference_epochs
         no_filter = GeneFilter(cell_count_cutoff=0, cell_percentage_cutoff2=0.0, nonz_mean_cutoff=0.0)
-        _, history = fit_signatures(ref, no_filter, RegressionParams(max_epochs=epochs, num_samples=100), accelerator, 0)
+        _, history = fit_signatures(
+            ref, no_filter, RegressionParams(max_epochs=epochs, num_samples=100), accelerator, 0
+        )
         train_s = history.attrs["train_seconds"]
         shape = f"{ref.n_obs} cells x {ref.n_vars} genes x {args.types} types"
     else:

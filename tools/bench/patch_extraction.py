@@ -42,7 +42,9 @@ def grid_centres(side: int, um_per_px: float, pitch_um: float) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--side", type=int, default=32768, help="slide side at level 0 (0.25 um/px)")
-    ap.add_argument("--pitch-um", type=float, default=55.0, help="spot pitch; 55 um = HEST-style pseudo-spots of Visium HD/Xenium")
+    ap.add_argument(
+        "--pitch-um", type=float, default=55.0, help="spot pitch; 55 um = HEST-style pseudo-spots of Visium HD/Xenium"
+    )
     ap.add_argument("--naive-max", type=int, default=3000, help="spots timed for the naive loop")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -50,7 +52,9 @@ def main() -> None:
         path = Path(tmp) / "bench.tif"
         t = time.perf_counter()
         make_slide(path, args.side)
-        print(f"slide {args.side}x{args.side} px at 0.25 um/px written in {time.perf_counter() - t:.1f} s ({path.stat().st_size / 1e6:.0f} MB)")
+        print(
+            f"slide {args.side}x{args.side} px at 0.25 um/px written in {time.perf_counter() - t:.1f} s ({path.stat().st_size / 1e6:.0f} MB)"
+        )
         slide = openslide.OpenSlide(str(path))
         # Visium pitch in this slide; 224 px patches at 0.5 um/px = 448 level-0 px = 224 px at level 1
         windows = centred_windows(slide, grid_centres(args.side, 0.25, args.pitch_um), 0.25, 0.5, 224)

@@ -27,7 +27,21 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def snakemake(target: str, directory: Path, configfiles: list[Path], cores: int, *args: str) -> None:
-    cmd = [sys.executable, "-m", "snakemake", target, "--snakefile", str(REPO / "Snakefile"), "--directory", str(directory), "--cores", str(cores), *args, "--configfile", *map(str, configfiles)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        target,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(directory),
+        "--cores",
+        str(cores),
+        *args,
+        "--configfile",
+        *map(str, configfiles),
+    ]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
         sys.exit(f"snakemake failed ({' '.join(cmd)}):\n{done.stdout[-3000:]}")
@@ -38,7 +52,9 @@ def job_paths(config: dict, model: str, fold: int) -> dict[str, Path]:
     out = Path("results") / config["dataset"] / "models" / model / f"fold{fold}"
     rule = "train_expression_model" if registry.get(model).task == registry.EXPRESSION else "train_cell_type_model"
     return {
-        "rule": rule, "checkpoint": out / "best.pt", "history": out / "history.tsv",
+        "rule": rule,
+        "checkpoint": out / "best.pt",
+        "history": out / "history.tsv",
         "benchmark": Path("benchmarks") / config["dataset"] / rule / f"{model}_fold{fold}.tsv",
     }
 
@@ -61,7 +77,14 @@ def report(history: pd.DataFrame, job_seconds: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configfile", type=Path, default=REPO / "config" / "config.yaml")
-    ap.add_argument("--model", default="cmrcnet", choices=[*registry.names(registry.EXPRESSION), *[n for n in registry.names(registry.CELL_TYPES) if not registry.get(n).closed_form]])
+    ap.add_argument(
+        "--model",
+        default="cmrcnet",
+        choices=[
+            *registry.names(registry.EXPRESSION),
+            *[n for n in registry.names(registry.CELL_TYPES) if not registry.get(n).closed_form],
+        ],
+    )
     ap.add_argument("--fold", type=int, default=0)
     ap.add_argument("--directory", type=Path, default=REPO)
     ap.add_argument("--cores", type=int, default=2)
@@ -80,7 +103,17 @@ def main() -> None:
             configfiles.append(Path(tmp) / "training.yaml")
             configfiles[-1].write_text(yaml.safe_dump({"training": {"checkpoint_minutes": args.checkpoint_minutes}}))
         snakemake(target, args.directory, configfiles, args.cores, *overrides)  # the job's inputs (and the job, once)
-        snakemake(target, args.directory, configfiles, args.cores, "--forcerun", paths["rule"], "--allowed-rules", paths["rule"], *overrides)
+        snakemake(
+            target,
+            args.directory,
+            configfiles,
+            args.cores,
+            "--forcerun",
+            paths["rule"],
+            "--allowed-rules",
+            paths["rule"],
+            *overrides,
+        )
     history = pd.read_csv(args.directory / paths["history"], sep="\t")
     job_seconds = float(pd.read_csv(args.directory / paths["benchmark"], sep="\t")["s"].iloc[0])
     row = {"config": configfile.name, "model": args.model, "fold": args.fold} | report(history, job_seconds)

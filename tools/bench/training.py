@@ -28,7 +28,11 @@ from stpath.training.data import SpotSet
 from stpath.training.loop import TrainConfig, seed_everything, train
 from tools.bench import show
 
-SMALL = ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=EncoderConfig(embed_dim=96, depth=2, num_heads=4), proj_dim=64, gene_tokens=4, fusion_heads=4))
+SMALL = ExpressionSettings(
+    cmrcnet=CMRCNetConfig(
+        encoder=EncoderConfig(embed_dim=96, depth=2, num_heads=4), proj_dim=64, gene_tokens=4, fusion_heads=4
+    )
+)
 
 
 def model_step_rate(model, batch: int, genes: int, device: torch.device, steps: int) -> float:
@@ -79,12 +83,22 @@ def main() -> None:
         torch.cuda.reset_peak_memory_stats()
     seed_everything(0)
     with tempfile.TemporaryDirectory() as tmp:
-        history = train(build(args.model, args.genes, cfg), data, TrainConfig(epochs=args.epochs, batch_size=args.batch), device, Path(tmp))
+        history = train(
+            build(args.model, args.genes, cfg),
+            data,
+            TrainConfig(epochs=args.epochs, batch_size=args.batch),
+            device,
+            Path(tmp),
+        )
     loop_rate = float(history.train_img_per_s.iloc[1:].mean() if len(history) > 1 else history.train_img_per_s.iloc[0])
     row = {
-        "model": args.model, "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-        "encoder": "small ViT" if args.small else "ViT-B/32 depth 8", "batch": args.batch, "genes": args.genes,
-        "model_step_img_per_s": round(ceiling, 1), "loop_img_per_s": round(loop_rate, 1),
+        "model": args.model,
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
+        "encoder": "small ViT" if args.small else "ViT-B/32 depth 8",
+        "batch": args.batch,
+        "genes": args.genes,
+        "model_step_img_per_s": round(ceiling, 1),
+        "loop_img_per_s": round(loop_rate, 1),
         "loop_vs_ceiling": round(loop_rate / ceiling, 3),
         "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else float("nan"),
     }

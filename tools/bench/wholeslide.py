@@ -33,7 +33,10 @@ from tools.bench import show
 N_GENES, N_TYPES, N_MAP_GENES = 785, 39, 64  # HER2ST's HVG union, its cell types, markers + HVG-50
 DEMO_ENCODER = EncoderConfig(patch_size=32, embed_dim=96, depth=2, num_heads=4)
 SIZES = {
-    "demo": (ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=DEMO_ENCODER, proj_dim=64, gene_tokens=4, fusion_heads=4)), CellTypeSettings(cuca=CUCAConfig(encoder=DEMO_ENCODER, preset="", finetune="full"))),
+    "demo": (
+        ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=DEMO_ENCODER, proj_dim=64, gene_tokens=4, fusion_heads=4)),
+        CellTypeSettings(cuca=CUCAConfig(encoder=DEMO_ENCODER, preset="", finetune="full")),
+    ),
     "paper": (ExpressionSettings(), CellTypeSettings(cuca=CUCAConfig(preset="virchow2", finetune="lora"))),
 }
 
@@ -41,7 +44,9 @@ SIZES = {
 def tile_file(path: Path, n: int, px: int = 224) -> Path:
     rng = np.random.default_rng(0)
     with h5py.File(path, "w") as f:
-        f.create_dataset("img", data=rng.integers(0, 256, (n, px, px, 3), dtype=np.uint8), chunks=(1, px, px, 3), compression="lzf")
+        f.create_dataset(
+            "img", data=rng.integers(0, 256, (n, px, px, 3), dtype=np.uint8), chunks=(1, px, px, 3), compression="lzf"
+        )
         f["coords"] = np.stack([np.arange(n) * px, np.zeros(n, int)], 1)
         f.attrs.update(window_level_px=px, level_downsample=1.0)
     return path
@@ -56,9 +61,13 @@ def predictor(name: str, size: str, folder: Path, n_keys: int, device: torch.dev
         keys = torch.rand(n_keys, N_GENES)
         genes = [f"G{i}" for i in range(N_GENES)]
         made = expression.from_run(name, expression_settings, checkpoint, genes, keys, device)
-        return lambda tiles: expression.predict_tiles(made, tiles, genes[:N_MAP_GENES], device, 224, sample="bench", split="final")
+        return lambda tiles: expression.predict_tiles(
+            made, tiles, genes[:N_MAP_GENES], device, 224, sample="bench", split="final"
+        )
     torch.save(build_cells(name, N_TYPES, 250, cell_settings).state_dict(), checkpoint)
-    made = cells.from_run(name, cell_settings, checkpoint, [f"G{i}" for i in range(250)], [f"T{i}" for i in range(N_TYPES)], device)
+    made = cells.from_run(
+        name, cell_settings, checkpoint, [f"G{i}" for i in range(250)], [f"T{i}" for i in range(N_TYPES)], device
+    )
     return lambda tiles: cells.predict_tiles(made, tiles, device, 224, sample="bench", split="final")
 
 
@@ -77,8 +86,17 @@ def bench(sizes: list[str], models: list[str], n_tiles: int, n_keys: int, device
                 tick = time.perf_counter()
                 out = predict(tiles)
                 seconds = time.perf_counter() - tick
-                rows.append({"model": name, "size": size, "device": name_of_device, "tiles": n_tiles, "outputs": out.predicted.shape[1],
-                             "tiles_per_s": round(n_tiles / seconds, 1), "reading_included": True})
+                rows.append(
+                    {
+                        "model": name,
+                        "size": size,
+                        "device": name_of_device,
+                        "tiles": n_tiles,
+                        "outputs": out.predicted.shape[1],
+                        "tiles_per_s": round(n_tiles / seconds, 1),
+                        "reading_included": True,
+                    }
+                )
     return rows
 
 

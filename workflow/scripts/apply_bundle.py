@@ -19,10 +19,22 @@ tiles = dict(zip(samples, snakemake.input.tiles))
 outputs = {s: (a, p) for s, a, p in zip(samples, snakemake.output.adata, snakemake.output.png)}
 expression = bundle.task == registry.EXPRESSION
 what = "predicted expression (log1p)" if expression else "cell-type abundance"
-for prediction, columns in apply_bundle(bundle, tiles, list(snakemake.params.genes), torch_device("auto"), snakemake.params.map_types):
+for prediction, columns in apply_bundle(
+    bundle, tiles, list(snakemake.params.genes), torch_device("auto"), snakemake.params.map_types
+):
     adata_path, png_path = outputs[prediction.sample]
     write_tile_prediction(prediction, adata_path)
     thumb = read_thumbnail(tiles[prediction.sample])
     title = f"{prediction.sample}: {bundle.name} {what} on {len(prediction.predicted)} tissue tiles\n{protocol_of('bundle')}, trained on {bundle.dataset}: {', '.join(bundle.training_samples)}"
     with atomic_path(png_path) as tmp:
-        tile_maps(tmp, title, prediction.predicted, prediction.centres, prediction.side_level0, thumb.image, thumb.downsample, columns, from_zero=not expression)
+        tile_maps(
+            tmp,
+            title,
+            prediction.predicted,
+            prediction.centres,
+            prediction.side_level0,
+            thumb.image,
+            thumb.downsample,
+            columns,
+            from_zero=not expression,
+        )

@@ -10,7 +10,26 @@ from stpath.wsi.stain import read_stain_fit
 logs.to_file(snakemake.log[0])
 settings = CellTypeSettings.from_config(snakemake.params.models)
 genes = read_gene_set(snakemake.input.genes, settings.gene_set)
-predictor = from_run(snakemake.wildcards.cell_model, settings, snakemake.input.checkpoint, genes, read_cell_types(snakemake.input.labels), torch_device("cpu"))
+predictor = from_run(
+    snakemake.wildcards.cell_model,
+    settings,
+    snakemake.input.checkpoint,
+    genes,
+    read_cell_types(snakemake.input.labels),
+    torch_device("cpu"),
+)
 stain = snakemake.input.get("stain_target")
-scale = InputScale(snakemake.params.scale["target_um_per_px"], snakemake.params.scale["patch_px"], read_stain_fit(stain).record() if stain else {})
-make_bundle(predictor, settings, snakemake.input.checkpoint, dataset=snakemake.config["dataset"], training_samples=snakemake.params.samples, scale=scale, folder=snakemake.output[0])
+scale = InputScale(
+    snakemake.params.scale["target_um_per_px"],
+    snakemake.params.scale["patch_px"],
+    read_stain_fit(stain).record() if stain else {},
+)
+make_bundle(
+    predictor,
+    settings,
+    snakemake.input.checkpoint,
+    dataset=snakemake.config["dataset"],
+    training_samples=snakemake.params.samples,
+    scale=scale,
+    folder=snakemake.output[0],
+)

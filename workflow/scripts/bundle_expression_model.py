@@ -15,8 +15,35 @@ settings = ExpressionSettings.from_config(snakemake.params.models)
 genes = read_gene_set(snakemake.input.genes, settings.gene_set)
 samples = snakemake.params.samples
 expression, _ = load_expression(samples, snakemake.input.patches, snakemake.input.expression, genes)
-columns = map_genes(genes, list(settings.markers), expression.numpy(), settings.eval_genes, list(settings.map_genes), snakemake.input.genes)
-predictor = from_run(snakemake.wildcards.model, settings, snakemake.input.checkpoint, genes, expression, torch_device(settings.accelerator))
+columns = map_genes(
+    genes,
+    list(settings.markers),
+    expression.numpy(),
+    settings.eval_genes,
+    list(settings.map_genes),
+    snakemake.input.genes,
+)
+predictor = from_run(
+    snakemake.wildcards.model,
+    settings,
+    snakemake.input.checkpoint,
+    genes,
+    expression,
+    torch_device(settings.accelerator),
+)
 stain = snakemake.input.get("stain_target")
-scale = InputScale(snakemake.params.scale["target_um_per_px"], snakemake.params.scale["patch_px"], read_stain_fit(stain).record() if stain else {})
-make_bundle(predictor, settings, snakemake.input.checkpoint, dataset=snakemake.config["dataset"], training_samples=samples, scale=scale, columns=columns, folder=snakemake.output[0])
+scale = InputScale(
+    snakemake.params.scale["target_um_per_px"],
+    snakemake.params.scale["patch_px"],
+    read_stain_fit(stain).record() if stain else {},
+)
+make_bundle(
+    predictor,
+    settings,
+    snakemake.input.checkpoint,
+    dataset=snakemake.config["dataset"],
+    training_samples=samples,
+    scale=scale,
+    columns=columns,
+    folder=snakemake.output[0],
+)

@@ -18,7 +18,9 @@ params = mapping.MappingParams.from_config(snakemake.params.mapping)
 
 ingested = [ad.read_h5ad(p) for p in snakemake.input.ingested]
 signatures = read_signature_table(snakemake.input.signatures)
-adata, signatures = mapping.spatial_input(ingested, signatures, snakemake.params.min_shared_genes, snakemake.params.signatures_source)
+adata, signatures = mapping.spatial_input(
+    ingested, signatures, snakemake.params.min_shared_genes, snakemake.params.signatures_source
+)
 accelerator = pick_accelerator(snakemake.params.accelerator)
 model = mapping.fit(adata, signatures, params, accelerator, snakemake.params.seed)
 estimates = mapping.export(model, adata, params, accelerator)
@@ -34,8 +36,12 @@ with atomic_path(snakemake.output.elbo) as tmp:
     title = f"Spatial mapping (Cell2location), {adata.n_obs} spots x {adata.n_vars} genes x {signatures.shape[1]} types"
     figures.elbo_history(history, title, tmp)
 
-for name, sample, h5ad_path, tsv_path in zip(snakemake.params.samples, ingested, snakemake.output.h5ad, snakemake.output.tsv):
+for name, sample, h5ad_path, tsv_path in zip(
+    snakemake.params.samples, ingested, snakemake.output.h5ad, snakemake.output.tsv
+):
     obsm, table = sample_tables(estimates, name, sample.obs_names)
     save_sample(sample, obsm, table, Path(h5ad_path), Path(tsv_path))
-    log.info("%s: %d spots, mean total abundance (q05) %.1f", name, sample.n_obs, obsm["abundance_q05"].sum(axis=1).mean())
+    log.info(
+        "%s: %d spots, mean total abundance (q05) %.1f", name, sample.n_obs, obsm["abundance_q05"].sum(axis=1).mean()
+    )
 log_peak_memory("cell2location")

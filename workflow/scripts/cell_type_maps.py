@@ -20,7 +20,9 @@ if snakemake.input.truth:
     panels["truth"] = truth.reindex(index=first.target.index, columns=first.target.columns)
 panels |= {p.model: clipped(p.predicted) for p in predictions}
 thumb = read_thumbnail(snakemake.input.tiles)
-view = SpotView.of(first.spatial, read_sample_info(snakemake.input.labels).physical_spot_px, thumb.image, thumb.downsample, 2.8 * 100)
+view = SpotView.of(
+    first.spatial, read_sample_info(snakemake.input.labels).physical_spot_px, thumb.image, thumb.downsample, 2.8 * 100
+)
 protocol = protocol_of(f"fold{first.fold}", first.sample, pd.DataFrame(snakemake.params.folds))
 labels = first.details.get("labels", {})
 quantity = "proportion" if labels.get("source") == "published" else labels.get("kind", "abundance")

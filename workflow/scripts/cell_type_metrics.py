@@ -13,7 +13,9 @@ predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
 truth = read_truth(snakemake.input.truth, snakemake.params.truth_samples) if snakemake.input.truth else None
 summary, per_type = evaluate_cell_types(predictions, truth)
 um_per_px = {s: read_sample_info(path).um_per_px for s, path in zip(snakemake.params.samples, snakemake.input.labels)}
-colocalisation, matrices = compare_slides(predictions, um_per_px, MoranSettings.from_config(snakemake.params.colocalisation))
+colocalisation, matrices = compare_slides(
+    predictions, um_per_px, MoranSettings.from_config(snakemake.params.colocalisation)
+)
 folds = pd.DataFrame(snakemake.params.folds)
 write_table(label_patients(pd.concat([colocalisation, summary], ignore_index=True), folds), snakemake.output.summary)
 write_table(label_patients(per_type, folds), snakemake.output.per_type)

@@ -11,10 +11,14 @@ results = read_results(snakemake.input.adata)
 truth = read_truth(snakemake.input.truth, results.sample_of.unique())
 table = checks.accuracy(results.estimates, truth, results.sample_of)
 pooled = table[(table["sample"] == "all") & (table.cell_type == "mean")]
-logging.getLogger("stpath.accuracy").info("mean Pearson r over cell types, all spots:\n%s", pooled.to_string(index=False))
+logging.getLogger("stpath.accuracy").info(
+    "mean Pearson r over cell types, all spots:\n%s", pooled.to_string(index=False)
+)
 with atomic_path(snakemake.output.table) as tmp:
     table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 with atomic_path(snakemake.output.figure) as tmp:
     shown = table[(table["sample"] == "all") & table.estimate.isin(["q05", "mean"])]
     shown = shown.assign(series=shown.estimate + " " + shown.measure)
-    figures.per_type_bars(shown, "pearson_r", "cell2location vs true abundances (all spots)", "Pearson r across spots", tmp, hue="series")
+    figures.per_type_bars(
+        shown, "pearson_r", "cell2location vs true abundances (all spots)", "Pearson r across spots", tmp, hue="series"
+    )

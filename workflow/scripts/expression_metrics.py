@@ -12,7 +12,11 @@ logs.to_file(snakemake.log[0])
 predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
 expression = {Path(p).stem: p for p in snakemake.input.expression}
 folds = pd.DataFrame(snakemake.params.folds)
-summary, per_gene = evaluate_expression(predictions, folds, expression, list(snakemake.params.markers), snakemake.params.n_genes)
-logging.getLogger("stpath.metrics").info("mean PCC over test slides / folds:\n%s", pcc_overview(summary).round(3).to_string())
+summary, per_gene = evaluate_expression(
+    predictions, folds, expression, list(snakemake.params.markers), snakemake.params.n_genes
+)
+logging.getLogger("stpath.metrics").info(
+    "mean PCC over test slides / folds:\n%s", pcc_overview(summary).round(3).to_string()
+)
 write_table(label_patients(summary, folds), snakemake.output.summary, "%.5f")
 write_table(label_patients(per_gene, folds), snakemake.output.per_gene, "%.5f")

@@ -11,11 +11,16 @@ estimate = snakemake.params.estimate
 results = read_results(snakemake.input.adata)
 signatures = read_signature_table(snakemake.input.signatures)
 table = checks.marker_check(results.estimates[estimate], results.counts, signatures, snakemake.params.n_markers)
-logging.getLogger("stpath.marker_check").info("mean r over types: %.3f\n%s", table.pearson_r.iloc[-1], table.to_string(index=False))
+logging.getLogger("stpath.marker_check").info(
+    "mean r over types: %.3f\n%s", table.pearson_r.iloc[-1], table.to_string(index=False)
+)
 with atomic_path(snakemake.output.table) as tmp:
     table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 with atomic_path(snakemake.output.figure) as tmp:
     figures.per_type_bars(
-        table, "pearson_r", f"Abundance ({estimate}) vs summed expression of the top reference markers, per cell type",
-        "Pearson r across spots", tmp,
+        table,
+        "pearson_r",
+        f"Abundance ({estimate}) vs summed expression of the top reference markers, per cell type",
+        "Pearson r across spots",
+        tmp,
     )

@@ -14,10 +14,15 @@ settings = CellTypeSettings.from_config(snakemake.params.models)
 samples = snakemake.params.samples
 outputs = dict(zip(samples, snakemake.output))
 predictions = predict_held_out(
-    snakemake.wildcards.cell_model, settings, read_gene_set(snakemake.input.genes, settings.gene_set),
-    pd.DataFrame(snakemake.params.folds), dict(zip(snakemake.params.fold_ids, snakemake.input.checkpoints)),
-    dict(zip(samples, snakemake.input.patches)), dict(zip(samples, snakemake.input.expression)),
-    dict(zip(samples, snakemake.input.labels)), torch_device(settings.accelerator),
+    snakemake.wildcards.cell_model,
+    settings,
+    read_gene_set(snakemake.input.genes, settings.gene_set),
+    pd.DataFrame(snakemake.params.folds),
+    dict(zip(snakemake.params.fold_ids, snakemake.input.checkpoints)),
+    dict(zip(samples, snakemake.input.patches)),
+    dict(zip(samples, snakemake.input.expression)),
+    dict(zip(samples, snakemake.input.labels)),
+    torch_device(settings.accelerator),
 )
 for prediction in predictions:
     write_spot_prediction(prediction, outputs[prediction.sample])

@@ -14,9 +14,13 @@ settings = ExpressionSettings.from_config(snakemake.params.models)
 samples = snakemake.params.samples
 outputs = dict(zip(samples, snakemake.output))
 predictions = predict_held_out(
-    snakemake.wildcards.model, settings, read_gene_set(snakemake.input.genes, settings.gene_set),
-    pd.DataFrame(snakemake.params.folds), dict(zip(snakemake.params.fold_ids, snakemake.input.checkpoints)),
-    dict(zip(samples, snakemake.input.patches)), dict(zip(samples, snakemake.input.expression)),
+    snakemake.wildcards.model,
+    settings,
+    read_gene_set(snakemake.input.genes, settings.gene_set),
+    pd.DataFrame(snakemake.params.folds),
+    dict(zip(snakemake.params.fold_ids, snakemake.input.checkpoints)),
+    dict(zip(samples, snakemake.input.patches)),
+    dict(zip(samples, snakemake.input.expression)),
     torch_device(settings.accelerator),
 )
 for prediction in predictions:

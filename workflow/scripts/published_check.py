@@ -32,7 +32,11 @@ for name, tier in settings.tiers.items():
         log.warning("tier %s is not compared: %s", name, exc)
         continue
     tables[name] = checked
-    log.info("tier %s: this run's types -> the table's: %s", name, {t: tier.label_map.get(to_tier[name].get(t, t), to_tier[name].get(t, t)) for t in signatures.columns})
+    log.info(
+        "tier %s: this run's types -> the table's: %s",
+        name,
+        {t: tier.label_map.get(to_tier[name].get(t, t), to_tier[name].get(t, t)) for t in signatures.columns},
+    )
 
 method = f"cell2location_{settings.estimate}"
 ours = proportions(results.estimates[settings.estimate])
@@ -43,7 +47,11 @@ log.info("mean Pearson r over types:\n%s", published.check_summary(check).round(
 with atomic_path(snakemake.output.table) as tmp:
     check.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 with atomic_path(snakemake.output.heatmap) as tmp:
-    figures.check_heatmaps(check, tmp, f"This run's deconvolution vs the published proportions, per type and section ({method}; floor: {published.NNLS})")
+    figures.check_heatmaps(
+        check,
+        tmp,
+        f"This run's deconvolution vs the published proportions, per type and section ({method}; floor: {published.NNLS})",
+    )
 
 # the maps: one section and tier, the most abundant published types, published vs each method
 sample, name = params.map_sample, params.map_tier if params.map_tier in tables else next(iter(tables))
@@ -51,8 +59,12 @@ tier, table = settings.tier(name), tables[name][sample]
 spots = table.index.intersection(spot_ids[sample])
 panels = {"published": table.loc[spots]}
 for m, frame in ((method, ours), (published.NNLS, nnls)):
-    panels[m] = published.aggregate(published.section_rows(frame, results.sample_of, sample), to_tier[name], tier.label_map).loc[spots]
-types = [t for t in table.mean().sort_values(ascending=False).index if t in panels[method].columns][: settings.map_types]
+    panels[m] = published.aggregate(
+        published.section_rows(frame, results.sample_of, sample), to_tier[name], tier.label_map
+    ).loc[spots]
+types = [t for t in table.mean().sort_values(ascending=False).index if t in panels[method].columns][
+    : settings.map_types
+]
 adata = ad.read_h5ad(snakemake.input.adata[samples.index(sample)])
 xy = adata[list(spots)].obsm["spatial"]
 thumbnail, downsample = None, 1.0
@@ -63,6 +75,10 @@ view = SpotView.of(xy, read_sample_info(adata).physical_spot_px, thumbnail, down
 rows = check[(check["tier"] == name) & (check["section"] == sample)].set_index(["method", "type"])["pearson"]
 with atomic_path(snakemake.output.maps) as tmp:
     figures.comparison_maps(
-        panels, types, view, tmp, f"{sample}, {name} tier: published proportions vs this run's deconvolution (r: Pearson across the section's spots)",
+        panels,
+        types,
+        view,
+        tmp,
+        f"{sample}, {name} tier: published proportions vs this run's deconvolution (r: Pearson across the section's spots)",
         {(m, t): rows.get((m, t), float("nan")) for m in panels if m != "published" for t in types},
     )

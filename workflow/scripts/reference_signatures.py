@@ -15,7 +15,9 @@ from stpath.device import log_peak_memory, pick_accelerator
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-reference = load_reference(ReferenceSpec.from_config(snakemake.params.reference, snakemake.params.data_root))  # every input check runs before training
+reference = load_reference(
+    ReferenceSpec.from_config(snakemake.params.reference, snakemake.params.data_root)
+)  # every input check runs before training
 accelerator = pick_accelerator(snakemake.params.accelerator)
 signatures, history = fit_signatures(
     reference,
@@ -28,5 +30,7 @@ write_signatures(signatures, snakemake.output.signatures)
 with atomic_path(snakemake.output.history) as tmp:
     history.to_csv(tmp, sep="\t", index_label="epoch")
 with atomic_path(snakemake.output.elbo) as tmp:
-    figures.elbo_history(history, f"Reference regression (RegressionModel), {reference.n_obs} cells, {signatures.shape[1]} types", tmp)
+    figures.elbo_history(
+        history, f"Reference regression (RegressionModel), {reference.n_obs} cells, {signatures.shape[1]} types", tmp
+    )
 log_peak_memory("reference_signatures")

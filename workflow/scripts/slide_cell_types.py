@@ -29,9 +29,26 @@ for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemak
     details = tile_provenance(split, training_samples(folds, split, snakemake.params.labelled), snakemake.params.bundle)
     for sample in samples:
         i = index[sample]
-        tiles = predict_tiles(predictor, snakemake.input.tiles[i], device, snakemake.params.input_px, sample=sample, split=split, details=details)
+        tiles = predict_tiles(
+            predictor,
+            snakemake.input.tiles[i],
+            device,
+            snakemake.params.input_px,
+            sample=sample,
+            split=split,
+            details=details,
+        )
         write_tile_prediction(tiles, snakemake.output.adata[i])
         thumb = read_thumbnail(snakemake.input.tiles[i])
         title = f"{sample}: {model_name} cell-type abundance on {len(tiles.predicted)} tissue tiles\n{protocol_of(split, sample, folds)}"
         with atomic_path(snakemake.output.png[i]) as tmp:
-            tile_maps(tmp, title, tiles.predicted, tiles.centres, tiles.side_level0, thumb.image, thumb.downsample, major_types(tiles.predicted, settings.map_types))
+            tile_maps(
+                tmp,
+                title,
+                tiles.predicted,
+                tiles.centres,
+                tiles.side_level0,
+                thumb.image,
+                thumb.downsample,
+                major_types(tiles.predicted, settings.map_types),
+            )

@@ -23,7 +23,14 @@ device = torch_device(settings.accelerator)
 labelled = snakemake.params.labelled
 # every labelled spot's expression, read once; each run's keys are its training slides' rows
 expression, sample_of = load_expression(labelled, snakemake.input.patches, snakemake.input.expression, genes)
-columns = map_genes(genes, list(settings.markers), expression.numpy(), settings.eval_genes, list(settings.map_genes), snakemake.input.genes)
+columns = map_genes(
+    genes,
+    list(settings.markers),
+    expression.numpy(),
+    settings.eval_genes,
+    list(settings.map_genes),
+    snakemake.input.genes,
+)
 folds = pd.DataFrame(snakemake.params.folds)
 checkpoints = checkpoints_by_split(snakemake.params.fold_ids, snakemake.input.checkpoints, snakemake.input.final)
 index = {s: i for i, s in enumerate(snakemake.params.samples)}
@@ -33,9 +40,28 @@ for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemak
     predictor = from_run(model_name, settings, checkpoints[split], genes, keys, device)  # once per run
     for sample in samples:
         i = index[sample]
-        tiles = predict_tiles(predictor, snakemake.input.tiles[i], columns, device, snakemake.params.input_px, sample=sample, split=split, details=tile_provenance(split, train, snakemake.params.bundle))
+        tiles = predict_tiles(
+            predictor,
+            snakemake.input.tiles[i],
+            columns,
+            device,
+            snakemake.params.input_px,
+            sample=sample,
+            split=split,
+            details=tile_provenance(split, train, snakemake.params.bundle),
+        )
         write_tile_prediction(tiles, snakemake.output.adata[i])
         thumb = read_thumbnail(snakemake.input.tiles[i])
         title = f"{sample}: {model_name} predicted expression (log1p) on {len(tiles.predicted)} tissue tiles\n{protocol_of(split, sample, folds)}"
         with atomic_path(snakemake.output.png[i]) as tmp:
-            tile_maps(tmp, title, tiles.predicted, tiles.centres, tiles.side_level0, thumb.image, thumb.downsample, columns[:MAP_PANELS], from_zero=False)
+            tile_maps(
+                tmp,
+                title,
+                tiles.predicted,
+                tiles.centres,
+                tiles.side_level0,
+                thumb.image,
+                thumb.downsample,
+                columns[:MAP_PANELS],
+                from_zero=False,
+            )

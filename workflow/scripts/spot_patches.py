@@ -26,4 +26,13 @@ if (array := read_array_flags(adata)) is not None:
     mismatch = array_mismatch(thumb.tissue_mask, thumb.downsample, info.um_per_px, *array)
     check_array_agreement(mismatch, tissue, info.sample, snakemake.input.adata)
 stain = stain_map(snakemake.input.get("stain"), snakemake.input.get("stain_target"))
-spot_patches(snakemake.input.slide, adata.obsm["spatial"], adata.obs_names, info.um_per_px, info.sample, params, snakemake.output[0], stain)
+spot_patches(
+    snakemake.input.slide,
+    adata.obsm["spatial"],
+    adata.obs_names,
+    info.um_per_px,
+    info.sample,
+    params,
+    snakemake.output[0],
+    stain,
+)

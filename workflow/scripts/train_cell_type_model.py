@@ -17,8 +17,18 @@ settings = CellTypeSettings.from_config(snakemake.params.models)
 samples = snakemake.params.samples
 genes = read_gene_set(snakemake.input.genes, settings.gene_set)
 device = torch_device(settings.accelerator)
-data = load_spots(samples, snakemake.input.patches, snakemake.input.expression, genes, target_sum=settings.gene_target_sum)
+data = load_spots(
+    samples, snakemake.input.patches, snakemake.input.expression, genes, target_sum=settings.gene_target_sum
+)
 data = attach_labels(data, dict(zip(samples, snakemake.input.labels)), settings.labels)
 workdir = Path(snakemake.params.workdir)
-history = fit(snakemake.wildcards.cell_model, settings, data, device, workdir, snakemake.config["training"]["checkpoint_minutes"], tuple(snakemake.params.val_samples))
+history = fit(
+    snakemake.wildcards.cell_model,
+    settings,
+    data,
+    device,
+    workdir,
+    snakemake.config["training"]["checkpoint_minutes"],
+    tuple(snakemake.params.val_samples),
+)
 save_finished_run(history, workdir, snakemake.output.history, snakemake.output.checkpoint)

@@ -23,7 +23,9 @@ from .visium import peek_visium_counts, read_visium_counts, read_visium_position
 @dataclass(frozen=True)
 class Format:
     positions: Callable[[Path, Path | None], SpotPositions]  # (expression, spots)
-    peek_counts: Callable[[Path, Path | None], list[str]]  # opens the counts file; its gene names (or names among which they are)
+    peek_counts: Callable[
+        [Path, Path | None], list[str]
+    ]  # opens the counts file; its gene names (or names among which they are)
     counts: Callable[[Path, SpotPositions], ad.AnnData]  # (expression, positions)
     counts_file: Callable[[Path], Path] = Path  # the file the counts come from (named in messages)
 
@@ -37,7 +39,10 @@ FORMATS = {
 
 
 def read_spots(
-    format: str, expression: str | Path, spots: str | Path | None = None, min_matched: float = MIN_MATCHED_SPOTS,
+    format: str,
+    expression: str | Path,
+    spots: str | Path | None = None,
+    min_matched: float = MIN_MATCHED_SPOTS,
     positions: SpotPositions | None = None,
 ) -> SpotTable:
     """Counts of ``format`` matched to their spot positions (read unless given)."""

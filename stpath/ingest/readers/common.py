@@ -42,7 +42,9 @@ class SpotTable:
     n_dropped_unmatched: int = 0  # counted spots without a position, and listed spots without counts
 
 
-def match_spots(counts: ad.AnnData, positions: SpotPositions, counts_path: Path, min_matched: float = MIN_MATCHED_SPOTS) -> SpotTable:
+def match_spots(
+    counts: ad.AnnData, positions: SpotPositions, counts_path: Path, min_matched: float = MIN_MATCHED_SPOTS
+) -> SpotTable:
     """Keep the counted spots that have a position. Refuse when fewer than ``min_matched`` of them
     do (counts paired with another section's positions), and, for Visium, when the matrix's
     barcodes are not the spots under tissue (a matrix paired with another slide's spatial folder)."""
@@ -63,7 +65,10 @@ def match_spots(counts: ad.AnnData, positions: SpotPositions, counts_path: Path,
     if n_unlisted or n_uncounted:
         log.warning(
             "%s: %d counted spots have no position and %d listed spots have no counts; %d spots kept",
-            counts_path, n_unlisted, n_uncounted, len(shared),
+            counts_path,
+            n_unlisted,
+            n_uncounted,
+            len(shared),
         )
     order = listed.get_indexer(shared)
     if positions.in_tissue is not None:

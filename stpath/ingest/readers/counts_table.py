@@ -25,12 +25,20 @@ from .common import SpotPositions
 
 def read_coordinates(counts: str | Path, spots: str | Path | None) -> SpotPositions:
     if spots is None or str(spots) in ("", "nan"):
-        raise InputError(counts, "counts_table samples need a coordinates table (spot, x, y)", "fill the 'spots' column of the sample sheet")
+        raise InputError(
+            counts,
+            "counts_table samples need a coordinates table (spot, x, y)",
+            "fill the 'spots' column of the sample sheet",
+        )
     spots = require_file(Path(spots), "coordinates table", "correct the 'spots' column of the sample sheet")
     coords = read_table(spots)
     missing = [c for c in ("x", "y") if c not in coords.columns]
     if missing:
-        raise InputError(spots, f"missing column(s) {missing}; columns are {list(coords.columns)}", "give a table with the spot id first, then columns x and y (pixels)")
+        raise InputError(
+            spots,
+            f"missing column(s) {missing}; columns are {list(coords.columns)}",
+            "give a table with the spot id first, then columns x and y (pixels)",
+        )
     coords.index = coords.index.astype(str)
     check_unique(coords.index, spots, "spot id")
     xy = coords[["x", "y"]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)

@@ -19,7 +19,9 @@ def _open(h5ad: str | Path, backed: bool) -> ad.AnnData:
     try:
         return ad.read_h5ad(h5ad, backed="r" if backed else None)
     except (OSError, KeyError) as exc:
-        raise InputError(h5ad, f"cannot read the AnnData file ({exc})", "re-download the sample's st/<id>.h5ad") from exc
+        raise InputError(
+            h5ad, f"cannot read the AnnData file ({exc})", "re-download the sample's st/<id>.h5ad"
+        ) from exc
 
 
 def read_hest_positions(h5ad: str | Path, spots: str | Path | None = None) -> SpotPositions:
@@ -30,7 +32,9 @@ def read_hest_positions(h5ad: str | Path, spots: str | Path | None = None) -> Sp
     elif {"pxl_col_in_fullres", "pxl_row_in_fullres"} <= set(adata.obs.columns):
         xy = adata.obs[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(np.float64)
     else:
-        raise InputError(h5ad, "no spot coordinates (obsm['spatial'] or obs pxl_*_in_fullres)", "use the HEST st/<id>.h5ad file")
+        raise InputError(
+            h5ad, "no spot coordinates (obsm['spatial'] or obs pxl_*_in_fullres)", "use the HEST st/<id>.h5ad file"
+        )
     diameter = None
     for library in (adata.uns.get("spatial") or {}).values():
         diameter = (library.get("scalefactors") or {}).get("spot_diameter_fullres") or diameter
@@ -40,14 +44,20 @@ def read_hest_positions(h5ad: str | Path, spots: str | Path | None = None) -> Sp
     # pixel size; the sample's HEST metadata gives one (and the spot diameter in um), compared
     # with the slide's and the sheet's like the Visium reader's.
     sizes = hest_pixel_sizes(metadata_file(h5ad, spots), float(diameter) if diameter else None)
-    return SpotPositions(path=Path(h5ad), ids=ids, xy=xy, pixel_sizes=sizes, spot_diameter_px=float(diameter) if diameter else None)
+    return SpotPositions(
+        path=Path(h5ad), ids=ids, xy=xy, pixel_sizes=sizes, spot_diameter_px=float(diameter) if diameter else None
+    )
 
 
 def metadata_file(h5ad: str | Path, spots: str | Path | None) -> Path | None:
     """The sample's HEST metadata JSON: the sheet's ``spots`` column when it names a .json, else
     ``metadata/<id>.json`` beside the ``st/`` folder, as HEST-1k lays them out."""
     if spots and str(spots).endswith(".json"):
-        return require_file(Path(spots), "HEST metadata JSON", "point the 'spots' column at the sample's metadata/<id>.json, or leave it empty")
+        return require_file(
+            Path(spots),
+            "HEST metadata JSON",
+            "point the 'spots' column at the sample's metadata/<id>.json, or leave it empty",
+        )
     sibling = Path(h5ad).parent.parent / "metadata" / f"{Path(h5ad).stem}.json"
     return sibling if sibling.is_file() else None
 
@@ -68,7 +78,12 @@ def hest_pixel_sizes(path: Path | None, spot_diameter_px: float | None) -> list[
         sizes.append(UmPerPx(float(estimated), "HEST metadata pixel_size_um_estimated"))
     diameter_um = meta.get("spot_diameter")
     if spot_diameter_px and isinstance(diameter_um, (int, float)) and diameter_um > 0:
-        sizes.append(UmPerPx(float(diameter_um) / spot_diameter_px, f"HEST spot_diameter ({diameter_um:g} um) over spot_diameter_fullres"))
+        sizes.append(
+            UmPerPx(
+                float(diameter_um) / spot_diameter_px,
+                f"HEST spot_diameter ({diameter_um:g} um) over spot_diameter_fullres",
+            )
+        )
     return sizes
 
 

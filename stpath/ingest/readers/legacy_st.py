@@ -20,7 +20,9 @@ SELECTION_COLUMNS = ("x", "y", "new_x", "new_y", "pixel_x", "pixel_y")
 
 def _selection_file(counts, spots) -> Path:
     if spots is None or str(spots) in ("", "nan"):
-        raise InputError(counts, "legacy_st samples need a spot-selection file", "fill the 'spots' column of the sample sheet")
+        raise InputError(
+            counts, "legacy_st samples need a spot-selection file", "fill the 'spots' column of the sample sheet"
+        )
     return require_file(Path(spots), "spot selection TSV", "correct the 'spots' column of the sample sheet")
 
 
@@ -29,15 +31,26 @@ def read_legacy_st_positions(counts: str | Path, spots: str | Path | None) -> Sp
     try:
         selection = pd.read_csv(spots, sep="\t")
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise InputError(spots, f"cannot be read as a spot selection TSV ({exc})", f"give a tab-separated file with columns {list(SELECTION_COLUMNS)}") from None
+        raise InputError(
+            spots,
+            f"cannot be read as a spot selection TSV ({exc})",
+            f"give a tab-separated file with columns {list(SELECTION_COLUMNS)}",
+        ) from None
     missing = [c for c in SELECTION_COLUMNS if c not in selection.columns]
     if missing:
-        raise InputError(spots, f"missing column(s) {missing}", f"give a selection file with columns {list(SELECTION_COLUMNS)}")
+        raise InputError(
+            spots, f"missing column(s) {missing}", f"give a selection file with columns {list(SELECTION_COLUMNS)}"
+        )
     if "selected" in selection.columns:
         selection = selection[selection["selected"].astype(int) == 1]
     selection.index = pd.Index([f"{int(x)}x{int(y)}" for x, y in zip(selection["x"], selection["y"])])
     check_unique(selection.index, spots, "spot (x, y)")
-    check_frame(selection[["x", "y"]].to_numpy(), selection[["pixel_x", "pixel_y"]].to_numpy(), ("x", "y", "pixel_x", "pixel_y"), spots)
+    check_frame(
+        selection[["x", "y"]].to_numpy(),
+        selection[["pixel_x", "pixel_y"]].to_numpy(),
+        ("x", "y", "pixel_x", "pixel_y"),
+        spots,
+    )
     px_per_unit = _pixels_per_array_unit(selection, spots)
     um_per_px = SPOT_PITCH_UM["legacy_st"] / px_per_unit
     return SpotPositions(
@@ -46,7 +59,9 @@ def read_legacy_st_positions(counts: str | Path, spots: str | Path | None) -> Sp
         xy=selection[["pixel_x", "pixel_y"]].to_numpy(dtype=np.float64),
         pixel_sizes=[UmPerPx(um_per_px, f"legacy ST spot pitch (200 um = {px_per_unit:.1f} px)")],
         spot_diameter_px=ST_SPOT_DIAMETER_UM / um_per_px,
-        obs=pd.DataFrame({"array_x": selection["x"].to_numpy(), "array_y": selection["y"].to_numpy()}, index=selection.index),
+        obs=pd.DataFrame(
+            {"array_x": selection["x"].to_numpy(), "array_y": selection["y"].to_numpy()}, index=selection.index
+        ),
     )
 
 
@@ -78,5 +93,7 @@ def _pixels_per_array_unit(selection: pd.DataFrame, path: Path) -> float:
         if ok.sum() >= 3 and np.ptp(a[ok]) > 0:
             slopes.append(np.polyfit(a[ok], p[ok], 1)[0])
     if len(selection) < 3 or not slopes or min(slopes) <= 0:
-        raise InputError(path, "cannot derive the pixel size from fewer than 3 spots", "add 'um_per_px' to the sample sheet")
+        raise InputError(
+            path, "cannot derive the pixel size from fewer than 3 spots", "add 'um_per_px' to the sample sheet"
+        )
     return float(np.mean(slopes))

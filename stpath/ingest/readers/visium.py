@@ -34,18 +34,32 @@ def read_visium_positions(folder: str | Path, spots: str | Path | None = None) -
     folder = Path(folder)
     visium_counts_file(folder)
     spatial = folder / "spatial"
-    positions = next((p for p in (spatial / "tissue_positions.csv", spatial / "tissue_positions_list.csv") if p.is_file()), None)
+    positions = next(
+        (p for p in (spatial / "tissue_positions.csv", spatial / "tissue_positions_list.csv") if p.is_file()), None
+    )
     if positions is None:
-        raise InputError(spatial, "no tissue_positions.csv or tissue_positions_list.csv", "copy the Space Ranger 'spatial' folder")
-    scalefactors = require_file(spatial / "scalefactors_json.json", "scalefactors_json.json", "copy the Space Ranger 'spatial' folder")
+        raise InputError(
+            spatial, "no tissue_positions.csv or tissue_positions_list.csv", "copy the Space Ranger 'spatial' folder"
+        )
+    scalefactors = require_file(
+        spatial / "scalefactors_json.json", "scalefactors_json.json", "copy the Space Ranger 'spatial' folder"
+    )
 
     first = positions.read_text().split("\n", 1)[0].split(",")[0].strip().lower()
     try:
         table = pd.read_csv(positions, header=0 if first == "barcode" else None, index_col=0)
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise InputError(positions, f"cannot be read as Space Ranger spot positions ({exc})", "re-copy the Space Ranger 'spatial' folder") from None
+        raise InputError(
+            positions,
+            f"cannot be read as Space Ranger spot positions ({exc})",
+            "re-copy the Space Ranger 'spatial' folder",
+        ) from None
     if table.shape[1] != len(POSITION_COLUMNS):
-        raise InputError(positions, f"{table.shape[1] + 1} columns where Space Ranger writes 6", f"give barcode, {', '.join(POSITION_COLUMNS)}")
+        raise InputError(
+            positions,
+            f"{table.shape[1] + 1} columns where Space Ranger writes 6",
+            f"give barcode, {', '.join(POSITION_COLUMNS)}",
+        )
     table.columns = POSITION_COLUMNS
     check_unique(table.index, positions, "barcode")
     xy = table[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(np.float64)
@@ -79,11 +93,19 @@ def peek_visium_counts(folder: str | Path, spots: str | Path | None = None) -> l
     try:
         with h5py.File(counts, "r") as f:
             if "matrix" not in f:
-                raise InputError(counts, f"no 'matrix' group (groups: {list(f)})", "give the Space Ranger filtered_feature_bc_matrix.h5 (Space Ranger 3 and later layout)")
+                raise InputError(
+                    counts,
+                    f"no 'matrix' group (groups: {list(f)})",
+                    "give the Space Ranger filtered_feature_bc_matrix.h5 (Space Ranger 3 and later layout)",
+                )
             names = f["matrix"].get("features/name")
             return [n.decode() if isinstance(n, bytes) else str(n) for n in names[:]] if names is not None else []
     except OSError as exc:
-        raise InputError(counts, f"not a readable HDF5 file ({exc})", "re-copy the file from Space Ranger; an interrupted copy leaves a truncated file") from None
+        raise InputError(
+            counts,
+            f"not a readable HDF5 file ({exc})",
+            "re-copy the file from Space Ranger; an interrupted copy leaves a truncated file",
+        ) from None
 
 
 def read_visium_counts(folder: str | Path, positions: SpotPositions) -> ad.AnnData:
