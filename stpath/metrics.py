@@ -81,15 +81,19 @@ def headline(summary: pd.DataFrame) -> pd.DataFrame:
 LANDING_METRIC = "pearson_mean"  # each branch's main metric: per-slide Pearson r, as both papers report
 
 
-def landing_table(summary: pd.DataFrame, fold_scheme: str) -> pd.DataFrame:
-    """The report's landing-page table: per model, target, gene set and protocol (within- or
-    cross-patient), each branch's main metric in the released order (``headline``), with the run's
-    fold scheme and how many folds and slides it averages. Rows ordered by target, then best first."""
+def landing_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The report's landing-page table: one row per model, target and protocol (within- or
+    cross-patient), one column per gene set (genes for the expression models, ``cell_types`` for
+    the cell-type models) holding each branch's main metric in the released order (``headline``:
+    per-slide Pearson r averaged over each fold's test slides, then folds). Rows by target, then
+    best first on the target's first gene set; a gene set a row lacks is left empty."""
     rows = headline(summary)
-    rows = rows[rows["metric"] == LANDING_METRIC].copy()
-    rows["folds"] = fold_scheme
-    columns = ["target", "gene_set", "model", "patients", "value", "n_folds", "n_slides", "folds"]
-    rows = rows.reindex(columns=[c for c in columns if c in rows.columns or c == "patients"])
-    rows["patients"] = rows["patients"].fillna("") if "patients" in rows else ""
-    rows = rows.sort_values(["target", "gene_set", "value"], ascending=[True, True, False], kind="stable")
-    return rows.rename(columns={"value": "pearson_r"}).round({"pearson_r": 3}).reset_index(drop=True)
+    rows = rows[rows["metric"] == LANDING_METRIC]
+    if "patients" not in rows:
+        rows = rows.assign(patients="")
+    table = rows.pivot_table(index=["target", "model", "patients"], columns="gene_set", values="value", sort=False)
+    table = table[list(dict.fromkeys(rows["gene_set"]))].round(3).reset_index()
+    table.columns.name = None
+    first = table[table.columns[3:]].bfill(axis=1).iloc[:, 0]
+    order = table.assign(_first=-first).sort_values(["target", "_first"], kind="stable").index
+    return table.loc[order].reset_index(drop=True)

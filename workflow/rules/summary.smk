@@ -36,8 +36,6 @@ if STAGES.expression_models or STAGES.cell_type_models:
         threads: 1
         resources:
             mem_mb=1000,
-        params:
-            folds=config["folds"]["scheme"],
         script:
             "../scripts/landing_table.py"
 
