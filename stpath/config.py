@@ -22,6 +22,7 @@ from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
 from .ingest.preflight import Scale, check_samples
 from .ingest.readers import FORMATS
 from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, input_files, read_sheet, to_sample
+from .models import registry
 from .models.presets import PRESETS
 from .wsi.stain import StainNormalisation, read_stain_fit
 
@@ -185,7 +186,7 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     if stages.expression_models:
         check_encoder_weights(config, "expression_models")
         check_input_size(config, "expression_models")
-    if set(stages.expression_models) & set(FROZEN_MODELS):
+    if registry.with_frozen_encoder(stages.expression_models):
         check_frozen_encoder(config)
     if stages.cell_type_models:
         check_finetuning(config, load_schema())
@@ -424,9 +425,6 @@ def check_encoder_weights(config: dict, branch: str) -> None:
             "encoder weight file not found",
             f"download the encoder's weights once (e.g. huggingface paige-ai/Virchow2) and point {branch}.encoder.weights at the file",
         )
-
-
-FROZEN_MODELS = ("hest_probe", "frozen_retrieval")
 
 
 def check_frozen_encoder(config: dict) -> None:

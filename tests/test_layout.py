@@ -222,3 +222,27 @@ def test_targets_of_a_small_run():
     assert "r/bundles/direct" in outs and "r/wholeslide/direct/B.png" in outs and "r/metrics/headline.tsv" in outs
     assert not any("cell_types" in o for o in outs) and len(outs) == len(set(outs))
     assert targets.summary_parts("r", stages) == ["r/metrics/expression_summary.tsv"]
+
+
+def test_model_traits_come_from_the_registry_not_name_tests():
+    """No module of the package outside the registry compares a name with a registered model's
+    name: what a model is (its task, how it is fitted, which encoder it runs) is a registry trait."""
+    names = set(registry.MODELS)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "registry.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                literals = [
+                    c
+                    for c in [node.left, *node.comparators]
+                    for c in ([c] if isinstance(c, ast.Constant) else getattr(c, "elts", []))
+                ]
+                found += [
+                    f"{path.relative_to(REPO)}:{node.lineno} tests {c.value!r}"
+                    for c in literals
+                    if isinstance(c, ast.Constant) and c.value in names
+                ]
+    assert found == []
+    assert registry.with_frozen_encoder(registry.names(registry.EXPRESSION)) == ["hest_probe", "frozen_retrieval"]

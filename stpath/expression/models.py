@@ -61,7 +61,7 @@ def fit(
     model.to(device).eval()
     tick = time.perf_counter()
     embeddings = embed_images(model.embed_images, data.images, device)
-    if name == "hest_probe":
+    if registry.get(name).closed_form == "ridge":
         weight, bias = fit_hest_probe(
             embeddings.cpu().numpy(), data.expression.numpy(), settings.frozen.pca_dim, settings.train.seed
         )

@@ -19,7 +19,10 @@ class ModelSpec:
     builder: str  # "module:function" under stpath.models, called as (settings, n_genes, n_outputs, **variant)
     variant: dict = field(default_factory=dict)  # settings this model fixes (its ablation)
     retrieval: bool = False  # predicts by retrieving the training spots' expression (needs keys)
-    closed_form: bool = False  # fitted by ridge on frozen features, not by the training loop
+    closed_form: str = (
+        ""  # not trained by the loop: "ridge" (a head fitted on frozen features) or "keys" (retrieval keys stored)
+    )
+    frozen_encoder: bool = False  # runs the frozen pretrained encoder of expression_models.frozen
 
     def build(self, settings, n_genes: int, n_outputs: int):
         module, function = self.builder.split(":")
@@ -33,19 +36,26 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("cmrcnet", EXPRESSION, "cmrcnet:build", retrieval=True),
         ModelSpec("bleep", EXPRESSION, "cmrcnet:build", {"reconstruction": False}, retrieval=True),
         ModelSpec("direct", EXPRESSION, "direct:build"),
-        ModelSpec("hest_probe", EXPRESSION, "frozen:build_probe", closed_form=True),  # HEST-Benchmark's probe
-        ModelSpec("frozen_retrieval", EXPRESSION, "frozen:build_retrieval", closed_form=True),  # keys in its state
+        ModelSpec(
+            "hest_probe", EXPRESSION, "frozen:build_probe", closed_form="ridge", frozen_encoder=True
+        ),  # HEST-Benchmark's
+        ModelSpec("frozen_retrieval", EXPRESSION, "frozen:build_retrieval", closed_form="keys", frozen_encoder=True),
         ModelSpec("cuca", CELL_TYPES, "cuca:build"),
         ModelSpec("cuca_image_only", CELL_TYPES, "cuca:build_image_only"),  # the released FMMLP
         ModelSpec("cuca_no_molecule", CELL_TYPES, "cuca:build", {"w_rec": 0.0, "w_align": 0.0}),
         ModelSpec("linear_probe", CELL_TYPES, "cuca:build_probe"),  # trained like CUCA, as released
-        ModelSpec("ridge_probe", CELL_TYPES, "cuca:build_probe", closed_form=True),
+        ModelSpec("ridge_probe", CELL_TYPES, "cuca:build_probe", closed_form="ridge"),
     )
 }
 
 
 def names(task: str) -> list[str]:
     return [name for name, spec in MODELS.items() if spec.task == task]
+
+
+def with_frozen_encoder(names_: list[str]) -> list[str]:
+    """Those of ``names_`` that run expression_models.frozen's pretrained encoder."""
+    return [n for n in names_ if MODELS[n].frozen_encoder]
 
 
 def get(name: str, task: str | None = None) -> ModelSpec:
