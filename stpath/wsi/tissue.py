@@ -126,13 +126,19 @@ def tile_grid(
     return Windows(level, d, size, xy[keep]), tissue[keep]
 
 
+def mask_pixels(mask: np.ndarray, downsample: float, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the thumbnail pixels under level-0 points ``xy``, clipped to the mask."""
+    xy = np.asarray(xy)
+    cols = np.clip((xy[:, 0] / downsample).astype(int), 0, mask.shape[1] - 1)
+    rows = np.clip((xy[:, 1] / downsample).astype(int), 0, mask.shape[0] - 1)
+    return rows, cols
+
+
 def share_on_tissue(mask: np.ndarray, downsample: float, xy: np.ndarray) -> float:
     """The share of spot centres (level-0 px) that fall on the tissue mask of the thumbnail."""
     if len(xy) == 0:
         return 0.0
-    cols = np.clip((np.asarray(xy)[:, 0] / downsample).astype(int), 0, mask.shape[1] - 1)
-    rows = np.clip((np.asarray(xy)[:, 1] / downsample).astype(int), 0, mask.shape[0] - 1)
-    return float(mask[rows, cols].mean())
+    return float(mask[mask_pixels(mask, downsample, xy)].mean())
 
 
 ARRAY_MARGIN_UM = 100.0  # one Visium spot pitch: outlines drawn on two images differ by up to a spot
@@ -150,10 +156,9 @@ def array_mismatch(
     outside = ndi.distance_transform_edt(~mask) * um > ARRAY_MARGIN_UM
     finite = np.isfinite(xy).all(axis=1)
     xy, flags = np.asarray(xy)[finite], np.asarray(in_tissue, bool)[finite]
-    cols = np.clip((xy[:, 0] / downsample).astype(int), 0, mask.shape[1] - 1)
-    rows = np.clip((xy[:, 1] / downsample).astype(int), 0, mask.shape[0] - 1)
-    wrong = (flags & outside[rows, cols]) | (~flags & inside[rows, cols])
-    tissue = flags | mask[rows, cols]
+    at = mask_pixels(mask, downsample, xy)
+    wrong = (flags & outside[at]) | (~flags & inside[at])
+    tissue = flags | mask[at]
     return float(wrong.sum() / max(int(tissue.sum()), 1))
 
 
