@@ -1,3 +1,5 @@
+import time
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -26,12 +28,16 @@ include: "workflow/rules/apply.smk"
 include: "workflow/rules/summary.smk"
 
 
+# every warning a job of this run logged, on the console (they are otherwise in the logs)
+RUN_START = time.time()
+
+
 onsuccess:
-    summarise_warnings()
+    print_job_warnings(f"logs/{DATASET}", RUN_START)
 
 
 onerror:
-    summarise_warnings()
+    print_job_warnings(f"logs/{DATASET}", RUN_START)
 
 
 onstart:

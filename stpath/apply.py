@@ -33,7 +33,7 @@ def apply_bundle(
         for sample, path in tiles.items():
             yield (
                 expression.predict_tiles(
-                    predictor, path, columns, device, bundle.scale.px, sample=sample, split="bundle", details=details
+                    predictor, path, columns, device, bundle.scale, sample=sample, split="bundle", details=details
                 ),
                 columns[: expression.MAP_PANELS],
             )
@@ -44,6 +44,6 @@ def apply_bundle(
         predictor = cell_types.from_bundle(bundle, device)
         for sample, path in tiles.items():
             tiles_prediction = cell_types.predict_tiles(
-                predictor, path, device, bundle.scale.px, sample=sample, split="bundle", details=details
+                predictor, path, device, bundle.scale, sample=sample, split="bundle", details=details
             )
             yield tiles_prediction, major_types(tiles_prediction.predicted, map_types)

@@ -19,34 +19,21 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError
+from .wsi.scale import ImageScale
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: the stain inside the scale (read too)
 MANIFEST = "bundle.json"
 WEIGHTS = "weights.pt"
 KEYS = "keys.h5"
 STAIN_TARGET = "stain_target.json"
 # what the expression models learn and predict (stpath.genes.selection.normalise)
 NORMALISATION = "normalize_total to each slide's median library size, then log1p (scanpy)"
-
-
-@dataclass(frozen=True)
-class InputScale:
-    """The images a model learnt from: their pixel size and side, and the stain fit they were
-    normalised to (``{}``: not normalised; ``{"method": m}``: to a target not known yet)."""
-
-    um_per_px: float
-    px: int
-    stain: dict = field(default_factory=dict)
-
-    @property
-    def field_um(self) -> float:
-        return self.um_per_px * self.px
 
 
 @dataclass(frozen=True)
@@ -60,7 +47,8 @@ class Bundle:
     map_genes: list[str]  # expression: the genes predicted on every tile unless a run asks for others
     normalisation: str
     encoder: dict  # architecture, preset, and the pretrained weight file it started from
-    scale: InputScale
+    scale: ImageScale  # the images it learnt from
+    stain: dict  # the stain fit they were normalised to ({}: not normalised; {"method": m}: to a target not known yet)
     training_samples: list[str]
     retrieval: bool  # predicts by retrieval over the training spots (keys.h5)
     fingerprint: str = ""
@@ -89,8 +77,8 @@ def settings_fingerprint(bundle: Bundle) -> str:
         bundle.scale.px,
         bundle.training_samples,
     ]
-    if bundle.scale.stain:
-        content.append(bundle.scale.stain)
+    if bundle.stain:
+        content.append(bundle.stain)
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -124,10 +112,10 @@ def write_bundle(folder, bundle: Bundle, weights: Path, keys: tuple[np.ndarray, 
     tmp.mkdir(parents=True)
     try:
         shutil.copyfile(weights, tmp / WEIGHTS)
-        if bundle.scale.stain:
+        if bundle.stain:
             from .wsi.stain import StainFit, write_stain_fit
 
-            write_stain_fit(tmp / STAIN_TARGET, StainFit(**bundle.scale.stain))
+            write_stain_fit(tmp / STAIN_TARGET, StainFit(**bundle.stain))
         if bundle.retrieval:
             import h5py
 
@@ -168,6 +156,9 @@ def read_bundle(folder) -> Bundle:
         raise InputError(
             manifest, f"unreadable bundle manifest ({exc})", "copy the bundle again from the run that made it"
         ) from None
+    if data.get("format_version") == 1 and isinstance(data.get("scale"), dict):  # the stain sat in the scale
+        data["stain"] = data["scale"].pop("stain", {})
+        data["format_version"] = FORMAT_VERSION
     if data.get("format_version") != FORMAT_VERSION:
         raise InputError(
             manifest,
@@ -176,7 +167,7 @@ def read_bundle(folder) -> Bundle:
         )
     data.pop("format_version")
     try:
-        data["scale"] = InputScale(**data["scale"])
+        data["scale"] = ImageScale(**data["scale"])
         bundle = Bundle(**data, path=folder)
     except (TypeError, KeyError) as exc:
         raise InputError(
@@ -205,15 +196,16 @@ def read_keys(bundle: Bundle) -> tuple[np.ndarray, np.ndarray]:
         return f["embeddings"][:], f["expression"][:]
 
 
-def check_applicable(bundle: Bundle, tiles: InputScale, genes: list[str]) -> None:
-    """Refuse a bundle for tiles of another pixel size or side, or for genes it does not predict."""
-    if bundle.scale.stain != tiles.stain:
-        wanted = bundle.scale.stain.get("method", "none")
+def check_applicable(bundle: Bundle, tiles: ImageScale, stain: dict, genes: list[str]) -> None:
+    """Refuse a bundle for tiles of another scale or stain (``stain``: what the run's tiles are
+    normalised to, as ``Bundle.stain``), or for genes it does not predict."""
+    if bundle.stain != stain:
+        wanted = bundle.stain.get("method", "none")
         raise InputError(
             Path(bundle.path) / MANIFEST,
             f"{bundle.describe()} learnt from images stain-normalised by {wanted}"
-            f"{' to ' + bundle.scale.stain['sample'] if wanted != 'none' else ''}; this run's tiles are "
-            f"{'normalised by ' + tiles.stain['method'] + ' to another target' if tiles.stain else 'not normalised'}",
+            f"{' to ' + bundle.stain['sample'] if wanted != 'none' else ''}; this run's tiles are "
+            f"{'normalised by ' + stain['method'] + ' to another target' if stain else 'not normalised'}",
             (
                 f"set stain_normalisation: {{method: {wanted}, target: {Path(bundle.path) / STAIN_TARGET}}} in the config"
                 if wanted != "none"
@@ -221,12 +213,12 @@ def check_applicable(bundle: Bundle, tiles: InputScale, genes: list[str]) -> Non
             )
             + " (or remove the bundle from apply.bundles)",
         )
-    if not np.isclose(tiles.um_per_px, bundle.scale.um_per_px, rtol=1e-6) or tiles.px != bundle.scale.px:
+    if not tiles.same_as(bundle.scale):
         raise InputError(
             Path(bundle.path) / MANIFEST,
             f"{bundle.describe()} learnt from {bundle.scale.px} px images at {bundle.scale.um_per_px:g} um/px, but this run cuts "
             f"tiles of {tiles.px} px at {tiles.um_per_px:g} um/px",
-            f"set tiling.tile_px: {bundle.scale.px} and tiling.target_um_per_px: {bundle.scale.um_per_px:g} in the config "
+            f"set tiling.px: {bundle.scale.px} and tiling.um_per_px: {bundle.scale.um_per_px:g} in the config "
             "(or remove the bundle from apply.bundles)",
         )
     missing = [g for g in genes if g not in bundle.outputs]

@@ -14,16 +14,17 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from .bundles import InputScale, check_applicable, read_bundle
+from .bundles import check_applicable, read_bundle
 from .deconvolution.published import PublishedSettings, check_published
 from .errors import InputError
 from .ingest.download import pending_downloads
 from .ingest.folds import FoldSettings, check_fold_scheme, plan_folds
-from .ingest.preflight import Scale, check_samples
+from .ingest.preflight import CutLimits, check_samples
 from .ingest.readers import FORMATS
 from .ingest.sheet import IMAGE_ONLY, check_inputs_exist, input_files, read_sheet, to_sample
 from .models import registry
 from .models.presets import PRESETS
+from .wsi.scale import RunScales
 from .wsi.stain import StainNormalisation, read_stain_fit
 
 
@@ -151,7 +152,12 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     samples = [to_sample(row, config["data_root"]) for _, row in sheet.iterrows()]
     check_inputs_exist(samples, config["samples"], made)
     if inspect_inputs:
-        check_samples(samples, made, config["qc"]["pixel_size_tolerance"], Scale.of(config))
+        check_samples(
+            samples,
+            made,
+            config["qc"]["pixel_size_tolerance"],
+            CutLimits(RunScales.from_config(config).finest_um, config["qc"]["max_upsampling"]),
+        )
     stages = Stages.of(config, sheet)
     if stages.image_models:  # only the image models need folds
         check_folds(sheet.loc[stages.labelled_slides], FoldSettings.from_config(config["folds"]), config["samples"])
@@ -183,17 +189,16 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     check_label_source(config, stages)
     if stages.published_tiers:
         check_published_inputs(config, samples, made, inspect_inputs)
+    scales = RunScales.from_config(config)
     if stages.expression_models:
         check_encoder_weights(config, "expression_models")
-        check_input_size(config, "expression_models")
+        check_input_size(config, "expression_models", scales)
     if registry.with_frozen_encoder(stages.expression_models):
-        check_frozen_encoder(config)
+        check_frozen_encoder(config, scales)
     if stages.cell_type_models:
         check_finetuning(config, load_schema())
         check_encoder_weights(config, "cell_type_models")
-        check_input_size(config, "cell_type_models")
-    if stages.whole_slide_expression or stages.whole_slide_cell_types:
-        check_whole_slide_scale(config)
+        check_input_size(config, "cell_type_models", scales)
     if stages.bundles:
         check_bundles(config)
     check_stain_normalisation(config, stages)
@@ -212,7 +217,7 @@ def check_compared_runs(config: dict) -> None:
 
 
 def run_stain(config: dict) -> dict:
-    """What this run's tiles are normalised to, as a bundle records it (``InputScale.stain``)."""
+    """What this run's tiles are normalised to, as a bundle records it (``Bundle.stain``)."""
     norm = StainNormalisation.from_config(config["stain_normalisation"])
     if not norm.active:
         return {}
@@ -273,12 +278,11 @@ def check_folds(sheet: pd.DataFrame, folds: FoldSettings, sheet_path) -> None:
 def check_bundles(config: dict) -> None:
     """Every bundle of apply.bundles is complete, was made for tiles like this run's, and predicts
     the genes asked for; no two share a name."""
-    tiling = config["tiling"]
-    scale = InputScale(tiling["target_um_per_px"], tiling["tile_px"], run_stain(config))
+    tiles, stain = RunScales.from_config(config).tiles, run_stain(config)
     names: dict[str, str] = {}
     for folder in config["apply"]["bundles"]:
         bundle = read_bundle(folder)
-        check_applicable(bundle, scale, config["apply"]["genes"])
+        check_applicable(bundle, tiles, stain, config["apply"]["genes"])
         if bundle.name in names:
             raise InputError(
                 folder,
@@ -427,7 +431,7 @@ def check_encoder_weights(config: dict, branch: str) -> None:
         )
 
 
-def check_frozen_encoder(config: dict) -> None:
+def check_frozen_encoder(config: dict, scales: RunScales) -> None:
     """The frozen encoder's weight file exists and its input is the patches' size."""
     expr = config["expression_models"]
     frozen = expr["frozen"]
@@ -442,12 +446,12 @@ def check_frozen_encoder(config: dict) -> None:
         "encoder": {**expr["encoder"], "name": frozen["name"] or expr["encoder"]["name"]},
     }
     size, key = encoder_input(section)
-    patch_px = config["patches"]["patch_px"]
-    if size is not None and size != patch_px:
+    px, where = scales.patches_of("expression_models").px, patches_key(scales, "expression_models")
+    if size is not None and size != px:
         raise InputError(
             None,
-            f"patches.patch_px is {patch_px} px but the frozen encoder (expression_models.frozen, {key}) takes {size} px inputs",
-            f"set patches.patch_px to {size}, or choose a frozen encoder of {patch_px} px",
+            f"{where}.px is {px} px but the frozen encoder (expression_models.frozen, {key}) takes {size} px inputs",
+            f"set {where}.px to {size}, or choose a frozen encoder of {px} px",
         )
 
 
@@ -476,30 +480,20 @@ def timm_fixed_input(name: str) -> int | None:
     return int(cfg.input_size[-1])
 
 
-def check_input_size(config: dict, branch: str) -> None:
+def patches_key(scales: RunScales, branch: str) -> str:
+    """The config section that sets a branch's patch scale."""
+    return f"{branch}.patches" if branch in scales.branches else "patches"
+
+
+def check_input_size(config: dict, branch: str, scales: RunScales) -> None:
     """The models learn from spot patches: a patch must be what the encoder takes."""
     size, key = encoder_input(config[branch])
-    patch_px = config["patches"]["patch_px"]
-    if size is not None and size != patch_px:
+    px, where = scales.patches_of(branch).px, patches_key(scales, branch)
+    if size is not None and size != px:
         raise InputError(
             None,
-            f"patches.patch_px is {patch_px} px but the {branch} encoder ({branch}.{key}) takes {size} px inputs",
-            f"set patches.patch_px to {size} (and tiling.tile_px so that tiles cover the patches' field of view), "
-            f"or choose an encoder of {patch_px} px",
-        )
-
-
-def check_whole_slide_scale(config: dict) -> None:
-    """Whole-slide inference feeds tiles to a model trained on spot patches: same field of view."""
-    tiles, patches = config["tiling"], config["patches"]
-    tile_um = tiles["tile_px"] * tiles["target_um_per_px"]
-    patch_um = patches["patch_px"] * patches["target_um_per_px"]
-    if abs(tile_um - patch_um) > 1e-6 * patch_um:
-        raise InputError(
-            None,
-            f"whole-slide inference (expression_models.whole_slide, cell_type_models.whole_slide): tiles cover {tile_um:g} um but the spot patches the models learn from cover {patch_um:g} um",
-            "set tiling.tile_px x tiling.target_um_per_px equal to patches.patch_px x patches.target_um_per_px "
-            "in the config (or whole_slide: [] in both model sections)",
+            f"{where}.px is {px} px but the {branch} encoder ({branch}.{key}) takes {size} px inputs",
+            f"set {where}.px to {size} (and {where}.um_per_px to keep its field of view), or choose an encoder of {px} px",
         )
 
 

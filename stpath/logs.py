@@ -36,3 +36,10 @@ def job_warnings(folder, since: float) -> list[str]:
             if " WARNING stpath." in line:
                 found.append(f"{path}: {line.split(' WARNING ', 1)[1]}")
     return found
+
+
+def print_job_warnings(folder, since: float) -> None:
+    """``job_warnings`` on the console, under a count (nothing when there is none)."""
+    warned = job_warnings(folder, since)
+    if warned:
+        print(f"{len(warned)} warning(s) in this run's job logs:", *warned, sep="\n  ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .config import Stages
+from .wsi.scale import RunScales
 
 
 def _each(pattern: str, **values: Iterable) -> list[str]:
@@ -82,6 +83,28 @@ def model_outputs(out: str, stages: Stages, folds: list) -> list[str]:
         outs += _each(f"{metrics}/maps/{{sample}}.png", sample=stages.labelled_slides)
         outs += trained_model_outputs(out, stages, folds, stages.cell_type_models, stages.whole_slide_cell_types)
     return outs
+
+
+def patch_path(out: str, scales: RunScales, section: str, sample: str) -> str:
+    """The spot patches a model branch (``section``) learns from: ``patches/`` at the run's
+    scale, ``patches/<scale>/`` at a branch's own."""
+    folder = scales.patch_folder(section)
+    return f"{out}/patches/{folder + '/' if folder else ''}{sample}.h5"
+
+
+def spot_files(out: str, scales: RunScales, section: str, samples: list[str]) -> dict[str, list[str]]:
+    """The patches and expression of ``samples`` that a model branch reads."""
+    return {
+        "patches": [patch_path(out, scales, section, s) for s in samples],
+        "expression": [f"{out}/expression/{s}.h5ad" for s in samples],
+    }
+
+
+def tile_path(out: str, scales: RunScales, section: str, sample: str) -> str:
+    """The tiles a model branch maps a whole slide on: ``tiles/`` when they cover its field of
+    view, ``tiles/<scale>/`` cut at its scale otherwise."""
+    folder = scales.tile_folder(section)
+    return f"{out}/tiles/{folder + '/' if folder else ''}{sample}.h5"
 
 
 def final_outputs(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from stpath.bundles import InputScale, check_applicable, read_bundle
+from stpath.bundles import check_applicable, read_bundle
 from stpath.celltypes import wholeslide as cell_wholeslide
 from stpath.celltypes.settings import CellTypeSettings
 from stpath.errors import InputError
@@ -19,11 +19,12 @@ from stpath.expression.settings import ExpressionSettings
 from stpath.models.cmrcnet import CMRCNetConfig
 from stpath.models.cuca import CUCAConfig
 from stpath.models.encoders import EncoderConfig
+from stpath.wsi.scale import ImageScale
 
 ENCODER = EncoderConfig(embed_dim=32, depth=2, num_heads=2, img_size=64, patch_size=16)
 GENES = [f"G{i}" for i in range(12)]
 CPU = torch.device("cpu")
-SCALE = InputScale(0.5, 64)
+SCALE = ImageScale(0.5, 64)
 
 
 def expression_settings(**kw) -> ExpressionSettings:
@@ -39,7 +40,7 @@ def tile_file(path, n=9, px=64, seed=0):
     with h5py.File(path, "w") as f:
         f["img"] = rng.integers(0, 256, (n, px, px, 3), dtype=np.uint8)
         f["coords"] = np.stack([np.arange(n) * 2 * px, np.zeros(n, int)], 1)
-        f.attrs.update(window_level_px=px, level_downsample=2.0, tile_px=px, target_um_per_px=0.5)
+        f.attrs.update(window_level_px=px, level_downsample=2.0, px=px, um_per_px=0.5)
     return path
 
 
@@ -73,6 +74,7 @@ def expression_bundles(tmp_path_factory):
             dataset="run1",
             training_samples=["A", "B"],
             scale=SCALE,
+            stain={},
             columns=columns,
             folder=root / "bundles" / name,
         )
@@ -85,7 +87,7 @@ def test_expression_bundle_round_trip_equals_the_runs_prediction(expression_bund
     root, made = expression_bundles
     predictor, columns = made[name]
     tiles = tile_file(tmp_path / "tiles.h5")
-    in_run = expr_wholeslide.predict_tiles(predictor, tiles, columns, CPU, 64, sample="S", split="final", chunk=4)
+    in_run = expr_wholeslide.predict_tiles(predictor, tiles, columns, CPU, SCALE, sample="S", split="final", chunk=4)
     bundle = read_bundle(root / "bundles" / name)
     assert (
         bundle.retrieval == (name == "cmrcnet")
@@ -93,7 +95,7 @@ def test_expression_bundle_round_trip_equals_the_runs_prediction(expression_bund
         and bundle.settings["cmrcnet"]["encoder"]["weights"] == ""
     )
     applied = expr_wholeslide.predict_tiles(
-        expr_wholeslide.from_bundle(bundle, CPU), tiles, columns, CPU, 64, sample="S", split="bundle"
+        expr_wholeslide.from_bundle(bundle, CPU), tiles, columns, CPU, SCALE, sample="S", split="bundle"
     )
     np.testing.assert_allclose(applied.predicted.to_numpy(), in_run.predicted.to_numpy(), rtol=1e-5, atol=1e-6)
     assert in_run.predicted.to_numpy().std(axis=0).mean() > 0  # not a constant prediction
@@ -117,14 +119,21 @@ def test_cell_type_bundle_round_trip_equals_the_runs_prediction(tmp_path):
     checkpoint = saved_model("cuca", settings, None, tmp_path / "cuca.pt", n_types=len(types))
     predictor = cell_wholeslide.from_run("cuca", settings, checkpoint, GENES, types, CPU)
     cell_wholeslide.make_bundle(
-        predictor, settings, checkpoint, dataset="run1", training_samples=["A"], scale=SCALE, folder=tmp_path / "cuca"
+        predictor,
+        settings,
+        checkpoint,
+        dataset="run1",
+        training_samples=["A"],
+        scale=SCALE,
+        stain={},
+        folder=tmp_path / "cuca",
     )
     tiles = tile_file(tmp_path / "tiles.h5")
-    in_run = cell_wholeslide.predict_tiles(predictor, tiles, CPU, 64, sample="S", split="final")
+    in_run = cell_wholeslide.predict_tiles(predictor, tiles, CPU, SCALE, sample="S", split="final")
     bundle = read_bundle(tmp_path / "cuca")
     assert bundle.outputs == types and bundle.input_genes == GENES and not bundle.retrieval
     applied = cell_wholeslide.predict_tiles(
-        cell_wholeslide.from_bundle(bundle, CPU), tiles, CPU, 64, sample="S", split="bundle"
+        cell_wholeslide.from_bundle(bundle, CPU), tiles, CPU, SCALE, sample="S", split="bundle"
     )
     np.testing.assert_allclose(applied.predicted.to_numpy(), in_run.predicted.to_numpy(), rtol=1e-5, atol=1e-6)
 
@@ -132,19 +141,19 @@ def test_cell_type_bundle_round_trip_equals_the_runs_prediction(tmp_path):
 def test_bundle_at_another_scale_or_for_other_genes_is_refused(expression_bundles):
     root, _ = expression_bundles
     bundle = read_bundle(root / "bundles" / "cmrcnet")
-    check_applicable(bundle, InputScale(0.5, 64), ["G1", "G11"])  # what it was made for
+    check_applicable(bundle, SCALE, {}, ["G1", "G11"])  # what it was made for
     with pytest.raises(
         InputError, match=r"learnt from 64 px images at 0.5 um/px, but this run cuts tiles of 64 px at 1 um/px"
     ) as err:
-        check_applicable(bundle, InputScale(1.0, 64), [])
-    assert "tiling.target_um_per_px: 0.5" in str(err.value) and "bundle.json" in str(err.value)
+        check_applicable(bundle, ImageScale(1.0, 64), {}, [])
+    assert "tiling.um_per_px: 0.5" in str(err.value) and "bundle.json" in str(err.value)
     with pytest.raises(InputError, match=r"tiles of 224 px at 0.5 um/px") as err:
-        check_applicable(bundle, InputScale(0.5, 224), [])
-    assert "tiling.tile_px: 64" in str(err.value)
+        check_applicable(bundle, ImageScale(0.5, 224), {}, [])
+    assert "tiling.px: 64" in str(err.value)
     with pytest.raises(
         InputError, match=r"apply.genes asks for 1 gene\(s\) .* does not predict, e.g. \['MISSING'\]"
     ) as err:
-        check_applicable(bundle, InputScale(0.5, 64), ["G1", "MISSING"])
+        check_applicable(bundle, SCALE, {}, ["G1", "MISSING"])
     assert "choose genes among the bundle's 12" in str(err.value)
 
 
@@ -219,24 +228,24 @@ def test_a_bundle_of_stain_normalised_images_carries_its_target_and_asks_for_it(
     settings = expression_settings()
     checkpoint = saved_model("direct", settings, len(GENES), tmp_path / "direct.pt")
     predictor = expr_wholeslide.from_run("direct", settings, checkpoint, GENES, torch.rand(8, len(GENES)), CPU)
-    scale = InputScale(0.5, 64, target.record())
     expr_wholeslide.make_bundle(
         predictor,
         settings,
         checkpoint,
         dataset="run1",
         training_samples=["A"],
-        scale=scale,
+        scale=SCALE,
+        stain=target.record(),
         columns=GENES[:2],
         folder=tmp_path / "b",
     )
     bundle = read_bundle(tmp_path / "b")
-    assert read_stain_fit(tmp_path / "b" / "stain_target.json") == target and bundle.scale.stain == target.record()
-    check_applicable(bundle, InputScale(0.5, 64, read_stain_fit(tmp_path / "b" / "stain_target.json").record()), [])
+    assert read_stain_fit(tmp_path / "b" / "stain_target.json") == target and bundle.stain == target.record()
+    check_applicable(bundle, SCALE, read_stain_fit(tmp_path / "b" / "stain_target.json").record(), [])
     for tiles, said in (
-        (InputScale(0.5, 64), "not normalised"),
-        (InputScale(0.5, 64, {"method": "macenko"}), "normalised by macenko to another target"),
+        ({}, "not normalised"),
+        ({"method": "macenko"}, "normalised by macenko to another target"),
     ):
         with pytest.raises(InputError, match="stain-normalised by macenko to A; this run's tiles are " + said) as err:
-            check_applicable(bundle, tiles, [])
+            check_applicable(bundle, SCALE, tiles, [])
         assert f"target: {tmp_path / 'b' / 'stain_target.json'}" in str(err.value)

@@ -17,6 +17,7 @@ from stpath.predictions import SpotPrediction
 from stpath.training.augment import to_model_input
 from stpath.training.data import SpotSet
 from stpath.training.loop import TIMING_COLUMNS, frozen_prefix_output
+from stpath.wsi.scale import ImageScale
 
 ENCODER = EncoderConfig(embed_dim=32, depth=3, num_heads=2, img_size=64, patch_size=16)
 
@@ -355,7 +356,7 @@ def test_whole_slide_inference_covers_every_tile_in_chunks_and_round_trips(tmp_p
     with h5py.File(tmp_path / "tiles.h5", "w") as f:
         f["img"] = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
         f["coords"] = np.stack([np.arange(n) * 64, np.zeros(n, int)], 1)
-        f.attrs.update(window_level_px=32, level_downsample=2.0)
+        f.attrs.update(window_level_px=32, level_downsample=2.0, px=32, um_per_px=1.0)  # resized to 64 px at 0.5
     torch.manual_seed(0)
     cuca = CUCA(4, 10, small()).eval()
 
@@ -366,7 +367,7 @@ def test_whole_slide_inference_covers_every_tile_in_chunks_and_round_trips(tmp_p
     model = Shifted()
     predictor = CellTypePredictor("cuca", model, list("ABCD"), [f"g{i}" for i in range(10)])
     out = predict_tiles(
-        predictor, tmp_path / "tiles.h5", torch.device("cpu"), input_px=64, sample="S", split="fold1", chunk=3
+        predictor, tmp_path / "tiles.h5", torch.device("cpu"), ImageScale(0.5, 64), sample="S", split="fold1", chunk=3
     )
     assert out.predicted.shape == (n, 4) and list(out.predicted.columns) == list("ABCD")
     assert np.allclose(out.centres[:, 0], np.arange(n) * 64 + 32) and out.side_level0 == 64  # tile centres, level 0

@@ -11,6 +11,8 @@ from stpath.config import Stages, check_config, encoder_input
 from stpath.errors import InputError
 from stpath.ingest.download import pending_downloads
 from stpath.ingest.sheet import read_sheet
+from stpath.targets import patch_path, tile_path
+from stpath.wsi.scale import ImageScale, RunScales
 
 from conftest import REPO
 
@@ -72,15 +74,23 @@ def test_stages_follow_slides_and_reference():
 
 
 def test_patch_size_must_be_the_encoders_input_size():
-    message = refusal(load(**{"patches.patch_px": 256}))
+    message = refusal(load(**{"patches.px": 256}))
     assert (
-        "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px"
+        "patches.px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px"
         in message
     )
-    assert "Fix: set patches.patch_px to 224" in message
-    config = load(**{"patches.patch_px": 256})
+    assert "Fix: set patches.px to 224" in message
+    config = load(**{"patches.px": 256})
     config["expression_models"]["encoder"]["img_size"] = 256
     assert "cell_type_models.encoder.img_size) takes 224 px" in refusal(config)
+    # a branch's own scale is checked against that branch's encoder, and named
+    config = load()
+    config["cell_type_models"]["patches"] = {"um_per_px": 0.69, "px": 256}
+    message = refusal(config)
+    assert "cell_type_models.patches.px is 256 px but the cell_type_models encoder" in message
+    assert "Fix: set cell_type_models.patches.px to 224" in message
+    config["cell_type_models"]["patches"]["px"] = 224
+    check_config(config)
 
 
 def test_encoder_input_of_presets_and_timm_models():
@@ -134,13 +144,32 @@ def labelled_sheet(tmp_path) -> str:
     return str(tmp_path / "samples.tsv")
 
 
-def test_tiles_and_patches_must_cover_the_same_field_of_view(tmp_path):
-    message = refusal(load(**{"tiling.target_um_per_px": 1.0}))
-    assert "tiles cover 224 um but the spot patches the models learn from cover 112 um" in message
-    config = load(**{"tiling.target_um_per_px": 1.0, "samples": labelled_sheet(tmp_path)})
-    config["cell_type_models"]["whole_slide"] = []
-    config["expression_models"]["whole_slide"] = []
-    check_config(config)  # no whole-slide inference: nothing to compare
+def test_each_branch_learns_and_maps_at_its_own_scale_each_cut_once():
+    """The scale route: one object per scale; a branch's patches and whole-slide tiles come from the
+    run's folders when the scale (tiles: the field of view) is the run's, else from one folder per
+    extra scale, shared by the branches that use it."""
+    config = load()
+    scales = RunScales.from_config(config)
+    assert scales.patches == scales.tiles == ImageScale(0.5, 224) and scales.branches == {}
+    assert scales.by_key() == {} and patch_path("o", scales, "cell_type_models", "S") == "o/patches/S.h5"
+    config["cell_type_models"]["patches"] = {"um_per_px": 0.69, "px": 224}
+    scales = RunScales.from_config(config)
+    cuca = ImageScale(0.69, 224)
+    assert scales.patches_of("cell_type_models") == cuca and scales.patches_of("expression_models") == ImageScale()
+    assert patch_path("o", scales, "cell_type_models", "S") == "o/patches/224px_0.69um/S.h5"
+    assert tile_path("o", scales, "cell_type_models", "S") == "o/tiles/224px_0.69um/S.h5"
+    assert tile_path("o", scales, "expression_models", "S") == "o/tiles/S.h5"
+    assert scales.by_key() == {"224px_0.69um": cuca} and cuca.field_um == pytest.approx(154.56)
+    # tiles of the patches' field at another pixel count are shared (resized at inference)
+    config["tiling"].update(um_per_px=0.25, px=448)
+    scales = RunScales.from_config(config)
+    assert tile_path("o", scales, "expression_models", "S") == "o/tiles/S.h5" and scales.finest_um == 0.25
+    # tiles of another field: each branch's whole slides are mapped on tiles cut at its own scale
+    config["tiling"].update(um_per_px=1.0, px=224)
+    scales = RunScales.from_config(config)
+    assert tile_path("o", scales, "expression_models", "S") == "o/tiles/224px_0.5um/S.h5"
+    assert set(scales.by_key()) == {"224px_0.5um", "224px_0.69um"}
+    check_config(config)  # accepted: nothing to refuse any more
 
 
 def test_fold_scheme_must_be_possible_with_the_samples(tmp_path):
@@ -194,14 +223,13 @@ def test_frozen_baselines_check_their_encoder_and_compared_runs_must_exist(tmp_p
     check_config(load(expression_models=models))
     missing = dict(models, frozen={"preset": "uni", "weights": str(tmp_path / "uni.bin")})
     assert "uni.bin: frozen encoder weight file not found" in refusal(load(expression_models=missing))
-    small = {"patches": {"patch_px": 112, "target_um_per_px": 1.0}, "tiling": {"tile_px": 112, "target_um_per_px": 1.0}}
+    small = {"patches": {"px": 112, "um_per_px": 1.0}, "tiling": {"px": 112, "um_per_px": 1.0}}
     wrong_size = dict(models, encoder=dict(expr["encoder"], img_size=112), frozen={"preset": "uni"})
     message = refusal(
         load(expression_models=wrong_size, cell_type_models={"models": []}, samples=labelled_sheet(tmp_path), **small)
     )
     assert (
-        "patches.patch_px is 112 px but the frozen encoder (expression_models.frozen, preset 'uni') takes 224 px"
-        in message
+        "patches.px is 112 px but the frozen encoder (expression_models.frozen, preset 'uni') takes 224 px" in message
     )
     message = refusal(load(report={"compare_runs": {"no stain": str(tmp_path / "summary.tsv")}}))
     assert "summary.tsv: report.compare_runs: the metric table of run 'no stain' is not there" in message

@@ -5,6 +5,7 @@ import pytest
 
 from stpath.errors import InputError
 from stpath.wsi.cut import TilingParams, tile_slide
+from stpath.wsi.scale import ImageScale
 from stpath.wsi.slide import open_slide, thumbnail
 from stpath.wsi.tiles import iter_tile_images, read_thumbnail, read_tile_grid
 from stpath.wsi.tissue import TissueParams, tile_grid, tissue_mask
@@ -14,7 +15,7 @@ from conftest import shared
 
 def test_real_svs_tissue_and_tiles(tmp_path):
     path = shared("slides", "CMU-1-Small-Region.svs")
-    n = tile_slide(path, 0.499, TissueParams(), TilingParams(0.5, 224, 0.5), tmp_path / "tiles.h5")
+    n = tile_slide(path, 0.499, TissueParams(), TilingParams(ImageScale(0.5, 224), 0.5), tmp_path / "tiles.h5")
     grid, thumb = read_tile_grid(tmp_path / "tiles.h5"), read_thumbnail(tmp_path / "tiles.h5")
     chunks = list(iter_tile_images(tmp_path / "tiles.h5", 16))
     assert sum(len(images) for _, images in chunks) == n == len(grid) and chunks[0][1].shape[1:] == (224, 224, 3)
@@ -67,7 +68,7 @@ def test_demo_mask_covers_spots_in_tissue(demo_slide):
     inside = spots[spots.in_tissue == 1][["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy() / down
     hits = mask[inside[:, 1].astype(int), inside[:, 0].astype(int)]
     assert hits.mean() > 0.95  # adipose (pale, low saturation) included
-    windows, frac = tile_grid(slide, mask, 0.5, 0.5, 224, 0.5)
+    windows, frac = tile_grid(slide, mask, 0.5, ImageScale(0.5, 224), 0.5)
     assert len(windows.xy) > 5 and (frac >= 0.5).all()
 
 
@@ -132,5 +133,5 @@ def test_demo_slides_tissue_fat_and_glass(demo_slides, sample):
     assert share_on_tissue(mask, down, xy[inside]) >= 0.95
     far, _ = cKDTree(xy[inside]).query(xy[~inside])
     assert share_on_tissue(mask, down, xy[~inside][far * um_per_px > 150]) == 0
-    windows, _ = tile_grid(slide, mask, um_per_px, 0.5, 224, 0.5)
+    windows, _ = tile_grid(slide, mask, um_per_px, ImageScale(0.5, 224), 0.5)
     assert len(windows.xy) >= 80

@@ -587,37 +587,65 @@ def test_corrupt_slide_leaves_no_partial_output(tmp_path):
             {"finetune": "lora", "encoder": {"weights": "/nonexistent/virchow2.bin"}},
             "/nonexistent/virchow2.bin: encoder weight file not found",
         ),
-        ({"whole_slide": ["cuca"], "encoder": {}}, "tiles cover 224 um"),
     ],
 )
-def test_cell_type_encoder_and_tile_scale_are_checked_before_any_job(encoder, message, tmp_path):
+def test_cell_type_encoder_is_checked_before_any_job(encoder, message, tmp_path):
     import yaml
 
     config = yaml_of("config.yaml")
     config["samples"] = str(REPO / config["samples"])
     config["cell_type_models"].update(encoder)
-    if "tiles cover" in message:  # tiles twice the patches' field of view
-        config["tiling"]["target_um_per_px"] = 1.0
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode != 0 and message in r.stdout and "Fix" in r.stdout, r.stdout[-2000:]
 
 
-def test_patch_size_other_than_the_encoders_is_refused_before_any_job(tmp_path):
-    """patch_px 256 with 224 px encoders used to pass every check and die in training."""
+def test_a_branch_at_its_own_scale_learns_and_maps_on_files_cut_once_at_it(tmp_path):
+    """cell_type_models.patches at 0.6 um/px: the cell-type models train, predict and map whole
+    slides on patches and tiles of that scale, in their own folder, one cutting job per slide;
+    the expression models keep the run's files. (Before: one scale for every branch, and tiles of
+    another field of view than the patches were refused.)"""
     import yaml
 
     config = yaml_of("config.yaml")
     config["samples"] = str(REPO / config["samples"])
-    config["patches"]["patch_px"] = 256
+    config["cell_type_models"]["patches"] = {"um_per_px": 0.6, "px": 224}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = run_snakemake(["-n", "-F", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    jobs = {}  # rule -> [(inputs, outputs)]
+    for block in r.stdout.split("\nrule ")[1:]:
+        fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
+        jobs.setdefault(block.split(":")[0], []).append((fields.get("input", ""), fields.get("output", "")))
+    out = "results/demo"
+    cut = sorted(o for _, o in jobs["spot_patches_at_scale"])
+    assert cut == [f"{out}/patches/224px_0.6um/{s}.h5" for s in ("P1_S1", "P1_S2", "P2_S1", "P2_S2")]
+    tiles = sorted(o for _, o in jobs["tissue_tiles_at_scale"])
+    assert tiles == [f"{out}/tiles/224px_0.6um/{s}.h5" for s in ("P1_S1", "P1_S2", "P2_S1", "P2_S2", "P3_S1")]
+    for rule, folder in (("train_cell_type_model", "patches/224px_0.6um"), ("train_expression_model", "patches")):
+        for inputs, _ in jobs[rule]:
+            folders = {p.rsplit("/", 1)[0] for p in inputs.split(", ") if "/patches/" in p}
+            assert folders == {f"{out}/{folder}"}, (rule, inputs)
+    (slide,) = jobs["slide_cell_types"][:1]
+    assert f"{out}/tiles/224px_0.6um/P3_S1.h5" in slide[0] and f"{out}/tiles/P3_S1.h5" not in slide[0]
+    assert all(f"{out}/tiles/P3_S1.h5" in i for i, _ in jobs["slide_expression"])
+
+
+def test_patch_size_other_than_the_encoders_is_refused_before_any_job(tmp_path):
+    """patches.px 256 with 224 px encoders used to pass every check and die in training."""
+    import yaml
+
+    config = yaml_of("config.yaml")
+    config["samples"] = str(REPO / config["samples"])
+    config["patches"]["px"] = 256
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     r = run_snakemake(["-n", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode != 0, r.stdout[-2000:]
     assert (
-        "patches.patch_px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px"
+        "patches.px is 256 px but the expression_models encoder (expression_models.encoder.img_size) takes 224 px"
         in r.stdout
     )
-    assert "Fix: set patches.patch_px to 224" in r.stdout and not (tmp_path / "results").exists()
+    assert "Fix: set patches.px to 224" in r.stdout and not (tmp_path / "results").exists()
 
 
 def test_demo_bundles_apply_to_the_svs_and_equal_the_in_run_prediction(demo_run):
@@ -642,7 +670,7 @@ def test_demo_bundles_apply_to_the_svs_and_equal_the_in_run_prediction(demo_run)
 
     args = config_args("apply_example.yaml")
     other_tiles = yaml.safe_load((REPO / "config" / "apply_example.yaml").read_text())
-    other_tiles["tiling"]["tile_px"] = 256
+    other_tiles["tiling"]["px"] = 256
     (workdir / "other_tiles.yaml").write_text(yaml.safe_dump(other_tiles))
     wrong = run_snakemake(["-n", "--configfile", str(workdir / "other_tiles.yaml"), *args[2:]], workdir)
     assert (

@@ -11,10 +11,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..bundles import Bundle, InputScale, settings_as, settings_dict, write_bundle
+from ..bundles import Bundle, settings_as, settings_dict, write_bundle
 from ..models import registry
 from ..predictions import TilePrediction
 from ..training.infer import infer_tiles
+from ..wsi.scale import ImageScale
 from ..wsi.tiles import read_tile_grid
 from .models import clip_abundances, load
 from .settings import CellTypeSettings
@@ -53,7 +54,7 @@ def predict_tiles(
     predictor: CellTypePredictor,
     tiles_path,
     device: torch.device,
-    input_px: int,
+    scale: ImageScale,
     *,
     sample: str,
     split: str,
@@ -61,7 +62,7 @@ def predict_tiles(
     chunk: int = 512,
 ) -> TilePrediction:
     """Abundances of every tile (tiles x cell types) of ``sample`` by the ``split`` model."""
-    values, rate = infer_tiles(predictor.model.predict, tiles_path, len(predictor.cell_types), device, input_px, chunk)
+    values, rate = infer_tiles(predictor.model.predict, tiles_path, len(predictor.cell_types), device, scale, chunk)
     values, clipped = clip_abundances(values)
     grid = read_tile_grid(tiles_path)
     abundance = pd.DataFrame(values, index=[f"tile{i}" for i in range(len(grid))], columns=predictor.cell_types)
@@ -85,7 +86,8 @@ def make_bundle(
     *,
     dataset: str,
     training_samples: list[str],
-    scale: InputScale,
+    scale: ImageScale,
+    stain: dict,
     folder,
 ) -> Bundle:
     """Bundle a final model at ``folder``."""
@@ -107,6 +109,7 @@ def make_bundle(
             "img_size": encoder.img_size,
         },
         scale=scale,
+        stain=stain,
         training_samples=list(training_samples),
         retrieval=False,
     )

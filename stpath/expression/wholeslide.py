@@ -12,12 +12,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..bundles import NORMALISATION, Bundle, InputScale, read_keys, settings_as, settings_dict, write_bundle
+from ..bundles import NORMALISATION, Bundle, read_keys, settings_as, settings_dict, write_bundle
 from ..errors import InputError
 from ..models import registry
 from ..models.retrieval import retrieve
 from ..predictions import TilePrediction
 from ..training.infer import infer_tiles
+from ..wsi.scale import ImageScale
 from ..wsi.tiles import read_tile_grid
 from .metrics import hvg_indices
 from .models import load
@@ -103,7 +104,7 @@ def predict_tiles(
     tiles_path,
     columns: list[str],
     device: torch.device,
-    input_px: int,
+    scale: ImageScale,
     *,
     sample: str,
     split: str,
@@ -111,7 +112,7 @@ def predict_tiles(
     chunk: int = 512,
 ) -> TilePrediction:
     """Expression of ``columns`` on every tile of ``sample`` by the ``split`` model."""
-    values, rate = infer_tiles(predictor.for_genes(columns), tiles_path, len(columns), device, input_px, chunk)
+    values, rate = infer_tiles(predictor.for_genes(columns), tiles_path, len(columns), device, scale, chunk)
     grid = read_tile_grid(tiles_path)
     expression = pd.DataFrame(values, index=[f"tile{i}" for i in range(len(grid))], columns=columns)
     return TilePrediction(
@@ -134,7 +135,8 @@ def make_bundle(
     *,
     dataset: str,
     training_samples: list[str],
-    scale: InputScale,
+    scale: ImageScale,
+    stain: dict,
     columns: list[str],
     folder,
 ) -> Bundle:
@@ -155,6 +157,7 @@ def make_bundle(
             "img_size": encoder.img_size,
         },
         scale=scale,
+        stain=stain,
         training_samples=list(training_samples),
         retrieval=predictor.keys is not None,
     )

@@ -80,7 +80,7 @@ def check_scale(um: UmPerPx, path: str | Path, sample: str, finest_um: float, ma
             f"sample {sample}: tiles and patches are cut at {finest_um:g} um/px, {factor:.3g}x finer than the slide's "
             f"{um.value:g} um/px ({um.source}); more than qc.max_upsampling ({max_upsampling:g}x) is refused",
             "check the pixel size first (a typo such as 69 for 0.69?); for a low-resolution image, cut at a coarser "
-            "tiling.target_um_per_px / patches.target_um_per_px, or raise qc.max_upsampling",
+            "tiling.um_per_px / patches.um_per_px, or raise qc.max_upsampling",
         )
 
 

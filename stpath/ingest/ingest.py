@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..wsi.slide import open_slide
 from .geometry import UmPerPx
 from .ingested import SampleInfo, qc_passing, set_array_flags, set_qc_pass
-from .preflight import MAX_UPSAMPLING, PIXEL_SIZE_TOLERANCE, Scale, check_sample
+from .preflight import MAX_UPSAMPLING, PIXEL_SIZE_TOLERANCE, CutLimits, check_sample
 from .readers import MIN_MATCHED_SPOTS, read_spots
 from .sheet import Sample
 
@@ -39,7 +39,7 @@ class QC:
 def ingest(sample: Sample, qc: QC, finest_um: float = 0.5) -> ad.AnnData:
     """One sample's spots, counts and pixel size after the pre-flight (``finest_um``: the finer of
     the tiles' and patches' target pixel size, for the scale check) and spot QC."""
-    checked = check_sample(sample, qc.pixel_size_tolerance, Scale(finest_um, qc.max_upsampling))
+    checked = check_sample(sample, qc.pixel_size_tolerance, CutLimits(finest_um, qc.max_upsampling))
     if checked.positions is None:
         return _ingest_image_only(sample, checked)
     positions = checked.positions

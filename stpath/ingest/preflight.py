@@ -36,25 +36,19 @@ class Checked:
 
 
 @dataclass(frozen=True)
-class Scale:
-    """What the slide stages will cut: the finer target pixel size and the upsampling allowed."""
+class CutLimits:
+    """What the slide stages will cut: the finest pixel size of the run's tiles and patches
+    (``stpath.wsi.scale.RunScales.finest_um``) and the upsampling allowed."""
 
     finest_um: float = 0.5
     max_upsampling: float = MAX_UPSAMPLING
 
-    @classmethod
-    def of(cls, config: dict) -> "Scale":
-        return cls(
-            min(config["tiling"]["target_um_per_px"], config["patches"]["target_um_per_px"]),
-            config["qc"]["max_upsampling"],
-        )
 
-
-def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE, scale: Scale = Scale()) -> Checked:
+def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE, limits: CutLimits = CutLimits()) -> Checked:
     checked = _check_sample(sample, tolerance)
     if checked.um_per_px is not None and sample.slide is not None:
         where = sample.slide if checked.um_per_px.source in (SHEET, SLIDE) else checked.positions.path
-        check_scale(checked.um_per_px, where, sample.sample, scale.finest_um, scale.max_upsampling)
+        check_scale(checked.um_per_px, where, sample.sample, limits.finest_um, limits.max_upsampling)
     return checked
 
 
@@ -133,7 +127,7 @@ def check_samples(
     samples: list[Sample],
     made: Callable[[object], bool],
     tolerance: float = PIXEL_SIZE_TOLERANCE,
-    scale: Scale = Scale(),
+    limits: CutLimits = CutLimits(),
 ) -> None:
     """The pre-flight of every sample whose inputs all exist now (the demo generator and the
     download rules make the others; their ingest jobs check them)."""
@@ -141,7 +135,7 @@ def check_samples(
     for sample in samples:
         if any(made(f) and not f.exists() for f in input_files(sample)):
             continue
-        checked = check_sample(sample, tolerance, scale)
+        checked = check_sample(sample, tolerance, limits)
         if checked.gene_ids:
             kinds.setdefault(checked.gene_ids, []).append(sample.sample)
     if len(kinds) > 1:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 EXPRESSION = "expression"  # normalised expression per spot (CMRCNet's task)
 CELL_TYPES = "cell_types"  # cell-type abundance per spot (CUCA's task)
+SECTIONS = {EXPRESSION: "expression_models", CELL_TYPES: "cell_type_models"}  # each task's config section
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ def names(task: str) -> list[str]:
 def with_frozen_encoder(names_: list[str]) -> list[str]:
     """Those of ``names_`` that run expression_models.frozen's pretrained encoder."""
     return [n for n in names_ if MODELS[n].frozen_encoder]
+
+
+def section(name: str) -> str:
+    """The config section of a model's branch (its settings, its patch scale)."""
+    return SECTIONS[get(name).task]
 
 
 def get(name: str, task: str | None = None) -> ModelSpec:

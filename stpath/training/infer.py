@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..wsi.tiles import iter_tile_images, read_tile_grid
+from ..wsi.scale import ImageScale
+from ..wsi.tiles import iter_tile_images, read_tile_grid, read_tile_scale
 from .augment import to_model_input
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,15 @@ def embed_images(fn, images: torch.Tensor, device: torch.device, batch: int = 25
 
 @torch.no_grad()
 def infer_tiles(
-    fn, tiles_path, n_outputs: int, device: torch.device, input_px: int, chunk: int = 512
+    fn, tiles_path, n_outputs: int, device: torch.device, scale: ImageScale, chunk: int = 512
 ) -> tuple[np.ndarray, float]:
-    """``fn`` of every tile of a tile file, and the tiles per second (reading included). Tiles are
-    resized to ``input_px`` when the model was trained on patches of another pixel count (same
-    field of view, checked by ``stpath.config.check_config``)."""
+    """``fn`` of every tile of a tile file, and the tiles per second (reading included). ``scale``:
+    the images the model learnt from; tiles of the same field of view at another pixel count are
+    resized to it, tiles of another field are refused."""
+    tiles = read_tile_scale(tiles_path)
+    if not tiles.same_field(scale):
+        raise ValueError(f"{tiles_path}: tiles of {tiles.describe()}, but the model learnt from {scale.describe()}")
+    input_px = scale.px
     autocast = device.type == "cuda"
     n = len(read_tile_grid(tiles_path))
     out = np.zeros((n, n_outputs), np.float32)

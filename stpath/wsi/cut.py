@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .patches import write_patches_h5
+from .patches import patch_scale_attrs, write_patches_h5
+from .scale import ImageScale
 from .slide import open_slide, thumbnail
 from .stain import StainFit, StainMap, StainNormalisation, fit_stain
 from .tiles import write_tiles
@@ -27,23 +28,16 @@ MAX_DROPPED_SHARE = 0.5  # a sample loses at most this share of its spots to win
 
 @dataclass(frozen=True)
 class TilingParams:
-    target_um_per_px: float = 0.5
-    tile_px: int = 224
+    scale: ImageScale = ImageScale()
     min_tile_tissue: float = 0.5  # a tile is kept when this fraction of it is tissue
 
     @classmethod
     def from_config(cls, section: dict) -> "TilingParams":
-        return cls(**section)
+        """From the config's ``tiling`` section; ``scale`` (a dict) cuts at another scale."""
+        return cls(ImageScale.from_config(section), section["min_tile_tissue"])
 
-
-@dataclass(frozen=True)
-class PatchParams:
-    target_um_per_px: float = 0.5
-    patch_px: int = 224
-
-    @classmethod
-    def from_config(cls, section: dict) -> "PatchParams":
-        return cls(**section)
+    def at(self, scale: ImageScale) -> "TilingParams":
+        return TilingParams(scale, self.min_tile_tissue)
 
 
 def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams):
@@ -58,9 +52,7 @@ def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueParams, til
             "check that this is the H&E slide of the sample; for very faint stains lower tissue.min_od and tissue.min_texture, "
             "for small fragments tissue.min_region_um2",
         )
-    windows, fraction = tile_grid(
-        slide, mask, um_per_px, tiling.target_um_per_px, tiling.tile_px, tiling.min_tile_tissue, slide_path
-    )
+    windows, fraction = tile_grid(slide, mask, um_per_px, tiling.scale, tiling.min_tile_tissue, slide_path)
     return thumb, down, mask, windows, fraction
 
 
@@ -73,7 +65,7 @@ def fit_slide_stain(
     n = len(windows.xy)
     rng = np.random.default_rng([norm.seed, zlib.crc32(sample.encode())])
     pick = np.sort(rng.choice(n, size=min(norm.fit_tiles, n), replace=False))
-    images = extract(slide, windows.subset(pick), tiling.tile_px, progress=False)
+    images = extract(slide, windows.subset(pick), tiling.scale.px, progress=False)
     slide.close()
     fit = fit_stain(images, norm.method, sample)
     log.info(
@@ -99,16 +91,15 @@ def tile_slide(
         Path(slide_path).name,
         100 * mask.mean(),
         n,
-        tiling.tile_px,
-        tiling.target_um_per_px,
+        tiling.scale.px,
+        tiling.scale.um_per_px,
         windows.level,
         windows.size,
     )
     attrs = {
         "slide": str(slide_path),
-        "um_per_px": um_per_px,
-        "target_um_per_px": tiling.target_um_per_px,
-        "tile_px": tiling.tile_px,
+        "slide_um_per_px": um_per_px,
+        **tiling.scale.as_dict(),
         "level": windows.level,
         "level_downsample": windows.downsample,
         "window_level_px": windows.size,
@@ -118,8 +109,8 @@ def tile_slide(
         "stain_normalisation": stain.describe() if stain else "none",
     }
     start = time.perf_counter()
-    with write_tiles(out_path, windows.coords_level0, tiling.tile_px, fraction, thumb, mask, attrs) as sink:
-        extract(slide, windows, tiling.tile_px, sink=(lambda idx, images: sink(idx, stain(images))) if stain else sink)
+    with write_tiles(out_path, windows.coords_level0, tiling.scale.px, fraction, thumb, mask, attrs) as sink:
+        extract(slide, windows, tiling.scale.px, sink=(lambda idx, images: sink(idx, stain(images))) if stain else sink)
     elapsed = time.perf_counter() - start
     log.info("wrote %d tiles in %.1f s (%.0f tiles/s)", n, elapsed, n / max(elapsed, 1e-9))
     slide.close()
@@ -132,19 +123,19 @@ def spot_patches(
     barcodes,
     um_per_px: float,
     sample: str,
-    params: PatchParams,
+    scale: ImageScale,
     out_path,
     stain: StainMap | None = None,
 ) -> tuple[int, int]:
-    """Write a patch per spot (``centres`` in level-0 pixels) to ``out_path``, mapped to the target
-    stain by ``stain`` when given; spots whose window leaves the slide are dropped. Returns (kept,
-    dropped)."""
+    """Write a patch per spot (``centres`` in level-0 pixels) at ``scale`` to ``out_path``, mapped to
+    the target stain by ``stain`` when given; spots whose window leaves the slide are dropped.
+    Returns (kept, dropped)."""
     slide = open_slide(slide_path)
-    windows = centred_windows(slide, centres, um_per_px, params.target_um_per_px, params.patch_px)
+    windows = centred_windows(slide, centres, um_per_px, scale)
     ok = inside(slide, windows)
     dropped = int((~ok).sum())
     if dropped > MAX_DROPPED_SHARE * len(ok) or not ok.any():
-        field_um = params.patch_px * params.target_um_per_px
+        field_um = scale.field_um
         raise InputError(
             slide_path,
             f"{sample}: the {field_um:g} um window ({field_um / um_per_px:.0f} slide px at {um_per_px:.4g} um/px) of "
@@ -154,11 +145,11 @@ def spot_patches(
         )
     if dropped:
         log.warning(
-            "%s: %d of %d spots dropped: their %d px window leaves the slide", sample, dropped, len(ok), params.patch_px
+            "%s: %d of %d spots dropped: their %d px window leaves the slide", sample, dropped, len(ok), scale.px
         )
     kept = windows.subset(ok)
     start = time.perf_counter()
-    images = extract(slide, kept, params.patch_px)
+    images = extract(slide, kept, scale.px)
     if stain:
         images = stain(images)
     elapsed = time.perf_counter() - start
@@ -172,8 +163,7 @@ def spot_patches(
         len(images) / max(elapsed, 1e-9),
     )
     attrs = {
-        "patch_size": params.patch_px,
-        "pixel_size": params.target_um_per_px,
+        **patch_scale_attrs(scale),
         "slide_um_per_px": um_per_px,
         "level": kept.level,
         "level_downsample": kept.downsample,

@@ -11,6 +11,19 @@ import h5py
 import numpy as np
 
 from ..atomic import atomic_path
+from .scale import ImageScale
+
+
+def patch_scale_attrs(scale: ImageScale) -> dict:
+    """The scale as HEST names it in a patch file's ``img`` attributes."""
+    return {"patch_size": scale.px, "pixel_size": scale.um_per_px}
+
+
+def read_patch_scale(path: str | Path) -> ImageScale:
+    """The scale a patch file was cut at."""
+    with h5py.File(path, "r") as f:
+        attrs = f["img"].attrs
+        return ImageScale(float(attrs["pixel_size"]), int(attrs["patch_size"]))
 
 
 def write_patches_h5(path: str | Path, images: np.ndarray, coords: np.ndarray, barcodes, attrs: dict) -> None:

@@ -1,10 +1,10 @@
 """The tissue tile file (``tiles/{sample}.h5``): every tissue tile of a slide's tile grid, cut once.
 
-Layout: ``img`` (N, tile_px, tile_px, 3) uint8, ``coords`` (N, 2) level-0 top-left corners,
+Layout: ``img`` (N, px, px, 3) uint8, ``coords`` (N, 2) level-0 top-left corners,
 ``tissue_fraction`` (N,), the slide ``thumbnail`` with its ``tissue_mask`` for figures, and the
 geometry in the file's attributes. Owner of that layout: ``write_tiles`` writes it (the tiles
-arrive in bands while the slide is cut); ``read_tile_grid``, ``read_thumbnail`` and
-``iter_tile_images`` read it. Light: h5py and numpy only."""
+arrive in bands while the slide is cut); ``read_tile_grid``, ``read_tile_scale``,
+``read_thumbnail`` and ``iter_tile_images`` read it. Light: h5py and numpy only."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ import h5py
 import numpy as np
 
 from ..atomic import atomic_path
+from .scale import ImageScale
 
 
 @contextlib.contextmanager
 def write_tiles(
     path,
     coords: np.ndarray,
-    tile_px: int,
+    px: int,
     tissue_fraction: np.ndarray,
     thumbnail: np.ndarray,
     tissue_mask: np.ndarray,
@@ -32,7 +33,7 @@ def write_tiles(
     ``path`` only when the block completes."""
     n = len(coords)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        shape = (n, tile_px, tile_px, 3)
+        shape = (n, px, px, 3)
         img = f.create_dataset("img", shape=shape, dtype=np.uint8, chunks=(1, *shape[1:]), compression="lzf")
 
         def sink(idx, images):
@@ -69,6 +70,12 @@ class Thumbnail:
     image: np.ndarray  # RGB
     downsample: float  # level-0 pixels per thumbnail pixel
     tissue_mask: np.ndarray
+
+
+def read_tile_scale(path) -> ImageScale:
+    """The scale a tile file was cut at."""
+    with h5py.File(path, "r") as f:
+        return ImageScale(float(f.attrs["um_per_px"]), int(f.attrs["px"]))
 
 
 def read_tile_grid(path) -> TileGrid:

@@ -21,6 +21,7 @@ from scipy import ndimage as ndi
 from skimage import morphology
 
 from ..errors import InputError
+from .scale import ImageScale
 from .windows import Windows, window_geometry
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,13 @@ def tile_grid(
     slide: openslide.AbstractSlide,
     mask: np.ndarray,
     um_per_px: float,
-    target_um_per_px: float,
-    tile_px: int,
+    scale: ImageScale,
     min_tissue: float,
     path=None,
 ) -> tuple[Windows, np.ndarray]:
-    """Non-overlapping tiles covering the slide; keeps those whose tissue fraction >= ``min_tissue``."""
-    level, d, size = window_geometry(slide, um_per_px, target_um_per_px, tile_px)
+    """Non-overlapping tiles at ``scale`` covering the slide (``um_per_px``: the slide's); keeps those
+    whose tissue fraction >= ``min_tissue``."""
+    level, d, size = window_geometry(slide, um_per_px, scale)
     W, H = slide.level_dimensions[level]
     nx, ny = W // size, H // size
     gx, gy = np.meshgrid(np.arange(nx), np.arange(ny))
@@ -116,8 +117,8 @@ def tile_grid(
     if not keep.any():
         raise InputError(
             path,
-            f"no tile of {tile_px} px at {target_um_per_px} um/px ({tile_px * target_um_per_px:g} um, "
-            f"{tile_px * target_um_per_px / um_per_px:.0f} slide px at the slide's {um_per_px:.4g} um/px) has >= "
+            f"no tile of {scale.px} px at {scale.um_per_px:g} um/px ({scale.field_um:g} um, "
+            f"{scale.field_um / um_per_px:.0f} slide px at the slide's {um_per_px:.4g} um/px) has >= "
             f"{min_tissue:.0%} tissue (tissue covers {mask.mean():.1%} of the thumbnail)",
             "check the slide's pixel size first (a wrong um_per_px in the sample sheet makes tiles far larger or "
             "smaller than the tissue); then that the slide shows stained tissue; for sparse tissue lower "

@@ -18,6 +18,7 @@ import openslide
 from PIL import Image
 from tqdm import tqdm
 
+from .scale import ImageScale
 from .slide import read_rgb
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,17 @@ def choose_level(slide: openslide.AbstractSlide, downsample: float) -> int:
 
 
 def window_geometry(
-    slide: openslide.AbstractSlide, um_per_px: float, target_um_per_px: float, out_px: int
+    slide: openslide.AbstractSlide, slide_um_per_px: float, scale: ImageScale
 ) -> tuple[int, float, int]:
-    """(level, level downsample, window side at that level) for ``out_px`` pixels at the target scale."""
-    side_level0 = out_px * target_um_per_px / um_per_px
-    level = choose_level(slide, side_level0 / out_px)
+    """(level, level downsample, window side at that level) for images at ``scale``."""
+    side_level0 = scale.field_um / slide_um_per_px
+    level = choose_level(slide, side_level0 / scale.px)
     downsample = float(slide.level_downsamples[level])
     return level, downsample, int(round(side_level0 / downsample))
 
 
-def centred_windows(
-    slide, centres_level0: np.ndarray, um_per_px: float, target_um_per_px: float, out_px: int
-) -> Windows:
-    level, d, size = window_geometry(slide, um_per_px, target_um_per_px, out_px)
+def centred_windows(slide, centres_level0: np.ndarray, slide_um_per_px: float, scale: ImageScale) -> Windows:
+    level, d, size = window_geometry(slide, slide_um_per_px, scale)
     xy = np.rint(np.asarray(centres_level0, dtype=float) / d - size / 2.0).astype(np.int64)
     return Windows(level, d, size, xy.reshape(-1, 2))
 

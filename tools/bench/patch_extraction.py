@@ -18,6 +18,7 @@ import numpy as np
 import openslide
 
 from stpath.demo.write import write_pyramid_tiff
+from stpath.wsi.scale import ImageScale
 from stpath.wsi.slide import read_rgb
 from stpath.wsi.windows import centred_windows, extract, inside, read_window
 
@@ -57,7 +58,7 @@ def main() -> None:
         )
         slide = openslide.OpenSlide(str(path))
         # Visium pitch in this slide; 224 px patches at 0.5 um/px = 448 level-0 px = 224 px at level 1
-        windows = centred_windows(slide, grid_centres(args.side, 0.25, args.pitch_um), 0.25, 0.5, 224)
+        windows = centred_windows(slide, grid_centres(args.side, 0.25, args.pitch_um), 0.25, ImageScale(0.5, 224))
         windows = windows.subset(inside(slide, windows))
         n = len(windows.xy)
         print(f"{n} spots, level {windows.level}, window {windows.size} px")

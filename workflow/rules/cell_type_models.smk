@@ -68,7 +68,7 @@ if STAGES.cell_type_models:
             checkpoints=fold_checkpoints,
             final=final_checkpoint,
             genes=f"{OUT}/expression/genes.tsv",
-            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=STAGES.whole_slide_samples),
+            tiles=whole_slide_tiles,
             labels=label_files(STAGES.labelled_slides),
         output:
             adata=expand(
@@ -105,7 +105,7 @@ if STAGES.cell_type_models:
             bundle=lambda wc: (
                 f"{OUT}/bundles/{wc.cell_model}" if STAGES.final_models else ""
             ),
-            input_px=config["patches"]["patch_px"],
+            scale=model_scale,
             models=CELL,
         script:
             "../scripts/slide_cell_types.py"
@@ -129,7 +129,7 @@ if STAGES.cell_type_models:
             mem_mb=4000,
         params:
             samples=STAGES.labelled_slides,
-            scale=config["patches"],
+            scale=model_scale,
             models=CELL,
         script:
             "../scripts/bundle_cell_type_model.py"
@@ -141,7 +141,7 @@ if STAGES.cell_type_models:
                 cell_model=STAGES.cell_type_models,
                 sample=STAGES.labelled_slides,
             ),
-            truth=cell_type_truth_files,
+            truth=lambda wc: truth_files(wc, STAGES.labelled_slides),
             labels=label_files(STAGES.labelled_slides),
         output:
             summary=f"{OUT}/metrics/cell_types/summary.tsv",
@@ -202,7 +202,7 @@ if STAGES.cell_type_models:
             ),
             labels=lambda wc: label_files([wc.sample])[0],
             tiles=f"{OUT}/tiles/{{sample}}.h5",
-            truth=lambda wc: cell_type_truth_files(wc, [wc.sample]),
+            truth=lambda wc: truth_files(wc, [wc.sample]),
         output:
             report(
                 f"{OUT}/metrics/cell_types/maps/{{sample}}.png",

@@ -1,7 +1,6 @@
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -34,8 +33,9 @@ from stpath.ingest.folds import (
 )
 from stpath.ingest.sheet import input_files, read_sheet, to_sample
 from stpath.bundles import read_bundle
-from stpath.logs import job_warnings
+from stpath.logs import print_job_warnings
 from stpath.models import registry
+from stpath.wsi.scale import RunScales
 from stpath import targets
 
 # ---- validation ----------------------------------------------------------------------------------
@@ -66,6 +66,9 @@ CONVERTED_REFERENCE = {
 SAMPLES = {name: to_sample(row, DATA_ROOT) for name, row in SHEET.iterrows()}
 STAGES = Stages.of(config, SHEET)
 STAIN_TARGET = stain_target(config, STAGES, OUT)
+SCALES = RunScales.from_config(
+    config
+)  # what tiles and patches are cut at (one folder per extra scale)
 DECON = config["deconvolution"]
 REFERENCE = DECON["reference"]
 SIGNATURES_GIVEN = bool(REFERENCE["signatures"])
@@ -111,6 +114,7 @@ wildcard_constraints:
     model="|".join(registry.names(registry.EXPRESSION)),
     cell_model="|".join(registry.names(registry.CELL_TYPES)),
     tier="|".join(map(re.escape, STAGES.published_tiers)) or "NO_TIERS",
+    scale="|".join(map(re.escape, SCALES.by_key())) or "NO_SCALES",
 
 
 # ---- input functions -----------------------------------------------------------------------------
@@ -197,54 +201,49 @@ def truth_files(wildcards, samples=None):
     ]
 
 
-def spot_files(samples):
-    return {
-        "patches": expand(f"{OUT}/patches/{{s}}.h5", s=samples),
-        "expression": expand(f"{OUT}/expression/{{s}}.h5ad", s=samples),
-    }
+def model_of(wildcards):
+    """{model} or {cell_model}, and the config section of its branch."""
+    name = getattr(wildcards, "model", None) or wildcards.cell_model
+    return name, registry.section(name)
+
+
+def model_scale(wildcards):
+    """The scale the branch of {model} or {cell_model} learns from (a dict, for params)."""
+    return SCALES.patches_of(model_of(wildcards)[1]).as_dict()
 
 
 def split_training_inputs(wildcards):
     """Patches and expression of the slides a training run learns from (jobs with {split})."""
-    return spot_files(split_samples(wildcards.split))
+    samples = split_samples(wildcards.split)
+    return targets.spot_files(OUT, SCALES, model_of(wildcards)[1], samples)
 
 
 def held_out_inputs(wildcards):
     """Patches and expression of every labelled slide (each is held out by some fold, and all
     are the final model's training spots)."""
-    return spot_files(STAGES.labelled_slides)
+    section = model_of(wildcards)[1]
+    return targets.spot_files(OUT, SCALES, section, STAGES.labelled_slides)
+
+
+def whole_slide_tiles(wildcards):
+    """The tiles the branch of {model} or {cell_model} maps every whole slide on."""
+    section = model_of(wildcards)[1]
+    return [
+        targets.tile_path(OUT, SCALES, section, s) for s in STAGES.whole_slide_samples
+    ]
 
 
 def fold_checkpoints(wildcards):
     """The checkpoint of each fold of {model} or {cell_model}, in FOLDS order."""
-    model = getattr(wildcards, "model", None) or wildcards.cell_model
-    return expand(f"{OUT}/models/{model}/fold{{fold}}/best.pt", fold=FOLDS)
+    return expand(f"{OUT}/models/{model_of(wildcards)[0]}/fold{{f}}/best.pt", f=FOLDS)
 
 
 def final_checkpoint(wildcards):
     """The final model's checkpoint when image-only slides need it."""
-    if not STAGES.image_only:
-        return []
-    model = getattr(wildcards, "model", None) or wildcards.cell_model
-    return f"{OUT}/models/{model}/final/best.pt"
+    model = model_of(wildcards)[0]
+    return f"{OUT}/models/{model}/final/best.pt" if STAGES.image_only else []
 
 
 def split_label_inputs(wildcards):
     """Cell-type labels of the slides a training run learns from."""
     return label_files(split_samples(wildcards.split))
-
-
-def cell_type_truth_files(wildcards, samples=None):
-    """True abundance tables of the held-out slides (default: all labelled), else none."""
-    return truth_files(wildcards, samples or STAGES.labelled_slides)
-
-
-# ---- the run's console summary -------------------------------------------------------------------
-RUN_START = time.time()
-
-
-def summarise_warnings():
-    """Every warning a job of this run logged, on the console (they are otherwise in the logs)."""
-    warned = job_warnings(f"logs/{DATASET}", RUN_START)
-    if warned:
-        print(f"{len(warned)} warning(s) in this run's job logs:", *warned, sep="\n  ")

@@ -67,7 +67,7 @@ if STAGES.expression_models:
             checkpoints=fold_checkpoints,
             final=final_checkpoint,
             genes=f"{OUT}/expression/genes.tsv",
-            tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=STAGES.whole_slide_samples),
+            tiles=whole_slide_tiles,
         output:
             adata=expand(
                 f"{OUT}/wholeslide/{{{{model}}}}/{{sample}}.h5ad",
@@ -101,7 +101,7 @@ if STAGES.expression_models:
             image_only=STAGES.image_only,
             # the bundle that holds the final model (the image-only slides' predictor)
             bundle=lambda wc: f"{OUT}/bundles/{wc.model}" if STAGES.final_models else "",
-            input_px=config["patches"]["patch_px"],
+            scale=model_scale,
             models=EXPR,
         script:
             "../scripts/slide_expression.py"
@@ -125,7 +125,7 @@ if STAGES.expression_models:
             mem_mb=8000,
         params:
             samples=STAGES.labelled_slides,
-            scale=config["patches"],
+            scale=model_scale,
             models=EXPR,
         script:
             "../scripts/bundle_expression_model.py"

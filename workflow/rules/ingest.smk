@@ -16,9 +16,7 @@ rule ingest:
     params:
         sample=lambda wc: SAMPLES[wc.sample],
         qc=config["qc"],
-        finest_um=min(
-            config["tiling"]["target_um_per_px"], config["patches"]["target_um_per_px"]
-        ),
+        finest_um=SCALES.finest_um,
     script:
         "../scripts/ingest.py"
 

@@ -90,3 +90,34 @@ rule qc_tissue_spots:
         "../../envs/slides.yaml"
     script:
         "../scripts/qc_tissue_spots.py"
+
+
+# A model branch with its own patch scale (expression_models.patches, cell_type_models.patches)
+# learns from patches cut at it, and maps whole slides on tiles cut at it when the run's tiles
+# cover another field of view; each extra scale is cut once, into its own folder.
+if SCALES.by_key():
+
+    use rule tissue_tiles as tissue_tiles_at_scale with:
+        output:
+            f"{OUT}/tiles/{{scale}}/{{sample}}.h5",
+        log:
+            f"logs/{DATASET}/tissue_tiles/{{scale}}/{{sample}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/tissue_tiles/{{scale}}/{{sample}}.tsv"
+        params:
+            tissue=config["tissue"],
+            tiling=lambda wc: {
+                **config["tiling"],
+                **SCALES.by_key()[wc.scale].as_dict(),
+            },
+
+    use rule spot_patches as spot_patches_at_scale with:
+        output:
+            f"{OUT}/patches/{{scale}}/{{sample}}.h5",
+        log:
+            f"logs/{DATASET}/spot_patches/{{scale}}/{{sample}}.log",
+        benchmark:
+            f"benchmarks/{DATASET}/spot_patches/{{scale}}/{{sample}}.tsv"
+        params:
+            patches=lambda wc: SCALES.by_key()[wc.scale].as_dict(),
+            tissue=config["tissue"],

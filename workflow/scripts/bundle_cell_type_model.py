@@ -1,10 +1,10 @@
 from stpath import logs
-from stpath.bundles import InputScale
 from stpath.celltypes.settings import CellTypeSettings
 from stpath.celltypes.wholeslide import from_run, make_bundle
 from stpath.deconvolution.output import read_cell_types
 from stpath.device import torch_device
 from stpath.genes.files import read_gene_set
+from stpath.wsi.scale import ImageScale
 from stpath.wsi.stain import read_stain_fit
 
 logs.to_file(snakemake.log[0])
@@ -19,17 +19,13 @@ predictor = from_run(
     torch_device("cpu"),
 )
 stain = snakemake.input.get("stain_target")
-scale = InputScale(
-    snakemake.params.scale["target_um_per_px"],
-    snakemake.params.scale["patch_px"],
-    read_stain_fit(stain).record() if stain else {},
-)
 make_bundle(
     predictor,
     settings,
     snakemake.input.checkpoint,
     dataset=snakemake.config["dataset"],
     training_samples=snakemake.params.samples,
-    scale=scale,
+    scale=ImageScale.from_config(snakemake.params.scale),
+    stain=read_stain_fit(stain).record() if stain else {},
     folder=snakemake.output[0],
 )

@@ -1,12 +1,12 @@
 import torch
 
 from stpath import logs
-from stpath.bundles import InputScale
 from stpath.device import torch_device
 from stpath.expression.settings import ExpressionSettings
 from stpath.expression.wholeslide import from_run, make_bundle, map_genes
 from stpath.genes.files import read_gene_set
 from stpath.training.data import load_expression
+from stpath.wsi.scale import ImageScale
 from stpath.wsi.stain import read_stain_fit
 
 logs.to_file(snakemake.log[0])
@@ -32,18 +32,14 @@ predictor = from_run(
     torch_device(settings.accelerator),
 )
 stain = snakemake.input.get("stain_target")
-scale = InputScale(
-    snakemake.params.scale["target_um_per_px"],
-    snakemake.params.scale["patch_px"],
-    read_stain_fit(stain).record() if stain else {},
-)
 make_bundle(
     predictor,
     settings,
     snakemake.input.checkpoint,
     dataset=snakemake.config["dataset"],
     training_samples=samples,
-    scale=scale,
+    scale=ImageScale.from_config(snakemake.params.scale),
+    stain=read_stain_fit(stain).record() if stain else {},
     columns=columns,
     folder=snakemake.output[0],
 )

@@ -12,6 +12,7 @@ from stpath.genes.files import read_gene_set
 from stpath.ingest.folds import checkpoints_by_split, predicting_runs, protocol_of, training_samples
 from stpath.plots import tile_maps
 from stpath.predictions import tile_provenance, write_tile_prediction
+from stpath.wsi.scale import ImageScale
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
@@ -33,7 +34,7 @@ for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemak
             predictor,
             snakemake.input.tiles[i],
             device,
-            snakemake.params.input_px,
+            ImageScale.from_config(snakemake.params.scale),
             sample=sample,
             split=split,
             details=details,

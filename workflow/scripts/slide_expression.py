@@ -12,6 +12,7 @@ from stpath.ingest.folds import checkpoints_by_split, predicting_runs, protocol_
 from stpath.plots import tile_maps
 from stpath.predictions import tile_provenance, write_tile_prediction
 from stpath.training.data import load_expression
+from stpath.wsi.scale import ImageScale
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
@@ -45,7 +46,7 @@ for split, samples in predicting_runs(folds, snakemake.params.fold_ids, snakemak
             snakemake.input.tiles[i],
             columns,
             device,
-            snakemake.params.input_px,
+            ImageScale.from_config(snakemake.params.scale),
             sample=sample,
             split=split,
             details=tile_provenance(split, train, snakemake.params.bundle),

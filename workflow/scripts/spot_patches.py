@@ -2,7 +2,8 @@ import anndata as ad
 
 from stpath import logs
 from stpath.ingest.ingested import read_array_flags, read_sample_info
-from stpath.wsi.cut import PatchParams, spot_patches
+from stpath.wsi.cut import spot_patches
+from stpath.wsi.scale import ImageScale
 from stpath.wsi.stain import stain_map
 from stpath.wsi.tiles import read_thumbnail
 from stpath.wsi.tissue import (
@@ -16,7 +17,7 @@ from stpath.wsi.tissue import (
 logs.to_file(snakemake.log[0])
 adata = ad.read_h5ad(snakemake.input.adata)
 info = read_sample_info(adata)
-params = PatchParams.from_config(snakemake.params.patches)
+scale = ImageScale.from_config(snakemake.params.patches)
 thumb = read_thumbnail(snakemake.input.tiles)
 share = share_on_tissue(thumb.tissue_mask, thumb.downsample, adata.obsm["spatial"])
 tissue = TissueParams.from_config(snakemake.params.tissue)
@@ -32,7 +33,7 @@ spot_patches(
     adata.obs_names,
     info.um_per_px,
     info.sample,
-    params,
+    scale,
     snakemake.output[0],
     stain,
 )
