@@ -103,6 +103,19 @@ def demo_run(tmp_path_factory):
     )
 
 
+def training_jobs(dry_run: str) -> dict[str, int]:
+    """Training jobs of a Snakemake dry run's output (its ``train_model`` jobs) per registry task."""
+    import re
+
+    from stpath.models import registry
+
+    found = re.findall(r"output: \S+/models/(\w+)/(?:fold\d+|final)/best\.pt", dry_run)
+    counts = {registry.EXPRESSION: 0, registry.CELL_TYPES: 0}
+    for model in found:
+        counts[registry.get(model).task] += 1
+    return counts
+
+
 def write_tsv(path: Path, rows: list[dict]) -> Path:
     import pandas as pd
 
@@ -110,4 +123,4 @@ def write_tsv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-__all__ = ["REPO", "shared", "run_in_group", "run_snakemake", "write_tsv", "np", "shutil"]
+__all__ = ["REPO", "shared", "run_in_group", "run_snakemake", "training_jobs", "write_tsv", "np", "shutil"]

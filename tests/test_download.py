@@ -23,7 +23,7 @@ from stpath.errors import InputError
 from stpath.ingest.download import Download, download, downloads_of, extract_member, pending_archives, pending_downloads
 from tools.mirror import mirror_downloads, point_downloads_at, serve
 
-from conftest import REPO, SHARED, run_snakemake, shared
+from conftest import REPO, SHARED, run_snakemake, shared, training_jobs
 
 HER2ST = SHARED / "her2st"
 COMMIT = "85df7411b987a7dec3feff9718b869a7a82091ec"
@@ -125,7 +125,7 @@ def test_full_cohort_plans_with_an_empty_data_root(tmp_path):
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout, re.M))
     assert jobs["download_input"] == "109" and jobs["download_archive"] == "1" and jobs["convert_reference"] == "1"
     assert jobs["ingest"] == jobs["spot_patches"] == jobs["tissue_tiles"] == "36"
-    assert jobs["train_expression_model"] == "15" and jobs["train_cell_type_model"] == "20"  # 4 folds + final
+    assert training_jobs(r.stdout) == {"expression": 15, "cell_types": 20}  # 4 folds + final
     assert jobs["cell2location"] == jobs["reference_signatures"] == "1" and jobs["metrics_summary"] == "1"
     del config["cell_type_models"]["encoder"]["weights"]  # back to the config's own path, absent here
     (tmp_path / "full.yaml").write_text(
@@ -164,7 +164,7 @@ def test_stain_variant_plans_over_the_full_cohort(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout, re.M))
     assert jobs["stain_fit"] == jobs["tissue_tiles"] == jobs["spot_patches"] == "36"
-    assert jobs["train_expression_model"] == "25" and jobs["cross_patient"] == "1"  # 5 models x (4 folds + final)
+    assert training_jobs(r.stdout)["expression"] == 25 and jobs["cross_patient"] == "1"  # 5 models x (4 folds + final)
     assert "results/her2st_full_stain/stain/A1.json" in r.stdout  # the target: the sheet's first slide
 
 

@@ -3,6 +3,7 @@ each other, the library never imports Snakemake, the registry is the only source
 the workflow's parse-time modules import no torch, and ruff is clean."""
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -93,10 +94,37 @@ def test_schema_model_names_come_from_the_registry():
     assert schema_enum("cell_type_models", "models") == registry.names(registry.CELL_TYPES)
     assert schema_enum("cell_type_models", "whole_slide") == registry.names(registry.CELL_TYPES)
     common = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    assert 'model="|".join(registry.names(registry.EXPRESSION))' in common  # wildcards from the registry
-    assert 'cell_model="|".join(registry.names(registry.CELL_TYPES))' in common
+    assert 'model="|".join(registry.MODELS)' in common  # the wildcard from the registry
     with pytest.raises(ValueError, match="unknown cell_types model 'cmrcnet'"):
         registry.get("cmrcnet", registry.CELL_TYPES)
+
+
+def test_a_models_lifecycle_is_written_once_for_both_branches():
+    """The four lifecycle rules exist once, over {model}, each a script of its stage that hands the
+    job to stpath.lifecycle; the branches keep only their metrics and figures."""
+    import re
+
+    from stpath import lifecycle
+
+    rules = {}
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        for name in re.findall(r"^\s*rule (\w+):", path.read_text(), re.M):
+            rules[name] = rules.get(name, 0) + 1
+    lifecycle_rules = {
+        "train_model": "train",
+        "predict_model": "predict",
+        "slide_model": "map_slides",
+        "bundle_model": "bundle",
+    }
+    assert all(rules.get(r) == 1 for r in lifecycle_rules), rules
+    assert not [r for r in rules if re.match(r"(train|predict|slide|bundle)_(expression|cell_type)", r)], rules
+    assert "cell_model" not in "".join(p.read_text() for p in (REPO / "workflow").rglob("*.smk"))
+    for rule, stage in lifecycle_rules.items():
+        script = (REPO / "workflow" / "scripts" / f"{rule}.py").read_text()
+        assert f'lifecycle.run("{stage}", ModelJob.of(snakemake))' in script and len(script.splitlines()) <= 6
+    for task, module in lifecycle.BRANCH_JOBS.items():
+        branch = importlib.import_module(module)
+        assert all(callable(getattr(branch, stage, None)) for stage in lifecycle.STAGES), module
 
 
 def test_every_registered_model_builds():

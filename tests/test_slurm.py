@@ -29,12 +29,9 @@ TARGETS = [
 GPU_RULES = [
     "cell2location",
     "reference_signatures",
-    "train_expression_model",
-    "predict_expression",
-    "slide_expression",
-    "train_cell_type_model",
-    "predict_cell_types",
-    "slide_cell_types",
+    "train_model",
+    "predict_model",
+    "slide_model",
     "apply_bundle",
 ]
 
@@ -96,7 +93,7 @@ def test_demo_jobs_run_as_slurm_jobs_and_match_the_local_run(cluster, demo_run, 
     assert len(job_ids) >= 10, r.stdout[-3000:]
     logs = list((tmp_path / ".snakemake" / "slurm_logs").rglob("*.log"))  # one per SLURM job, kept
     assert {p.stem for p in logs} == job_ids
-    assert any("rule_train_cell_type_model" in p.parts for p in logs)  # a GPU-requesting rule
+    assert any("rule_train_model" in p.parts for p in logs)  # a GPU-requesting rule
     listed = subprocess.run(
         ["squeue", "-h", "-t", "all", "-o", "%i %T"], env=cluster.env, capture_output=True, text=True
     ).stdout.split("\n")

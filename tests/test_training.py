@@ -280,3 +280,42 @@ def test_cuca_gene_input_is_counts_to_5e4_then_log1p_as_released(tmp_path):
     assert np.allclose(x, np.log1p([[37500.0, 0.0], [12500.0, 25000.0]]))  # 3/4, 0/4; 2/8, 4/8 of 5e4
     median = _expression_of(files, np.array(["s1", "s2"]), ["G2", "G3"], tmp_path / "e.h5ad")
     assert np.allclose(median, np.log1p([[3.0 * 6 / 4, 0.0], [2.0 * 6 / 8, 4.0 * 6 / 8]]))  # median total 6
+
+
+def test_a_model_job_takes_what_snakemake_hands_over():
+    """``ModelJob.of`` reads a Snakemake script's object (named inputs and outputs, params with the
+    branch's settings). The stages themselves run for real in the demo's workflow tests."""
+    from types import SimpleNamespace
+
+    from snakemake.iocontainers import Namedlist
+
+    from stpath import lifecycle
+    from stpath.training.job import ModelJob
+
+    def named(**items):
+        values = Namedlist()
+        for name, value in items.items():
+            start = len(values)
+            values.extend(value if isinstance(value, list) else [value])
+            values._set_name(name, start, len(values) if isinstance(value, list) else None)
+        return values
+
+    smk = SimpleNamespace(
+        wildcards=SimpleNamespace(model="cuca"),
+        input=named(patches=["p/A.h5", "p/B.h5"], expression=["e/A.h5ad", "e/B.h5ad"], checkpoints=["f1.pt", "f2.pt"]),
+        output=named(predictions=["o/A.h5ad", "o/B.h5ad"]),
+        params=named(
+            samples=["A", "B"], folds={"sample": ["A", "B"], "fold": [1, 2]}, fold_ids=[1, 2], settings={"k": 1}
+        ),
+        threads=1,
+        config={"dataset": "d"},
+    )
+    job = ModelJob.of(smk)
+    assert (
+        job.settings == {"k": 1} and "settings" not in job.params and list(job.input["patches"]) == ["p/A.h5", "p/B.h5"]
+    )
+    folds, checkpoints, patches, expression = job.held_out()
+    assert checkpoints == {1: "f1.pt", 2: "f2.pt"} and patches["B"] == "p/B.h5" and expression["A"] == "e/A.h5ad"
+    assert folds["fold"].tolist() == [1, 2] and job.prediction_paths() == {"A": "o/A.h5ad", "B": "o/B.h5ad"}
+    with pytest.raises(ValueError, match="unknown lifecycle stage 'evaluate'"):
+        lifecycle.run("evaluate", job)

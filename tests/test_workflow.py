@@ -21,7 +21,7 @@ from stpath.wsi.slide import open_slide
 from stpath.wsi.tiles import read_tile_grid
 from stpath.wsi.windows import Windows, read_window
 
-from conftest import REPO, config_args, run_in_group, run_snakemake, shared
+from conftest import REPO, config_args, run_in_group, run_snakemake, shared, training_jobs
 
 pytestmark = pytest.mark.workflow
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
@@ -99,9 +99,10 @@ def test_dry_run_every_config(config, tmp_path):
     has_slides = (sheet["slide"] != "").any()
     assert ("spot_patches" in r.stdout) == has_slides
     assert ("rule cell2location:" in r.stdout) == bool(yaml_of(config).get("deconvolution"))
-    assert ("rule train_expression_model:" in r.stdout) == has_slides
+    trained = training_jobs(r.stdout)
+    assert (trained["expression"] > 0) == has_slides
     # the cell-type models learn the deconvolution labels: they need slides and a reference
-    assert ("rule train_cell_type_model:" in r.stdout) == (has_slides and bool(yaml_of(config).get("deconvolution")))
+    assert (trained["cell_types"] > 0) == (has_slides and bool(yaml_of(config).get("deconvolution")))
 
 
 def yaml_of(name):
@@ -124,7 +125,9 @@ def test_download_rule_dry_run_when_data_is_absent(tmp_path):
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", r.stdout, re.M))
     assert jobs["download_input"] == "26" and jobs["download_archive"] == "2"  # 15 section files, the atlas, 10 tables
     assert jobs["convert_reference"] == jobs["cell2location"] == jobs["published_check"] == "1"
-    assert jobs["train_cell_type_model"] == "24" and "published_labels" not in jobs  # 4 models x (5 sections + final)
+    assert (
+        training_jobs(r.stdout)["cell_types"] == 24 and "published_labels" not in jobs
+    )  # 4 models x (5 sections + final)
     assert (
         "raw.githubusercontent.com/almaan/her2st/85df741/data/ST-cnts/C2.tsv.gz"
         in (REPO / "config" / "her2st.yaml").read_text()
@@ -480,7 +483,7 @@ def test_her2st_two_real_sections(tmp_path):
     )
     r = run_snakemake(["--cores", "2", *args], tmp_path)
     assert r.returncode == 0, r.stdout[-5000:]
-    assert "train_expression_model" not in r.stdout
+    assert "train_model" not in r.stdout
     out = tmp_path / "results" / "her2st"
     for sample in sheet["sample"]:
         n, dropped = check_patches(tmp_path, sample, "her2st")
@@ -622,13 +625,18 @@ def test_a_branch_at_its_own_scale_learns_and_maps_on_files_cut_once_at_it(tmp_p
     assert cut == [f"{out}/patches/224px_0.6um/{s}.h5" for s in ("P1_S1", "P1_S2", "P2_S1", "P2_S2")]
     tiles = sorted(o for _, o in jobs["tissue_tiles_at_scale"])
     assert tiles == [f"{out}/tiles/224px_0.6um/{s}.h5" for s in ("P1_S1", "P1_S2", "P2_S1", "P2_S2", "P3_S1")]
-    for rule, folder in (("train_cell_type_model", "patches/224px_0.6um"), ("train_expression_model", "patches")):
-        for inputs, _ in jobs[rule]:
-            folders = {p.rsplit("/", 1)[0] for p in inputs.split(", ") if "/patches/" in p}
-            assert folders == {f"{out}/{folder}"}, (rule, inputs)
-    (slide,) = jobs["slide_cell_types"][:1]
-    assert f"{out}/tiles/224px_0.6um/P3_S1.h5" in slide[0] and f"{out}/tiles/P3_S1.h5" not in slide[0]
-    assert all(f"{out}/tiles/P3_S1.h5" in i for i, _ in jobs["slide_expression"])
+
+    def model(outputs):
+        return outputs.split(f"{out}/", 1)[1].split("/")[1]
+
+    cells = {"cuca", "cuca_image_only", "linear_probe", "ridge_probe"}
+    for inputs, outputs in jobs["train_model"]:
+        folder = "patches/224px_0.6um" if model(outputs) in cells else "patches"
+        assert {p.rsplit("/", 1)[0] for p in inputs.split(", ") if "/patches/" in p} == {f"{out}/{folder}"}, inputs
+    for inputs, outputs in jobs["slide_model"]:
+        tiles = f"{out}/tiles/224px_0.6um/P3_S1.h5" if model(outputs) in cells else f"{out}/tiles/P3_S1.h5"
+        assert tiles in inputs.split(", "), (outputs, inputs)
+    assert {model(o) for _, o in jobs["slide_model"]} == {"cmrcnet", "direct", "cuca"}
 
 
 def test_patch_size_other_than_the_encoders_is_refused_before_any_job(tmp_path):

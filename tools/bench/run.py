@@ -50,7 +50,7 @@ def snakemake(target: str, directory: Path, configfiles: list[Path], cores: int,
 def job_paths(config: dict, model: str, fold: int) -> dict[str, Path]:
     """The training job's checkpoint (the target), history and benchmark file."""
     out = Path("results") / config["dataset"] / "models" / model / f"fold{fold}"
-    rule = "train_expression_model" if registry.get(model).task == registry.EXPRESSION else "train_cell_type_model"
+    rule = "train_model"
     return {
         "rule": rule,
         "checkpoint": out / "best.pt",

@@ -111,8 +111,7 @@ wildcard_constraints:
     fold=r"\d+",
     split=r"fold\d+|final",
     bundle="|".join(map(re.escape, APPLIED)) or "NO_BUNDLES",
-    model="|".join(registry.names(registry.EXPRESSION)),
-    cell_model="|".join(registry.names(registry.CELL_TYPES)),
+    model="|".join(registry.MODELS),
     tier="|".join(map(re.escape, STAGES.published_tiers)) or "NO_TIERS",
     scale="|".join(map(re.escape, SCALES.by_key())) or "NO_SCALES",
 
@@ -201,49 +200,51 @@ def truth_files(wildcards, samples=None):
     ]
 
 
-def model_of(wildcards):
-    """{model} or {cell_model}, and the config section of its branch."""
-    name = getattr(wildcards, "model", None) or wildcards.cell_model
-    return name, registry.section(name)
+def model_settings(wildcards):
+    """The config section of {model}'s branch: its typed settings, built in the job."""
+    return config[registry.section(wildcards.model)]
 
 
 def model_scale(wildcards):
-    """The scale the branch of {model} or {cell_model} learns from (a dict, for params)."""
-    return SCALES.patches_of(model_of(wildcards)[1]).as_dict()
+    """The scale {model}'s branch learns from (a dict, for params)."""
+    return SCALES.patches_of(registry.section(wildcards.model)).as_dict()
 
 
-def split_training_inputs(wildcards):
-    """Patches and expression of the slides a training run learns from (jobs with {split})."""
-    samples = split_samples(wildcards.split)
-    return targets.spot_files(OUT, SCALES, model_of(wildcards)[1], samples)
+def branch_inputs(stage):
+    """An input function: what a lifecycle ``stage`` of {model} reads beyond its checkpoints and
+    genes. Spots (patches at the branch's scale, expression) wherever the branch reads them; the
+    cell-type models' labels."""
 
+    def inputs(wildcards):
+        section = registry.section(wildcards.model)
+        cells = section == "cell_type_models"
+        samples = (
+            split_samples(wildcards.split)
+            if stage == "train"
+            else STAGES.labelled_slides
+        )
+        spots = stage in ("train", "predict") or not cells
+        found = targets.spot_files(OUT, SCALES, section, samples) if spots else {}
+        if cells:
+            found["labels"] = label_files(samples[:1] if stage == "bundle" else samples)
+        return found
 
-def held_out_inputs(wildcards):
-    """Patches and expression of every labelled slide (each is held out by some fold, and all
-    are the final model's training spots)."""
-    section = model_of(wildcards)[1]
-    return targets.spot_files(OUT, SCALES, section, STAGES.labelled_slides)
+    return inputs
 
 
 def whole_slide_tiles(wildcards):
-    """The tiles the branch of {model} or {cell_model} maps every whole slide on."""
-    section = model_of(wildcards)[1]
+    """The tiles {model}'s branch maps every whole slide on."""
+    section = registry.section(wildcards.model)
     return [
         targets.tile_path(OUT, SCALES, section, s) for s in STAGES.whole_slide_samples
     ]
 
 
 def fold_checkpoints(wildcards):
-    """The checkpoint of each fold of {model} or {cell_model}, in FOLDS order."""
-    return expand(f"{OUT}/models/{model_of(wildcards)[0]}/fold{{f}}/best.pt", f=FOLDS)
+    """The checkpoint of each fold of {model}, in FOLDS order."""
+    return expand(f"{OUT}/models/{wildcards.model}/fold{{f}}/best.pt", f=FOLDS)
 
 
 def final_checkpoint(wildcards):
     """The final model's checkpoint when image-only slides need it."""
-    model = model_of(wildcards)[0]
-    return f"{OUT}/models/{model}/final/best.pt" if STAGES.image_only else []
-
-
-def split_label_inputs(wildcards):
-    """Cell-type labels of the slides a training run learns from."""
-    return label_files(split_samples(wildcards.split))
+    return f"{OUT}/models/{wildcards.model}/final/best.pt" if STAGES.image_only else []

@@ -1,0 +1,5 @@
+from stpath import lifecycle, logs
+from stpath.training.job import ModelJob
+
+logs.to_file(snakemake.log[0])
+lifecycle.run("map_slides", ModelJob.of(snakemake))
