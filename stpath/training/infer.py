@@ -40,7 +40,6 @@ def infer_tiles(
     tiles = read_tile_scale(tiles_path)
     if not tiles.same_field(scale):
         raise ValueError(f"{tiles_path}: tiles of {tiles.describe()}, but the model learnt from {scale.describe()}")
-    input_px = scale.px
     autocast = device.type == "cuda"
     n = len(read_tile_grid(tiles_path))
     out = np.zeros((n, n_outputs), np.float32)
@@ -49,8 +48,8 @@ def infer_tiles(
         iter_tile_images(tiles_path, chunk), total=-(-n // chunk), desc="tiles", unit="chunk", mininterval=10
     ):
         x = to_model_input(torch.from_numpy(images).to(device, non_blocking=True))
-        if x.shape[-1] != input_px:
-            x = F.interpolate(x, size=(input_px, input_px), mode="bilinear", antialias=True, align_corners=False)
+        if x.shape[-1] != scale.px:
+            x = F.interpolate(x, size=(scale.px, scale.px), mode="bilinear", antialias=True, align_corners=False)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             out[start : start + len(images)] = fn(x).float().cpu().numpy()
     rate = n / max(time.perf_counter() - tick, 1e-9)

@@ -2,7 +2,7 @@
 
 Windows are placed on the pyramid level closest to (and not coarser than) the target scale, then
 read in horizontal bands: every slide tile is decoded about once, instead of once per overlapping
-window as a per-spot ``read_region`` loop does. Each window is resized to ``out_px`` with PIL.
+window as a per-spot ``read_region`` loop does. Each window is resized to ``px`` with PIL.
 """
 
 from __future__ import annotations
@@ -72,17 +72,17 @@ def inside(slide: openslide.AbstractSlide, windows: Windows) -> np.ndarray:
     return (xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] + windows.size <= W) & (xy[:, 1] + windows.size <= H)
 
 
-def resize(crop: np.ndarray, out_px: int) -> np.ndarray:
-    if crop.shape[0] == out_px and crop.shape[1] == out_px:
+def resize(crop: np.ndarray, px: int) -> np.ndarray:
+    if crop.shape[0] == px and crop.shape[1] == px:
         return crop
-    return np.asarray(Image.fromarray(crop).resize((out_px, out_px), Image.Resampling.BILINEAR))
+    return np.asarray(Image.fromarray(crop).resize((px, px), Image.Resampling.BILINEAR))
 
 
-def read_window(slide: openslide.AbstractSlide, windows: Windows, i: int, out_px: int) -> np.ndarray:
+def read_window(slide: openslide.AbstractSlide, windows: Windows, i: int, px: int) -> np.ndarray:
     """One window read directly with ``read_region`` (the reference the band reader must equal)."""
     x0, y0 = windows.coords_level0[i]
     crop = read_rgb(slide, (x0, y0), windows.level, (windows.size, windows.size))
-    return resize(crop, out_px)
+    return resize(crop, px)
 
 
 def iter_bands(windows: Windows, band_rows: int, max_windows: int | None = None):
@@ -124,13 +124,13 @@ def bounded_map(pool: Executor, fn, items, in_flight: int):
 def extract(
     slide: openslide.AbstractSlide,
     windows: Windows,
-    out_px: int,
+    px: int,
     band_bytes: int = 128 << 20,
     progress: bool = True,
     sink=None,
     workers: int | None = None,
 ) -> np.ndarray | None:
-    """Extract every window; returns (N, out_px, out_px, 3) uint8 in window order.
+    """Extract every window; returns (N, px, px, 3) uint8 in window order.
 
     Bands are read and cut on ``workers`` threads (OpenSlide's decoding and PIL's resizing release
     the GIL; OpenSlide handles are thread-safe). With ``sink(indices, images)`` given, bands are
@@ -139,12 +139,12 @@ def extract(
     cut windows, and at most ``workers + 1`` bands are in flight however slowly ``sink`` stores them.
     """
     n = len(windows.xy)
-    out = None if sink else np.empty((n, out_px, out_px, 3), dtype=np.uint8)
+    out = None if sink else np.empty((n, px, px, 3), dtype=np.uint8)
     if n == 0:
         return out
     width = int(np.ptp(windows.xy[:, 0])) + windows.size
     band_rows = max(windows.size, band_bytes // (4 * max(width, 1)))
-    max_windows = max(1, band_bytes // (3 * out_px * out_px))
+    max_windows = max(1, band_bytes // (3 * px * px))
     d = windows.downsample
     workers = workers or min(4, os.cpu_count() or 1)
 
@@ -152,7 +152,7 @@ def extract(
         idx, (bx, by), (bw, bh) = band_spec
         band = read_rgb(slide, (round(bx * d), round(by * d)), windows.level, (bw, bh))
         rel = windows.xy[idx] - (bx, by)
-        return idx, np.stack([resize(band[y : y + windows.size, x : x + windows.size], out_px) for x, y in rel])
+        return idx, np.stack([resize(band[y : y + windows.size, x : x + windows.size], px) for x, y in rel])
 
     bar = tqdm(total=n, desc="windows", unit="win", disable=not progress, mininterval=2.0)
     with ThreadPoolExecutor(max_workers=workers) as pool:
