@@ -29,6 +29,85 @@ from .wsi.stain import StainNormalisation, read_stain_fit
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The single-cell reference of cell2location (``deconvolution.reference``): paths under data_root."""
+
+    path: str = ""
+    labels: str = ""
+    signatures: str = ""  # a signature table instead of a reference
+    convert_from: str = ""  # a public atlas's archive the workflow converts into ``path``
+    label_column: str = "cell_type"
+
+    @classmethod
+    def from_config(cls, section: dict) -> "Reference":
+        return cls(**{k: section[k] for k in ("path", "labels", "signatures", "convert_from", "label_column")})
+
+    @property
+    def given(self) -> bool:
+        return bool(self.signatures or self.path)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """A validated config (schema defaults filled), typed once: what the cross-checks and the stage
+    decisions read. The model branches' sections stay dicts here (their typed settings import
+    torch); the sections' checks below name their keys."""
+
+    dataset: str
+    samples: str  # the sample sheet
+    data_root: str
+    demo: bool  # the demo generator makes the inputs under data_root
+    pixel_size_tolerance: float
+    max_upsampling: float
+    min_matched_spots: float
+    scales: RunScales
+    folds: FoldSettings
+    stain: StainNormalisation
+    reference: Reference
+    published: PublishedSettings
+    expression: dict  # expression_models
+    cell_types: dict  # cell_type_models
+    final_models: bool
+    bundles: tuple[str, ...]
+    apply_genes: tuple[str, ...]
+    compare_runs: dict
+    stain_jitter: dict
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RunSettings":
+        qc = config["qc"]
+        return cls(
+            dataset=config["dataset"],
+            samples=config["samples"],
+            data_root=config["data_root"],
+            demo=config["demo"]["generate"],
+            pixel_size_tolerance=qc["pixel_size_tolerance"],
+            max_upsampling=qc["max_upsampling"],
+            min_matched_spots=qc["min_matched_spots"],
+            scales=RunScales.from_config(config),
+            folds=FoldSettings.from_config(config["folds"]),
+            stain=StainNormalisation.from_config(config["stain_normalisation"]),
+            reference=Reference.from_config(config["deconvolution"]["reference"]),
+            published=PublishedSettings.from_config(config["published_deconvolution"]),
+            expression=config["expression_models"],
+            cell_types=config["cell_type_models"],
+            final_models=bool(config["training"]["final_models"]),
+            bundles=tuple(config["apply"]["bundles"]),
+            apply_genes=tuple(config["apply"]["genes"]),
+            compare_runs=dict(config["report"]["compare_runs"]),
+            stain_jitter=dict(config["expression_models"]["train"]["stain_jitter"]),
+        )
+
+    def branch(self, section: str) -> dict:
+        """A model branch's config section by its name (expression_models or cell_type_models)."""
+        return {"expression_models": self.expression, "cell_type_models": self.cell_types}[section]
+
+
+def typed(config: "dict | RunSettings") -> RunSettings:
+    return config if isinstance(config, RunSettings) else RunSettings.from_config(config)
+
+
+@dataclass(frozen=True)
 class Stages:
     """What a config runs, and on which samples."""
 
@@ -46,16 +125,16 @@ class Stages:
     bundles: list[str]  # bundles of another run applied to this run's slides
 
     @classmethod
-    def of(cls, config: dict, sheet: pd.DataFrame) -> "Stages":
+    def of(cls, config: "dict | RunSettings", sheet: pd.DataFrame) -> "Stages":
+        run = typed(config)
         with_slide = [s for s, slide in zip(sheet["sample"], sheet["slide"]) if slide]
         with_expression = [s for s, e in zip(sheet["sample"], sheet["expression"]) if e]
         labelled = [s for s in with_slide if s in set(with_expression)]
         image_only = [s for s, f in zip(sheet["sample"], sheet["format"]) if f == IMAGE_ONLY]
-        reference = config["deconvolution"]["reference"]
-        deconvolution = bool(reference["signatures"] or reference["path"]) and bool(with_expression)
-        expression = list(config["expression_models"]["models"]) if labelled else []
-        cells = config["cell_type_models"]
-        published = list(config["published_deconvolution"]["tiers"]) if with_expression else []
+        deconvolution = run.reference.given and bool(with_expression)
+        expression = list(run.expression["models"]) if labelled else []
+        cells = run.cell_types
+        published = list(run.published.tiers) if with_expression else []
         labels = deconvolution if cells["labels"]["source"] == "cell2location" else cells["labels"]["tier"] in published
         cell_types = list(cells["models"]) if labelled and labels else []
         return cls(
@@ -67,10 +146,10 @@ class Stages:
             published_tiers=published,
             expression_models=expression,
             cell_type_models=cell_types,
-            whole_slide_expression=[m for m in config["expression_models"]["whole_slide"] if m in expression],
+            whole_slide_expression=[m for m in run.expression["whole_slide"] if m in expression],
             whole_slide_cell_types=[m for m in cells["whole_slide"] if m in cell_types],
-            final_models=bool(config["training"]["final_models"] and (expression or cell_types)),
-            bundles=list(config["apply"]["bundles"]),
+            final_models=run.final_models and bool(expression or cell_types),
+            bundles=list(run.bundles),
         )
 
     @property
@@ -147,28 +226,48 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     filled) with itself, its sample sheet (read from config["samples"] unless given) or the files.
     ``inspect_inputs`` runs every sample's pre-flight (files open, headers, coordinates, pixel
     size); a job re-reading the workflow on a cluster node skips it, its ingest job did it."""
-    sheet = read_sheet(config["samples"]) if sheet is None else sheet
+    run = RunSettings.from_config(config)
+    sheet = read_sheet(run.samples) if sheet is None else sheet
     made = made_by_workflow(config)
-    samples = [to_sample(row, config["data_root"]) for _, row in sheet.iterrows()]
-    check_inputs_exist(samples, config["samples"], made)
+    samples = [to_sample(row, run.data_root) for _, row in sheet.iterrows()]
+    check_inputs_exist(samples, run.samples, made)
     if inspect_inputs:
-        check_samples(
-            samples,
-            made,
-            config["qc"]["pixel_size_tolerance"],
-            CutLimits(RunScales.from_config(config).finest_um, config["qc"]["max_upsampling"]),
-        )
-    stages = Stages.of(config, sheet)
+        limits = CutLimits(run.scales.finest_um, run.max_upsampling)
+        check_samples(samples, made, run.pixel_size_tolerance, limits)
+    stages = Stages.of(run, sheet)
     if stages.image_models:  # only the image models need folds
-        check_folds(sheet.loc[stages.labelled_slides], FoldSettings.from_config(config["folds"]), config["samples"])
+        check_folds(sheet.loc[stages.labelled_slides], run.folds, run.samples)
+    check_image_only_predicted(run, stages)
+    if stages.deconvolution:
+        check_deconvolution_inputs(run, made)
+    check_label_source(run, stages)
+    if stages.published_tiers:
+        check_published_inputs(run, samples, made, inspect_inputs)
+    if stages.expression_models:
+        check_encoder_weights(run, "expression_models")
+        check_input_size(run, "expression_models")
+    if registry.with_frozen_encoder(stages.expression_models):
+        check_frozen_encoder(run)
+    if stages.cell_type_models:
+        check_finetuning(run, load_schema())
+        check_encoder_weights(run, "cell_type_models")
+        check_input_size(run, "cell_type_models")
+    if stages.bundles:
+        check_bundles(run)
+    check_stain_normalisation(run, stages)
+    check_compared_runs(run)
+
+
+def check_image_only_predicted(run: RunSettings, stages: Stages) -> None:
+    """Image-only slides are predicted: by a whole-slide model trained to the end, or by bundles."""
     if (
         stages.image_only
         and stages.image_models
         and not (stages.whole_slide_expression or stages.whole_slide_cell_types or stages.bundles)
     ):
-        listed = {b: config[b]["whole_slide"] for b in ("expression_models", "cell_type_models")}
+        listed = {b: run.branch(b)["whole_slide"] for b in ("expression_models", "cell_type_models")}
         raise InputError(
-            config["samples"],
+            run.samples,
             f"the image-only samples {stages.image_only} would be tiled and never predicted: no model of this run is in a "
             f"whole_slide list (models {stages.image_models}; whole_slide {listed})",
             f"add the models that should predict them to expression_models.whole_slide or cell_type_models.whole_slide "
@@ -180,34 +279,15 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
         and not stages.final_models
     ):
         raise InputError(
-            config["samples"],
+            run.samples,
             f"the image-only samples {stages.image_only} are predicted by the final models, but training.final_models is false",
             "set training.final_models: true in the config, or apply bundles of another run (apply.bundles) with the image models off",
         )
-    if stages.deconvolution:
-        check_deconvolution_inputs(config, made)
-    check_label_source(config, stages)
-    if stages.published_tiers:
-        check_published_inputs(config, samples, made, inspect_inputs)
-    scales = RunScales.from_config(config)
-    if stages.expression_models:
-        check_encoder_weights(config, "expression_models")
-        check_input_size(config, "expression_models", scales)
-    if registry.with_frozen_encoder(stages.expression_models):
-        check_frozen_encoder(config, scales)
-    if stages.cell_type_models:
-        check_finetuning(config, load_schema())
-        check_encoder_weights(config, "cell_type_models")
-        check_input_size(config, "cell_type_models", scales)
-    if stages.bundles:
-        check_bundles(config)
-    check_stain_normalisation(config, stages)
-    check_compared_runs(config)
 
 
-def check_compared_runs(config: dict) -> None:
+def check_compared_runs(run: RunSettings) -> None:
     """Every run the report sets beside this one has its metric table."""
-    for label, path in config["report"]["compare_runs"].items():
+    for label, path in run.compare_runs.items():
         if not Path(path).is_file():
             raise InputError(
                 path,
@@ -216,9 +296,9 @@ def check_compared_runs(config: dict) -> None:
             )
 
 
-def run_stain(config: dict) -> dict:
+def run_stain(run: RunSettings) -> dict:
     """What this run's tiles are normalised to, as a bundle records it (``Bundle.stain``)."""
-    norm = StainNormalisation.from_config(config["stain_normalisation"])
+    norm = run.stain
     if not norm.active:
         return {}
     if norm.target_is_file and Path(norm.target).exists():
@@ -226,10 +306,10 @@ def run_stain(config: dict) -> dict:
     return {"method": norm.method}
 
 
-def stain_target(config: dict, stages: Stages, out: str) -> str:
+def stain_target(config: "dict | RunSettings", stages: Stages, out: str) -> str:
     """The stain fit file every slide's tiles and patches are mapped to; "" when they are not
     normalised. The target is a stain fit file, a sample of the sheet, or the sheet's first slide."""
-    norm = StainNormalisation.from_config(config["stain_normalisation"])
+    norm = typed(config).stain
     if not norm.active or not stages.samples_with_slide:
         return ""
     if norm.target_is_file:
@@ -237,9 +317,9 @@ def stain_target(config: dict, stages: Stages, out: str) -> str:
     return f"{out}/stain/{norm.target or stages.samples_with_slide[0]}.json"
 
 
-def check_stain_normalisation(config: dict, stages: Stages) -> None:
+def check_stain_normalisation(run: RunSettings, stages: Stages) -> None:
     """The target is a slide of this run, or a fit file of the same method."""
-    norm = StainNormalisation.from_config(config["stain_normalisation"])
+    norm = run.stain
     if not norm.active or not norm.target:
         return
     if norm.target_is_file:
@@ -258,7 +338,7 @@ def check_stain_normalisation(config: dict, stages: Stages) -> None:
             )
     elif norm.target not in stages.samples_with_slide:
         raise InputError(
-            config["samples"],
+            run.samples,
             f"stain_normalisation.target {norm.target!r} is not a sample with a slide in this sheet",
             f'set it to one of {stages.samples_with_slide[:5]}, to a stain fit file (.json), or to "" for the first slide',
         )
@@ -275,14 +355,14 @@ def check_folds(sheet: pd.DataFrame, folds: FoldSettings, sheet_path) -> None:
         raise InputError(sheet_path, str(exc), "lower folds.n_val_patients, or add patients") from None
 
 
-def check_bundles(config: dict) -> None:
+def check_bundles(run: RunSettings) -> None:
     """Every bundle of apply.bundles is complete, was made for tiles like this run's, and predicts
     the genes asked for; no two share a name."""
-    tiles, stain = RunScales.from_config(config).tiles, run_stain(config)
+    stain = run_stain(run)
     names: dict[str, str] = {}
-    for folder in config["apply"]["bundles"]:
+    for folder in run.bundles:
         bundle = read_bundle(folder)
-        check_applicable(bundle, tiles, stain, config["apply"]["genes"])
+        check_applicable(bundle, run.scales.tiles, stain, list(run.apply_genes))
         if bundle.name in names:
             raise InputError(
                 folder,
@@ -292,15 +372,13 @@ def check_bundles(config: dict) -> None:
         names[bundle.name] = folder
 
 
-def check_deconvolution_inputs(config: dict, made) -> None:
-    reference = config["deconvolution"]["reference"]
+def check_deconvolution_inputs(run: RunSettings, made) -> None:
+    reference = run.reference
     given = (
-        [reference["signatures"]]
-        if reference["signatures"]
-        else [reference["path"], reference["labels"], reference["convert_from"]]
+        [reference.signatures] if reference.signatures else [reference.path, reference.labels, reference.convert_from]
     )
     for rel in filter(None, given):
-        path = Path(config["data_root"]) / rel
+        path = Path(run.data_root) / rel
         if not path.exists() and not made(path):
             raise InputError(
                 path,
@@ -309,12 +387,12 @@ def check_deconvolution_inputs(config: dict, made) -> None:
             )
 
 
-def check_label_source(config: dict, stages: Stages) -> None:
+def check_label_source(run: RunSettings, stages: Stages) -> None:
     """Labels from a published table name one of its tiers."""
-    labels, cells = config["cell_type_models"]["labels"], config["cell_type_models"]["models"]
+    labels, cells = run.cell_types["labels"], run.cell_types["models"]
     if labels["source"] != "published" or not cells or not stages.labelled_slides:
         return
-    tiers = list(config["published_deconvolution"]["tiers"])
+    tiers = list(run.published.tiers)
     if labels["tier"] not in tiers:
         raise InputError(
             None,
@@ -325,13 +403,13 @@ def check_label_source(config: dict, stages: Stages) -> None:
         )
 
 
-def check_published_inputs(config: dict, samples, made, inspect_inputs: bool = True) -> None:
+def check_published_inputs(run: RunSettings, samples, made, inspect_inputs: bool = True) -> None:
     """Every published table is there (or downloaded by the workflow); when all are, each is read
     and checked against its sample's spots, the other samples' tables and the label map."""
-    settings = PublishedSettings.from_config(config["published_deconvolution"])
+    settings = run.published
     with_expression = [s for s in samples if s.expression is not None]
     for tier in settings.tiers.values():
-        paths = {s.sample: tier.path(config["data_root"], s.sample) for s in with_expression}
+        paths = {s.sample: tier.path(run.data_root, s.sample) for s in with_expression}
         for path in paths.values():
             if not path.exists() and not made(path):
                 raise InputError(
@@ -346,7 +424,7 @@ def check_published_inputs(config: dict, samples, made, inspect_inputs: bool = T
         ):
             continue
         spots = {s.sample: FORMATS[s.format].positions(s.expression, s.spots).ids for s in with_expression}
-        check_published(tier, paths, spots, config["qc"]["min_matched_spots"], reference_labels(config, tier, made))
+        check_published(tier, paths, spots, run.min_matched_spots, reference_labels(run, tier))
     if settings.map_tier and settings.map_tier not in settings.tiers:
         raise InputError(
             None,
@@ -355,22 +433,22 @@ def check_published_inputs(config: dict, samples, made, inspect_inputs: bool = T
         )
     if settings.map_sample and settings.map_sample not in {s.sample for s in with_expression}:
         raise InputError(
-            config["samples"],
+            run.samples,
             f"published_deconvolution.map_sample {settings.map_sample!r} is not a sample with expression",
             'name a sample of the sheet, or "" for the first',
         )
 
 
-def reference_labels(config: dict, tier, made) -> list[str] | None:
+def reference_labels(run: RunSettings, tier) -> list[str] | None:
     """The labels of the reference's column the tier's label map starts from, when the reference
     is there now (None: signatures only, or the workflow converts it first; the check job sees it)."""
-    reference = config["deconvolution"]["reference"]
-    if not reference["path"] or reference["signatures"]:
+    reference = run.reference
+    if not reference.path or reference.signatures:
         return None
-    path = Path(config["data_root"]) / reference["path"]
+    path = Path(run.data_root) / reference.path
     if not path.exists() or path.suffix != ".h5ad":
         return None
-    column = tier.label_column or reference["label_column"]
+    column = tier.label_column or reference.label_column
     obs = anndata.read_h5ad(path, backed="r").obs
     if column not in obs:
         raise InputError(
@@ -390,10 +468,10 @@ def load_schema() -> dict:
     return yaml.safe_load(CONFIG_SCHEMA.read_text())
 
 
-def check_finetuning(config: dict, schema: dict | None = None) -> None:
+def check_finetuning(run: RunSettings, schema: dict | None = None) -> None:
     """A frozen or LoRA encoder has its pretrained weights; encoder sizes are not given where a
     preset overrides them (``schema``: the config schema, for its defaults)."""
-    cells = config["cell_type_models"]
+    cells = run.cell_types
     if cells["preset"] and schema is not None:
         defaults = schema["properties"]["cell_type_models"]["properties"]["encoder"]["properties"]
         given = {
@@ -421,8 +499,8 @@ def check_finetuning(config: dict, schema: dict | None = None) -> None:
         )
 
 
-def check_encoder_weights(config: dict, branch: str) -> None:
-    weights = config[branch]["encoder"]["weights"]
+def check_encoder_weights(run: RunSettings, branch: str) -> None:
+    weights = run.branch(branch)["encoder"]["weights"]
     if weights and not Path(weights).exists():
         raise InputError(
             weights,
@@ -431,9 +509,9 @@ def check_encoder_weights(config: dict, branch: str) -> None:
         )
 
 
-def check_frozen_encoder(config: dict, scales: RunScales) -> None:
+def check_frozen_encoder(run: RunSettings) -> None:
     """The frozen encoder's weight file exists and its input is the patches' size."""
-    expr = config["expression_models"]
+    expr, scales = run.expression, run.scales
     frozen = expr["frozen"]
     if frozen["weights"] and not Path(frozen["weights"]).exists():
         raise InputError(
@@ -485,9 +563,10 @@ def patches_key(scales: RunScales, branch: str) -> str:
     return f"{branch}.patches" if branch in scales.branches else "patches"
 
 
-def check_input_size(config: dict, branch: str, scales: RunScales) -> None:
+def check_input_size(run: RunSettings, branch: str) -> None:
     """The models learn from spot patches: a patch must be what the encoder takes."""
-    size, key = encoder_input(config[branch])
+    scales = run.scales
+    size, key = encoder_input(run.branch(branch))
     px, where = scales.patches_of(branch).px, patches_key(scales, branch)
     if size is not None and size != px:
         raise InputError(
@@ -497,12 +576,11 @@ def check_input_size(config: dict, branch: str, scales: RunScales) -> None:
         )
 
 
-def run_label(config: dict) -> str:
+def run_label(config: "dict | RunSettings") -> str:
     """A run's name and stain options, for figures (e.g. demo, Macenko, HED jitter 0.05)."""
-    parts = [config["dataset"]]
-    method = config.get("stain_normalisation", {}).get("method", "none")
-    if method != "none":
-        parts.append(method.capitalize())
-    jitter = config.get("expression_models", {}).get("train", {}).get("stain_jitter", {})
-    parts += [f"{k} jitter {v:g}" for k, v in jitter.items() if v]
+    run = typed(config)
+    parts = [run.dataset]
+    if run.stain.method != "none":
+        parts.append(run.stain.method.capitalize())
+    parts += [f"{k} jitter {v:g}" for k, v in run.stain_jitter.items() if v]
     return ", ".join(parts)

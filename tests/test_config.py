@@ -251,3 +251,27 @@ def test_encoder_sizes_a_preset_overrides_are_refused_and_the_fix_says_preset_em
         "or finetune: full and preset: \"\" with the encoder's sizes (else the preset's virchow2 is trained from scratch)"
         in frozen
     )
+
+
+def test_the_checks_read_the_config_once_into_typed_settings():
+    """check_config and the stage decisions read typed settings (``RunSettings``): the raw config
+    dict is looked up only where it is typed, and the stain settings are built once."""
+    import ast
+
+    from stpath.config import RunSettings
+
+    source = (REPO / "stpath" / "config.py").read_text()
+    tree = ast.parse(source)
+    readers = set()
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "config":
+                    readers.add(function.name)
+    # the typed boundary, and what the workflow itself makes (the download plan, owned by the
+    # ingest package, reads the raw downloads section)
+    assert "from_config" in readers and readers <= {"from_config", "made_by_workflow", "made"}, readers
+    assert source.count("StainNormalisation.from_config(") == 1
+    run = RunSettings.from_config(load())
+    assert run.scales.patches.px == 224 and run.folds.scheme == "patient" and run.reference.given
+    assert run.branch("cell_type_models") is run.cell_types and not run.stain.active
