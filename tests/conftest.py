@@ -26,7 +26,7 @@ def demo_slide(tmp_path_factory):
     from stpath.demo import synth, write
 
     root = tmp_path_factory.mktemp("demo")
-    params = synth.DemoParams(size_px=1536, n_genes=150)
+    params = synth.DemoSettings(size_px=1536, n_genes=150)
     sig = synth.signatures(3, params.n_genes)
     s = synth.slide(3, "T1", "P1", sig, params)
     write.write_pyramid_tiff(root / "slide.tif", s.image, params.um_per_px)

@@ -45,7 +45,7 @@ def visium_pair(tmp_path_factory):
     from stpath.demo import synth, write
 
     root = tmp_path_factory.mktemp("visium_pair")
-    params = synth.DemoParams(size_px=1536, n_genes=120)
+    params = synth.DemoSettings(size_px=1536, n_genes=120)
     sig = synth.signatures(3, params.n_genes)
     slides = {}
     for seed, name, patient in ((3, "T1", "P1"), (11, "T2", "P2")):
@@ -318,14 +318,14 @@ def test_visium_flags_against_the_detected_tissue(caplog):
     from PIL import Image
 
     from stpath.ingest.ingested import read_array_flags
-    from stpath.wsi.tissue import TissueParams, array_mismatch, check_array_agreement, tissue_mask
+    from stpath.wsi.tissue import TissueSettings, array_mismatch, check_array_agreement, tissue_mask
 
     spatial = shared("visium_tiny", "spatial")
     factors = json.loads((spatial / "scalefactors_json.json").read_text())
     um_per_px = 65.0 / factors["spot_diameter_fullres"]  # full-resolution px
     down = 1 / factors["tissue_lowres_scalef"]
     image = np.asarray(Image.open(spatial / "tissue_lowres_image.png").convert("RGB"))
-    mask = tissue_mask(image, um_per_px * down, TissueParams())
+    mask = tissue_mask(image, um_per_px * down, TissueSettings())
     table = pd.read_csv(spatial / "tissue_positions_list.csv", header=None, index_col=0)
     xy = table[[5, 4]].to_numpy(float)
     flags = table[1].to_numpy() == 1
@@ -342,14 +342,14 @@ def test_visium_flags_against_the_detected_tissue(caplog):
         "moved 4": array_mismatch(mask, down, um_per_px, xy, moved(4)),
         "lower half": array_mismatch(mask, down, um_per_px, xy, flags & (table[2].to_numpy() >= 40)),
         "other slide": array_mismatch(
-            tissue_mask(image[::-1].copy(), um_per_px * down, TissueParams()), down, um_per_px, xy, flags
+            tissue_mask(image[::-1].copy(), um_per_px * down, TissueSettings()), down, um_per_px, xy, flags
         ),
     }
     assert mismatch["own"] < 0.01, mismatch
     with caplog.at_level(logging.WARNING):
-        check_array_agreement(mismatch["own"], TissueParams(), "V1", "V1.h5ad")
+        check_array_agreement(mismatch["own"], TissueSettings(), "V1", "V1.h5ad")
         assert "in_tissue" not in caplog.text
-        check_array_agreement(mismatch["moved 3"], TissueParams(), "V1", "V1.h5ad")
+        check_array_agreement(mismatch["moved 3"], TissueSettings(), "V1", "V1.h5ad")
     assert re.search(
         r"V1: the detected tissue contradicts Space Ranger's in_tissue flags at 3.\d% .*tissue.warn_array_mismatch: 2%",
         caplog.text,
@@ -359,7 +359,7 @@ def test_visium_flags_against_the_detected_tissue(caplog):
             InputError,
             match=r"V1.h5ad: V1: the detected tissue contradicts Space Ranger's in_tissue flags at \d+.\d% of the spots under tissue .*tissue.max_array_mismatch: 5%.*Fix: pair the sample with the slide and the spatial/ folder of its own Space Ranger run",
         ):
-            check_array_agreement(mismatch[case], TissueParams(), "V1", "V1.h5ad")
+            check_array_agreement(mismatch[case], TissueSettings(), "V1", "V1.h5ad")
 
 
 def _scaled_positions(src: Path, dst: Path, factor: float) -> None:
@@ -403,13 +403,13 @@ def test_spots_off_the_detected_tissue_are_refused_before_training(tmp_path, vis
     miss the tissue (x squeezed into the slide's empty margin, as coordinates of a low-resolution
     image would be): the slide's patch job refuses the sample before any model trains; a share
     between tissue.min_spots_on_tissue (0.5) and warn_spots_on_tissue (0.9) is a warning."""
-    from stpath.wsi.cut import TilingParams, tile_slide
+    from stpath.wsi.cut import TilingSettings, tile_slide
     from stpath.wsi.tiles import read_thumbnail
-    from stpath.wsi.tissue import TissueParams, check_spots_on_tissue, share_on_tissue
+    from stpath.wsi.tissue import TissueSettings, check_spots_on_tissue, share_on_tissue
 
     sample = counts_table_sample(tmp_path, visium_pair, um_per_px=0.5)
     a = ingest(sample, QC())
-    tile_slide(sample.slide, 0.5, TissueParams(thumbnail_px=512), TilingParams(), tmp_path / "tiles.h5")
+    tile_slide(sample.slide, 0.5, TissueSettings(thumbnail_px=512), TilingSettings(), tmp_path / "tiles.h5")
     thumb = read_thumbnail(tmp_path / "tiles.h5")
     xy = a.obsm["spatial"].copy()
     xy[:, 0] = xy[:, 0] * 0.1 + 20  # inside the slide, off the tissue
@@ -418,12 +418,12 @@ def test_spots_off_the_detected_tissue_are_refused_before_training(tmp_path, vis
         InputError,
         match=r"T1.h5ad: T1: only \d+% of the spots lie on the detected tissue \(tissue.min_spots_on_tissue: 50%\).*Fix: give spot coordinates in full-resolution pixels",
     ):
-        check_spots_on_tissue(share, TissueParams(), "T1", tmp_path / "T1.h5ad")
+        check_spots_on_tissue(share, TissueSettings(), "T1", tmp_path / "T1.h5ad")
     right = share_on_tissue(thumb.tissue_mask, thumb.downsample, a.obsm["spatial"])
     with caplog.at_level(logging.WARNING):
-        check_spots_on_tissue(right, TissueParams(), "T1", tmp_path / "T1.h5ad")
+        check_spots_on_tissue(right, TissueSettings(), "T1", tmp_path / "T1.h5ad")
         assert right >= 0.95 and "detected tissue" not in caplog.text
-        check_spots_on_tissue(0.7, TissueParams(), "T1", tmp_path / "T1.h5ad")
+        check_spots_on_tissue(0.7, TissueSettings(), "T1", tmp_path / "T1.h5ad")
     assert "T1: only 70% of the spots lie on the detected tissue (tissue.warn_spots_on_tissue: 90%)" in caplog.text
 
 
@@ -671,12 +671,14 @@ def test_qc_that_removes_every_spot(visium_pair):
 
 def test_blank_slide(tmp_path):
     from stpath.demo import write
-    from stpath.wsi.cut import TilingParams, tile_slide
-    from stpath.wsi.tissue import TissueParams
+    from stpath.wsi.cut import TilingSettings, tile_slide
+    from stpath.wsi.tissue import TissueSettings
 
     write.write_pyramid_tiff(tmp_path / "blank.tif", np.full((1024, 1024, 3), 245, np.uint8), 0.5)
     with pytest.raises(InputError, match="blank.tif: no tissue detected on the slide thumbnail"):
-        tile_slide(tmp_path / "blank.tif", 0.5, TissueParams(thumbnail_px=512), TilingParams(), tmp_path / "tiles.h5")
+        tile_slide(
+            tmp_path / "blank.tif", 0.5, TissueSettings(thumbnail_px=512), TilingSettings(), tmp_path / "tiles.h5"
+        )
     assert not (tmp_path / "tiles.h5").exists()
 
 

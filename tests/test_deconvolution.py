@@ -12,7 +12,7 @@ from stpath.deconvolution import checks, mapping, output
 from stpath.deconvolution.reference import (
     GeneFilter,
     ReferenceSpec,
-    RegressionParams,
+    RegressionSettings,
     fit_signatures,
     load_reference,
 )
@@ -24,7 +24,7 @@ from stpath.ingest.readers import read_spots
 
 from conftest import shared
 
-PARAMS = synth.DemoParams(n_genes=150, cells_per_type_reference=40)
+PARAMS = synth.DemoSettings(n_genes=150, cells_per_type_reference=40)
 
 
 @pytest.fixture(scope="module")
@@ -147,12 +147,12 @@ def test_short_real_fit_recovers_abundances(demo):
 
     torch.set_num_threads(2)
     ref = load_reference(spec(demo["root"] / "ref.h5ad", batch_column="batch"))
-    signatures, history = fit_signatures(ref, GeneFilter(), RegressionParams(max_epochs=60, num_samples=20), "cpu", 0)
+    signatures, history = fit_signatures(ref, GeneFilter(), RegressionSettings(max_epochs=60, num_samples=20), "cpu", 0)
     assert signatures.shape[1] == len(CELL_TYPES) and (signatures.to_numpy() >= 0).all()
     assert len(history) == 60 and history.iloc[-1] < history.iloc[0]
     samples = spatial_samples(demo["sig"])
     joint, sig = mapping.spatial_input(samples, signatures, 50, "sig")
-    params = mapping.MappingParams(N_cells_per_location=12, max_epochs=400, lr=0.01, num_samples=20)
+    params = mapping.MappingSettings(N_cells_per_location=12, max_epochs=400, lr=0.01, num_samples=20)
     model = mapping.fit(joint, sig, params, "cpu", 0)
     estimates = mapping.export(model, joint, params, "cpu")
     assert set(estimates) == set(output.ESTIMATES)

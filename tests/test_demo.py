@@ -6,7 +6,7 @@ from stpath.demo.celltypes import CELL_TYPES
 
 
 def test_demo_is_deterministic_and_slides_differ():
-    p = synth.DemoParams(size_px=1024, n_genes=120)
+    p = synth.DemoSettings(size_px=1024, n_genes=120)
     sig = synth.signatures(5, p.n_genes)
     a = synth.slide(5, "S1", "P1", sig, p)
     b = synth.slide(5, "S1", "P1", sig, p)
@@ -16,7 +16,7 @@ def test_demo_is_deterministic_and_slides_differ():
 
 
 def test_reference_is_labelled_integer_counts():
-    p = synth.DemoParams(n_genes=120, cells_per_type_reference=20)
+    p = synth.DemoSettings(n_genes=120, cells_per_type_reference=20)
     ref = synth.reference(1, synth.signatures(1, p.n_genes), p)
     assert ref.obs.cell_type.nunique() == len(CELL_TYPES) >= 6
     assert np.all(ref.X.data == np.round(ref.X.data))
@@ -37,7 +37,7 @@ def test_counts_follow_abundances(demo_slide):
 def test_image_predicts_composition():
     """Colour/texture features of a spot's patch predict its held-out cell-type abundances linearly:
     the images carry the signal an image model must learn (measured: mean r 0.69-0.73)."""
-    p = synth.DemoParams()
+    p = synth.DemoSettings()
     d = synth.slide(3, "T1", "P1", synth.signatures(3, p.n_genes), p)
     xy = d.spots.loc[d.abundance.index, ["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(int)
     feats = []

@@ -12,13 +12,13 @@ from stpath.expression.settings import ExpressionSettings
 from stpath.models.encoders import EncoderConfig
 from stpath.models.frozen import FrozenEncoderConfig
 from stpath.models.retrieval import retrieve
-from stpath.training.loop import TrainConfig
+from stpath.training.loop import TrainSettings
 
 CPU = torch.device("cpu")
 FROZEN = FrozenEncoderConfig(
     encoder=EncoderConfig(img_size=64, patch_size=16, embed_dim=32, depth=1, num_heads=2), pca_dim=8
 )
-SETTINGS = ExpressionSettings(retrieval_k=3, frozen=FROZEN, train=TrainConfig(epochs=1, batch_size=8))
+SETTINGS = ExpressionSettings(retrieval_k=3, frozen=FROZEN, train=TrainSettings(epochs=1, batch_size=8))
 
 
 def test_hest_probe_is_hest_pipeline_as_one_linear_map():

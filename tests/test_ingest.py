@@ -211,7 +211,7 @@ def test_spot_qc_marks_spots_that_are_scored_not_trained_on(tmp_path):
     passing spots and the gene sets are those of the 185 alone."""
     import scipy.sparse as sp
 
-    from stpath.genes.selection import GeneSetParams, normalise, write_gene_sets
+    from stpath.genes.selection import GeneSetSettings, normalise, write_gene_sets
     from stpath.ingest.ingested import qc_passing
     from stpath.training.data import load_expression, load_spots
     from stpath.wsi.patches import write_patches_h5
@@ -229,7 +229,7 @@ def test_spot_qc_marks_spots_that_are_scored_not_trained_on(tmp_path):
         [tmp_path / "C2.h5ad"],
         tmp_path / "genes.tsv",
         [tmp_path / "C2_norm.h5ad"],
-        GeneSetParams(hvg_per_sample=50, top_expressed=50),
+        GeneSetSettings(hvg_per_sample=50, top_expressed=50),
     )
     genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
     heg = genes.gene[genes.top_expressed].tolist()

@@ -274,3 +274,15 @@ def test_model_traits_come_from_the_registry_not_name_tests():
                 ]
     assert found == []
     assert registry.with_frozen_encoder(registry.names(registry.EXPRESSION)) == ["hest_probe", "frozen_retrieval"]
+
+
+def test_typed_settings_are_named_alike():
+    """A typed config section (or part of one) is a ``...Settings``; a model's architecture, as timm
+    and Hugging Face name it, a ``...Config`` (only under stpath/models); no third suffix."""
+    import re
+
+    for path in (REPO / "stpath").rglob("*.py"):
+        for name in re.findall(r"^class (\w+)", path.read_text(), re.M):
+            assert not name.endswith(("Params", "Parameters", "Options")), (path, name)
+            if name.endswith("Config"):
+                assert path.parent.name == "models", (path, name)

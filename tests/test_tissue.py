@@ -4,18 +4,18 @@ import numpy as np
 import pytest
 
 from stpath.errors import InputError
-from stpath.wsi.cut import TilingParams, tile_slide
+from stpath.wsi.cut import TilingSettings, tile_slide
 from stpath.wsi.scale import ImageScale
 from stpath.wsi.slide import open_slide, thumbnail
 from stpath.wsi.tiles import iter_tile_images, read_thumbnail, read_tile_grid
-from stpath.wsi.tissue import TissueParams, tile_grid, tissue_mask
+from stpath.wsi.tissue import TissueSettings, tile_grid, tissue_mask
 
 from conftest import shared
 
 
 def test_real_svs_tissue_and_tiles(tmp_path):
     path = shared("slides", "CMU-1-Small-Region.svs")
-    n = tile_slide(path, 0.499, TissueParams(), TilingParams(ImageScale(0.5, 224), 0.5), tmp_path / "tiles.h5")
+    n = tile_slide(path, 0.499, TissueSettings(), TilingSettings(ImageScale(0.5, 224), 0.5), tmp_path / "tiles.h5")
     grid, thumb = read_tile_grid(tmp_path / "tiles.h5"), read_thumbnail(tmp_path / "tiles.h5")
     chunks = list(iter_tile_images(tmp_path / "tiles.h5", 16))
     assert sum(len(images) for _, images in chunks) == n == len(grid) and chunks[0][1].shape[1:] == (224, 224, 3)
@@ -39,7 +39,7 @@ def test_blank_slide_has_no_tissue(tmp_path, glass):
     blank = np.clip(np.array(glass) + rng.normal(0, 2.5, size=(1024, 1024, 3)), 0, 255).astype(np.uint8)
     write_pyramid_tiff(tmp_path / "blank.tif", blank, 0.5)
     with pytest.raises(InputError, match="blank.tif: no tissue.*lower tissue.min_od"):
-        tile_slide(tmp_path / "blank.tif", 0.5, TissueParams(), TilingParams(), tmp_path / "out.h5")
+        tile_slide(tmp_path / "blank.tif", 0.5, TissueSettings(), TilingSettings(), tmp_path / "out.h5")
     assert not (tmp_path / "out.h5").exists()
 
 
@@ -55,7 +55,7 @@ def test_stain_smear_and_black_border_stay_out():
     nuclei = rng.uniform(size=(200, 200)) < 0.15
     img[200:400, 350:550][nuclei] = [120, 80, 160]  # a stained patch with nuclei
     img[200:400, 350:550][~nuclei] -= [20, 60, 25]
-    mask = tissue_mask(np.clip(img, 0, 255).astype(np.uint8), 2.0, TissueParams())
+    mask = tissue_mask(np.clip(img, 0, 255).astype(np.uint8), 2.0, TissueSettings())
     assert mask[220:380, 370:530].mean() > 0.95
     assert not mask[:, :30].any() and not mask[:150].any() and not mask[450:].any()
 
@@ -63,7 +63,7 @@ def test_stain_smear_and_black_border_stay_out():
 def test_demo_mask_covers_spots_in_tissue(demo_slide):
     slide = open_slide(demo_slide["slide"])
     thumb, down = thumbnail(slide, 1024)
-    mask = tissue_mask(thumb, 0.5 * down, TissueParams())
+    mask = tissue_mask(thumb, 0.5 * down, TissueSettings())
     spots = demo_slide["data"].spots
     inside = spots[spots.in_tissue == 1][["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy() / down
     hits = mask[inside[:, 1].astype(int), inside[:, 0].astype(int)]
@@ -91,7 +91,7 @@ def test_real_her2st_spots_lie_on_detected_tissue(section):
     spots = pd.read_csv(shared("her2st", "spots", f"{section}_selection.tsv"), sep="\t")
     xy = spots[["pixel_x", "pixel_y"]].to_numpy()
     um_per_px = SPOT_PITCH_UM["legacy_st"] / spot_pitch_px(xy)  # as ingest measures it (0.69)
-    mask = tissue_mask(thumb, um_per_px * down, TissueParams())
+    mask = tissue_mask(thumb, um_per_px * down, TissueSettings())
     assert share_on_tissue(mask, down, xy) >= 0.98
     assert mask.mean() < 0.25  # the section is a fifth of the image; the smear and glass are not tissue
 
@@ -107,7 +107,7 @@ def demo_slides():
     from stpath.demo import synth
 
     config = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())["demo"]
-    params = synth.DemoParams.from_config(config)
+    params = synth.DemoSettings.from_config(config)
     sig = synth.signatures(config["seed"], params.n_genes)
     out = {}
     for sample in ("P1_S1", "P1_S2", "P2_S1", "P2_S2", "P3_S1"):
@@ -127,7 +127,7 @@ def test_demo_slides_tissue_fat_and_glass(demo_slides, sample):
 
     slide, grid, um_per_px = demo_slides[sample]
     thumb, down = thumbnail(slide, 2048)
-    mask = tissue_mask(thumb, um_per_px * down, TissueParams())
+    mask = tissue_mask(thumb, um_per_px * down, TissueSettings())
     xy = grid[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(float)
     inside = grid["in_tissue"].to_numpy() == 1
     assert share_on_tissue(mask, down, xy[inside]) >= 0.95

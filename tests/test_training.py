@@ -23,14 +23,14 @@ from stpath.models.retrieval import retrieve
 from stpath.training import checkpoint
 from stpath.training.augment import IMAGENET_MEAN, IMAGENET_STD, to_model_input
 from stpath.training.data import SpotSet, split_validation
-from stpath.training.loop import TrainConfig, seed_everything, train
+from stpath.training.loop import TrainSettings, seed_everything, train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENCODER = EncoderConfig(embed_dim=32, depth=1, num_heads=2, img_size=64, patch_size=16)
 TRAIN = {"epochs": 2, "batch_size": 8, "seed": 1}
 CFG = ExpressionSettings(
     cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2),
-    train=TrainConfig(**TRAIN),
+    train=TrainSettings(**TRAIN),
 )
 
 
@@ -113,7 +113,7 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
 
 def test_resume_points_follow_the_policy_and_best_weights_are_the_best_epochs(tmp_path):
     data = spot_set()
-    cfg = TrainConfig(**{**TRAIN, "epochs": 4})
+    cfg = TrainSettings(**{**TRAIN, "epochs": 4})
     seed_everything(1)
     hourly = train(build("direct", 12, CFG), data, cfg, torch.device("cpu"), tmp_path / "hourly", checkpoint_minutes=60)
     assert hourly.resume_point.tolist() == [0, 0, 0, 1]  # only after the last epoch
@@ -184,12 +184,12 @@ sys.path[:0] = [{repo!r}, {repo!r} + "/tests"]  # the tests folder by path: torc
 from stpath import logs
 from stpath.expression.models import build
 from stpath.training.data import SpotSet
-from stpath.training.loop import TrainConfig, seed_everything, train
+from stpath.training.loop import TrainSettings, seed_everything, train
 from test_training import CFG, spot_set
 torch.set_num_threads(1)
 logs.to_file({log!r})
 seed_everything(1)
-history = train(build("cmrcnet", 12, CFG), spot_set(n=48), TrainConfig(epochs=8, batch_size=8, seed=1), torch.device("cpu"), __import__("pathlib").Path({workdir!r}), checkpoint_minutes=0)
+history = train(build("cmrcnet", 12, CFG), spot_set(n=48), TrainSettings(epochs=8, batch_size=8, seed=1), torch.device("cpu"), __import__("pathlib").Path({workdir!r}), checkpoint_minutes=0)
 history.to_csv({history!r}, sep="\t", index=False)
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..deconvolution.published import ESTIMATE
 from ..models.cuca import CUCAConfig
-from ..training.loop import TrainConfig
+from ..training.loop import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,9 @@ class LabelSettings:
         return "proportion" if self.published else self.kind
 
 
-def cuca_training(**section) -> TrainConfig:
+def cuca_training(**section) -> TrainSettings:
     """CUCA's released training: Adam with a one-cycle schedule, selection on validation r."""
-    return TrainConfig.from_config(section, optimizer="adam", schedule="onecycle", select="pearson")
+    return TrainSettings.from_config(section, optimizer="adam", schedule="onecycle", select="pearson")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class CellTypeSettings:
     gene_target_sum: float | None = 50_000.0  # its normalisation: counts to this total, log1p (None: the shared median)
     accelerator: str = "auto"
     cuca: CUCAConfig = field(default_factory=CUCAConfig)  # encoder, preset, fine-tuning, heads, loss weights
-    train: TrainConfig = field(
+    train: TrainSettings = field(
         default_factory=lambda: cuca_training(
             epochs=100, batch_size=128, lr=0.002, weight_decay=1e-4, seed=3407, augment=False
         )

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class MappingParams:
+class MappingSettings:
     """cell2location's tutorial defaults."""
 
     N_cells_per_location: float = 30
@@ -32,7 +32,7 @@ class MappingParams:
     num_samples: int = 1000  # posterior samples for the means
 
     @classmethod
-    def from_config(cls, section: dict) -> "MappingParams":
+    def from_config(cls, section: dict) -> "MappingSettings":
         return cls(**section)
 
 
@@ -72,7 +72,7 @@ def spatial_input(
     return adata[:, shared].copy(), signatures.loc[shared]
 
 
-def fit(adata: ad.AnnData, signatures: pd.DataFrame, params: MappingParams, accelerator: str, seed: int):
+def fit(adata: ad.AnnData, signatures: pd.DataFrame, params: MappingSettings, accelerator: str, seed: int):
     import scvi
     from cell2location.models import Cell2location
 
@@ -106,7 +106,7 @@ def fit(adata: ad.AnnData, signatures: pd.DataFrame, params: MappingParams, acce
     return model
 
 
-def export(model, adata: ad.AnnData, params: MappingParams, accelerator: str) -> dict[str, pd.DataFrame]:
+def export(model, adata: ad.AnnData, params: MappingSettings, accelerator: str) -> dict[str, pd.DataFrame]:
     """Abundance estimates (spots x types) for q05, q50, q95 (quantiles of the guide) and the
     posterior mean (from ``num_samples`` samples of ``w_sf`` only)."""
     batch = params.batch_size or adata.n_obs

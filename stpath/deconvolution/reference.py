@@ -60,14 +60,14 @@ class GeneFilter:
 
 
 @dataclass(frozen=True)
-class RegressionParams:
+class RegressionSettings:
     max_epochs: int = 250
     batch_size: int = 2500
     lr: float = 0.002
     num_samples: int = 1000  # posterior samples for the exported signatures
 
     @classmethod
-    def from_config(cls, section: dict) -> "RegressionParams":
+    def from_config(cls, section: dict) -> "RegressionSettings":
         return cls(**section)
 
 
@@ -191,7 +191,7 @@ def _require_column(frame: pd.DataFrame, column: str, path: Path, key: str) -> N
 
 
 def fit_signatures(
-    reference: ad.AnnData, genes: GeneFilter, params: RegressionParams, accelerator: str, seed: int
+    reference: ad.AnnData, genes: GeneFilter, params: RegressionSettings, accelerator: str, seed: int
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Per-type mean expression (genes x types, posterior means of ``per_cluster_mu_fg``) and the
     ELBO history of the regression (training time in ``history.attrs["train_seconds"]``)."""

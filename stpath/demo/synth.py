@@ -29,7 +29,7 @@ GLASS_RGB = np.array([243, 241, 244], dtype=np.float32)
 
 
 @dataclass(frozen=True)
-class DemoParams:
+class DemoSettings:
     size_px: int = 3072  # slide side at level 0
     um_per_px: float = 0.5
     n_genes: int = 400
@@ -39,7 +39,7 @@ class DemoParams:
     nb_dispersion: float = 8.0  # negative-binomial theta of spot and cell counts
 
     @classmethod
-    def from_config(cls, section: dict) -> "DemoParams":
+    def from_config(cls, section: dict) -> "DemoSettings":
         """From the demo section (its generate switch and seed are the workflow's)."""
         return cls(
             size_px=section["size_px"],
@@ -82,7 +82,7 @@ def nb_counts(rng: np.random.Generator, mu: np.ndarray, theta: float) -> np.ndar
     return rng.poisson(rng.gamma(theta, mu / theta)).astype(np.int32)
 
 
-def reference(seed: int, sig: pd.DataFrame, params: DemoParams) -> ad.AnnData:
+def reference(seed: int, sig: pd.DataFrame, params: DemoSettings) -> ad.AnnData:
     """Labelled single-cell reference: integer counts, two donors (batches), a platform effect."""
     rng = rng_for(seed, "reference")
     platform = rng.lognormal(0.0, 0.25, size=sig.shape[1])  # scRNA vs spatial capture differences
@@ -111,7 +111,7 @@ class DemoSlide:
     counts: sp.csr_matrix  # in-tissue spots x genes
 
 
-def composition_fields(rng, n_coarse: int, um_per_coarse: float, patient_bias: np.ndarray, params: DemoParams):
+def composition_fields(rng, n_coarse: int, um_per_coarse: float, patient_bias: np.ndarray, params: DemoSettings):
     """Tissue mask and per-type weights (K, n, n) on a coarse grid."""
     K = len(CELL_TYPES)
     sigma = params.composition_scale_um / um_per_coarse
@@ -154,7 +154,7 @@ def place_nuclei(rng, tissue, w, size_px: int, um_per_px: float):
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(kinds)
 
 
-def render(rng, tissue, w, nuclei, params: DemoParams) -> np.ndarray:
+def render(rng, tissue, w, nuclei, params: DemoSettings) -> np.ndarray:
     S, um = params.size_px, params.um_per_px
     stroma = np.array([t.stroma_rgb for t in CELL_TYPES], dtype=np.float32)  # (K, 3)
     fibre = np.array([t.fibre for t in CELL_TYPES], dtype=np.float32)
@@ -237,7 +237,7 @@ def visium_grid(size_px: int, um_per_px: float, margin_um: float = 150.0) -> pd.
     return grid
 
 
-def slide(seed: int, sample: str, patient: str, sig: pd.DataFrame, params: DemoParams) -> DemoSlide:
+def slide(seed: int, sample: str, patient: str, sig: pd.DataFrame, params: DemoSettings) -> DemoSlide:
     rng = rng_for(seed, "slide", sample)
     patient_bias = rng_for(seed, "patient", patient).normal(0.0, 0.6, size=len(CELL_TYPES))
     um_per_coarse = 8.0

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..models.cmrcnet import CMRCNetConfig
 from ..models.frozen import FrozenEncoderConfig
-from ..training.loop import TrainConfig
+from ..training.loop import TrainSettings
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class ExpressionSettings:
     cmrcnet: CMRCNetConfig = field(
         default_factory=CMRCNetConfig
     )  # CMRCNet/BLEEP; its encoder is direct regression's too
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
     frozen: FrozenEncoderConfig = field(default_factory=FrozenEncoderConfig)  # hest_probe, frozen_retrieval
 
     @property
@@ -43,6 +43,6 @@ class ExpressionSettings:
             map_genes=tuple(section["map_genes"]),
             accelerator=section["accelerator"],
             cmrcnet=CMRCNetConfig.from_config(section),
-            train=TrainConfig.from_config(section["train"]),
+            train=TrainSettings.from_config(section["train"]),
             frozen=FrozenEncoderConfig.from_config(section["frozen"], section["encoder"]),
         )

@@ -20,13 +20,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class GeneSetParams:
+class GeneSetSettings:
     min_shared: int = 50  # fewer genes shared by all samples is an error
     hvg_per_sample: int = 1000  # CMRCNet: union of each sample's top HVGs
     top_expressed: int = 250  # CUCA: top highly expressed genes
 
     @classmethod
-    def from_config(cls, section: dict) -> "GeneSetParams":
+    def from_config(cls, section: dict) -> "GeneSetSettings":
         return cls(**section)
 
 
@@ -86,7 +86,7 @@ def gene_table(genes: list[str], hvg: list[str], heg: list[str]) -> pd.DataFrame
     )
 
 
-def write_gene_sets(ingested: list[Path], genes_out, normalised_out: list[Path], params: GeneSetParams) -> None:
+def write_gene_sets(ingested: list[Path], genes_out, normalised_out: list[Path], params: GeneSetSettings) -> None:
     samples = [ad.read_h5ad(p) for p in ingested]
     genes = shared_genes(samples, params.min_shared)
     normed = [normalise(a) for a in samples]

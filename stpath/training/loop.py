@@ -38,7 +38,7 @@ TIMING_COLUMNS = ("compute_seconds", "wall_seconds", "train_img_per_s")  # histo
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainSettings:
     epochs: int = 60
     batch_size: int = 64
     lr: float = 1e-4
@@ -61,7 +61,7 @@ class TrainConfig:
         return self.augment or self.stain.active
 
     @classmethod
-    def from_config(cls, section: dict, **method) -> "TrainConfig":
+    def from_config(cls, section: dict, **method) -> "TrainSettings":
         """From a ``train`` config section; ``method`` fixes what the method prescribes and the
         config does not expose (optimizer, schedule, selection rule)."""
         section = dict(section)
@@ -109,7 +109,7 @@ def frozen_prefix_output(
 
 
 def batch_input(
-    inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, generator, cfg: TrainConfig | None
+    inputs: torch.Tensor, rows: torch.Tensor, device: torch.device, generator, cfg: TrainSettings | None
 ) -> torch.Tensor:
     """The model input of ``rows``, perturbed as ``cfg`` says (None: as is, for validation)."""
     x = inputs[rows].to(device, non_blocking=True)
@@ -136,7 +136,7 @@ def _run(
     autocast,
     optimizer=None,
     generator=None,
-    perturb: TrainConfig | None = None,
+    perturb: TrainSettings | None = None,
     collect=False,
 ):
     """One pass over ``batches``: mean of the scalar outputs (loss terms), and the concatenated
@@ -162,7 +162,7 @@ def _run(
     return terms, (torch.cat(predictions) if collect else None)
 
 
-def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig):
+def _optimizer_and_schedule(model: nn.Module, cfg: TrainSettings):
     """The optimizer over the trainable parameters, its per-epoch schedule, and whether the
     schedule steps at the start of an epoch (CMRCNet's cosine) or at its end (CUCA's one-cycle)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -186,7 +186,7 @@ def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig):
 def train(
     model: nn.Module,
     data: SpotSet,
-    cfg: TrainConfig,
+    cfg: TrainSettings,
     device: torch.device,
     workdir: Path,
     fingerprint: str = "",

@@ -18,7 +18,7 @@ from .scale import ImageScale
 from .slide import open_slide, thumbnail
 from .stain import StainFit, StainMap, StainNormalisation, fit_stain
 from .tiles import write_tiles
-from .tissue import TissueParams, tile_grid, tissue_mask
+from .tissue import TissueSettings, tile_grid, tissue_mask
 from .windows import centred_windows, extract, inside
 
 log = logging.getLogger(__name__)
@@ -27,20 +27,20 @@ MAX_DROPPED_SHARE = 0.5  # a sample loses at most this share of its spots to win
 
 
 @dataclass(frozen=True)
-class TilingParams:
+class TilingSettings:
     scale: ImageScale = ImageScale()
     min_tile_tissue: float = 0.5  # a tile is kept when this fraction of it is tissue
 
     @classmethod
-    def from_config(cls, section: dict) -> "TilingParams":
+    def from_config(cls, section: dict) -> "TilingSettings":
         """From the config's ``tiling`` section; ``scale`` (a dict) cuts at another scale."""
         return cls(ImageScale.from_config(section), section["min_tile_tissue"])
 
-    def at(self, scale: ImageScale) -> "TilingParams":
-        return TilingParams(scale, self.min_tile_tissue)
+    def at(self, scale: ImageScale) -> "TilingSettings":
+        return TilingSettings(scale, self.min_tile_tissue)
 
 
-def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams):
+def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueSettings, tiling: TilingSettings):
     """The slide's thumbnail, its downsample, the tissue mask, and the tissue tiles' windows with
     their tissue fractions."""
     thumb, down = thumbnail(slide, tissue.thumbnail_px)
@@ -57,7 +57,7 @@ def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueParams, til
 
 
 def fit_slide_stain(
-    slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, norm: StainNormalisation, sample: str
+    slide_path, um_per_px: float, tissue: TissueSettings, tiling: TilingSettings, norm: StainNormalisation, sample: str
 ) -> StainFit:
     """The slide's stain, fitted on a seeded sample of ``norm.fit_tiles`` of its tissue tiles."""
     slide = open_slide(slide_path)
@@ -79,7 +79,12 @@ def fit_slide_stain(
 
 
 def tile_slide(
-    slide_path, um_per_px: float, tissue: TissueParams, tiling: TilingParams, out_path, stain: StainMap | None = None
+    slide_path,
+    um_per_px: float,
+    tissue: TissueSettings,
+    tiling: TilingSettings,
+    out_path,
+    stain: StainMap | None = None,
 ) -> int:
     """Detect tissue and write every tissue tile to the tile file ``out_path``, mapped to the
     target stain by ``stain`` when given; returns the number of tiles."""

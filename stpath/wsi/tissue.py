@@ -7,7 +7,7 @@ that colour and summed over the channels; tissue is where the OD, averaged over 
 (stained structure: nuclei, fibres, membranes). Smooth stain smears and glass tint have OD but no
 texture; scanner noise has neither. The textured pixels are closed over ``closing_um`` (adipocytes,
 tears and gaps between fibres), trimmed back by a quarter window, cleaned of islands and holes at the
-µm scales of :class:`TissueParams`. Black pixels (borders, dark pen) never count. Everything is
+µm scales of :class:`TissueSettings`. Black pixels (borders, dark pen) never count. Everything is
 measured in µm, so the thumbnail's size only sets the precision."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TissueParams:
+class TissueSettings:
     thumbnail_px: int = 2048  # longer side of the thumbnail the mask is computed on
     min_region_um2: float = 50_000.0  # tissue islands smaller than this are removed
     max_hole_um2: float = 20_000.0  # holes smaller than this are filled
@@ -42,7 +42,7 @@ class TissueParams:
     max_array_mismatch: float = 0.05  # and to refuse the sample
 
     @classmethod
-    def from_config(cls, section: dict) -> "TissueParams":
+    def from_config(cls, section: dict) -> "TissueSettings":
         return cls(**section)
 
 
@@ -69,7 +69,7 @@ def _shrink(mask: np.ndarray, radius: float) -> np.ndarray:
     return ndi.distance_transform_edt(mask) > radius
 
 
-def tissue_mask(thumb: np.ndarray, um_per_thumb_px: float, params: TissueParams) -> np.ndarray:
+def tissue_mask(thumb: np.ndarray, um_per_thumb_px: float, params: TissueSettings) -> np.ndarray:
     """Boolean tissue mask of an RGB thumbnail whose pixels measure ``um_per_thumb_px``."""
     rgb = thumb[..., :3].astype(np.float32)
     od = optical_density(rgb, glass_colour(rgb))
@@ -163,7 +163,7 @@ def array_mismatch(
     return float(wrong.sum() / max(int(tissue.sum()), 1))
 
 
-def check_array_agreement(mismatch: float, params: TissueParams, sample: str, path) -> None:
+def check_array_agreement(mismatch: float, params: TissueSettings, sample: str, path) -> None:
     """Refuse a Visium sample whose in_tissue flags draw another tissue than its slide's (the
     spatial folder of another section or capture area), warn above ``warn_array_mismatch``."""
     said = (
@@ -186,7 +186,7 @@ def check_array_agreement(mismatch: float, params: TissueParams, sample: str, pa
         )
 
 
-def check_spots_on_tissue(share: float, params: TissueParams, sample: str, path) -> None:
+def check_spots_on_tissue(share: float, params: TissueSettings, sample: str, path) -> None:
     """Refuse a sample whose spots mostly miss the detected tissue (coordinates of another frame,
     scale or section), and warn below ``warn_spots_on_tissue`` (matched slides give >= 0.98)."""
     said = f"{sample}: only {100 * share:.0f}% of the spots lie on the detected tissue"

@@ -29,7 +29,7 @@ from stpath.celltypes.settings import CellTypeSettings
 from stpath.models.cuca import CUCAConfig
 from stpath.models.encoders import EncoderConfig
 from stpath.training.data import SpotSet
-from stpath.training.loop import TrainConfig, frozen_prefix_output, seed_everything, train
+from stpath.training.loop import TrainSettings, frozen_prefix_output, seed_everything, train
 from tools.bench import show
 
 N_TYPES, N_GENES = 39, 250  # HER2ST's cell types, CUCA's gene input
@@ -118,7 +118,7 @@ def bench(size: str, spots: int, batch: int, epochs: int, steps: int, device) ->
         sync(device)
         prefix_s = time.perf_counter() - tick
     reset_peak(device)
-    train_cfg = TrainConfig(
+    train_cfg = TrainSettings(
         optimizer="adam",
         schedule="onecycle",
         select="pearson",

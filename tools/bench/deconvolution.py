@@ -68,7 +68,7 @@ def run_step(step: str, args) -> dict:
     import torch
 
     from stpath.deconvolution import mapping
-    from stpath.deconvolution.reference import GeneFilter, RegressionParams, fit_signatures
+    from stpath.deconvolution.reference import GeneFilter, RegressionSettings, fit_signatures
     from stpath.device import pick_accelerator
 
     torch.set_num_threads(args.threads)
@@ -79,13 +79,13 @@ def run_step(step: str, args) -> dict:
         epochs = args.reference_epochs
         no_filter = GeneFilter(cell_count_cutoff=0, cell_percentage_cutoff2=0.0, nonz_mean_cutoff=0.0)
         _, history = fit_signatures(
-            ref, no_filter, RegressionParams(max_epochs=epochs, num_samples=100), accelerator, 0
+            ref, no_filter, RegressionSettings(max_epochs=epochs, num_samples=100), accelerator, 0
         )
         train_s = history.attrs["train_seconds"]
         shape = f"{ref.n_obs} cells x {ref.n_vars} genes x {args.types} types"
     else:
         epochs = args.mapping_epochs
-        params = mapping.MappingParams(max_epochs=epochs, num_samples=100)
+        params = mapping.MappingSettings(max_epochs=epochs, num_samples=100)
         joint, s = mapping.spatial_input([spatial], sig, 1, "synthetic")
         model = mapping.fit(joint, s, params, accelerator, 0)
         train_s = time.perf_counter() - start

@@ -25,7 +25,7 @@ from stpath.expression.settings import ExpressionSettings
 from stpath.models.cmrcnet import CMRCNetConfig
 from stpath.models.encoders import EncoderConfig
 from stpath.training.data import SpotSet
-from stpath.training.loop import TrainConfig, seed_everything, train
+from stpath.training.loop import TrainSettings, seed_everything, train
 from tools.bench import show
 
 SMALL = ExpressionSettings(
@@ -86,7 +86,7 @@ def main() -> None:
         history = train(
             build(args.model, args.genes, cfg),
             data,
-            TrainConfig(epochs=args.epochs, batch_size=args.batch),
+            TrainSettings(epochs=args.epochs, batch_size=args.batch),
             device,
             Path(tmp),
         )

@@ -14,7 +14,7 @@ from stpath.device import log_peak_memory, pick_accelerator
 logs.to_file(snakemake.log[0])
 log = logging.getLogger("stpath.cell2location")
 torch.set_num_threads(snakemake.threads)
-params = mapping.MappingParams.from_config(snakemake.params.mapping)
+params = mapping.MappingSettings.from_config(snakemake.params.mapping)
 
 ingested = [ad.read_h5ad(p) for p in snakemake.input.ingested]
 signatures = read_signature_table(snakemake.input.signatures)

@@ -3,7 +3,7 @@ from stpath.atomic import atomic_path
 from stpath.demo import synth
 
 logs.to_file(snakemake.log[0])
-params = synth.DemoParams.from_config(snakemake.params.demo)
+params = synth.DemoSettings.from_config(snakemake.params.demo)
 seed = snakemake.params.demo["seed"]
 sig = synth.signatures(seed, params.n_genes)
 with atomic_path(snakemake.output.signatures) as tmp:

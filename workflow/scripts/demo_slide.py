@@ -6,7 +6,7 @@ from stpath.atomic import atomic_path
 from stpath.demo import synth, write
 
 logs.to_file(snakemake.log[0])
-params = synth.DemoParams.from_config(snakemake.params.demo)
+params = synth.DemoSettings.from_config(snakemake.params.demo)
 seed = snakemake.params.demo["seed"]
 sig = synth.signatures(seed, params.n_genes)
 slide = synth.slide(seed, snakemake.wildcards.sample, snakemake.params.patient, sig, params)

@@ -6,7 +6,7 @@ from stpath.deconvolution import figures
 from stpath.deconvolution.reference import (
     GeneFilter,
     ReferenceSpec,
-    RegressionParams,
+    RegressionSettings,
     fit_signatures,
     load_reference,
 )
@@ -22,7 +22,7 @@ accelerator = pick_accelerator(snakemake.params.accelerator)
 signatures, history = fit_signatures(
     reference,
     GeneFilter.from_config(snakemake.params.gene_filter),
-    RegressionParams.from_config(snakemake.params.regression),
+    RegressionSettings.from_config(snakemake.params.regression),
     accelerator,
     snakemake.params.seed,
 )

@@ -7,7 +7,7 @@ from stpath.wsi.scale import ImageScale
 from stpath.wsi.stain import stain_map
 from stpath.wsi.tiles import read_thumbnail
 from stpath.wsi.tissue import (
-    TissueParams,
+    TissueSettings,
     array_mismatch,
     check_array_agreement,
     check_spots_on_tissue,
@@ -20,7 +20,7 @@ info = read_sample_info(adata)
 scale = ImageScale.from_config(snakemake.params.patches)
 thumb = read_thumbnail(snakemake.input.tiles)
 share = share_on_tissue(thumb.tissue_mask, thumb.downsample, adata.obsm["spatial"])
-tissue = TissueParams.from_config(snakemake.params.tissue)
+tissue = TissueSettings.from_config(snakemake.params.tissue)
 if adata.n_obs:
     check_spots_on_tissue(share, tissue, info.sample, snakemake.input.adata)
 if (array := read_array_flags(adata)) is not None:
