@@ -79,7 +79,7 @@ def model_outputs(out: str, stages: Stages, folds: list) -> list[str]:
     if stages.cell_type_models:
         metrics = f"{out}/metrics/cell_types"
         outs += [f"{out}/metrics/summary.tsv", f"{out}/metrics/headline.tsv", f"{metrics}/per_type.tsv"]
-        outs += [f"{metrics}/pearson.png", f"{metrics}/colocalisation.png"]
+        outs += [f"{metrics}/pearson.png", f"{metrics}/summary.png", f"{metrics}/colocalisation.png"]
         outs += _each(f"{metrics}/maps/{{sample}}.png", sample=stages.labelled_slides)
         outs += trained_model_outputs(out, stages, folds, stages.cell_type_models, stages.whole_slide_cell_types)
     return outs

@@ -435,3 +435,28 @@ def test_prediction_files_are_evaluated_per_model_and_fold_against_labels_and_tr
         "moran_r",
     }
     assert not matrices.duplicated(["sample", "source", "statistic", "type_a", "type_b"]).any()
+
+
+def test_the_branch_summary_figure_draws_the_released_averages(tmp_path):
+    """metrics/cell_types/summary.png: per model and reference, the per-slide means averaged over
+    each fold's slides, then folds (the headline's numbers), for Pearson, Spearman and JSD."""
+    from stpath.celltypes.figures import summary_bars
+    from stpath.metrics import COLUMNS, headline
+
+    rows = []
+    for model, shift in (("cuca", 0.2), ("linear_probe", 0.0)):
+        for target in ("labels", "truth"):
+            # fold 1 holds out two slides, fold 2 one: the fold mean weighs each fold once
+            for fold, sample, value in ((1, "A", 0.1), (1, "B", 0.5), (2, "C", 0.6)):
+                for metric in ("pearson_mean", "spearman_mean", "jsd_mean"):
+                    rows.append((model, target, "cell_types", "per_slide", fold, sample, metric, value + shift))
+                rows.append((model, target, "cell_types", "pooled", fold, "all", "pearson_mean", 0.9))
+    summary = pd.DataFrame(rows, columns=COLUMNS).assign(patients="cross-patient")
+    drawn = summary_bars(summary, tmp_path / "summary.png")
+    assert (tmp_path / "summary.png").stat().st_size > 10_000
+    assert drawn["pearson_mean"].loc["truth", "cuca"] == pytest.approx((0.5 + 0.8) / 2)  # not (0.3+0.7+0.8)/3
+    expected = headline(summary).set_index(["metric", "target", "model"])["value"]
+    for metric, table in drawn.items():
+        for target, row in table.iterrows():
+            for model, value in row.items():
+                assert value == pytest.approx(expected[(metric, target, model)])

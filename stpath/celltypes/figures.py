@@ -55,6 +55,45 @@ def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:
     plt.close(fig)
 
 
+SUMMARY_METRICS = (
+    ("pearson_mean", "Pearson r"),
+    ("spearman_mean", "Spearman r"),
+    ("jsd_mean", "JS distance (lower is better)"),
+)
+
+
+def summary_bars(summary: pd.DataFrame, path) -> dict:
+    """The branch's summary: mean Pearson r, Spearman r and JS distance over the cell types, per
+    model and reference (this run's labels; the truth where known), each slide's value averaged
+    over each fold's slides, then over folds, as the releases report them (``metrics.headline``).
+    Error bars: s.d. over the folds' means. Returns the drawn means ({metric: target x model})."""
+    metrics = [m for m, _ in SUMMARY_METRICS]
+    rows = summary[(summary["protocol"] == "per_slide") & summary["metric"].isin(metrics)]
+    per_fold = rows.groupby(["metric", "target", "model", "fold"])["value"].mean()
+    fig, axes = plt.subplots(1, len(SUMMARY_METRICS), figsize=(4.2 * len(SUMMARY_METRICS), 3.8), dpi=110)
+    drawn = {}
+    for ax, (metric, label) in zip(axes, SUMMARY_METRICS):
+        folds = per_fold.loc[metric]
+        mean = folds.groupby(["target", "model"]).mean().unstack("model")
+        sd = folds.groupby(["target", "model"]).std().unstack("model").fillna(0)
+        mean.plot.bar(ax=ax, yerr=sd, capsize=2, width=0.8, legend=ax is axes[0])
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xlabel("reference")
+        ax.set_ylabel(label)
+        plt.setp(ax.get_xticklabels(), rotation=0)
+        drawn[metric] = mean
+    axes[0].legend(fontsize=8)
+    fig.suptitle(
+        f"Cell-type prediction on held-out slides, {patients_phrase(rows)} (mean over the cell types; over each "
+        "fold's slides, then folds; bars: s.d. over folds)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return drawn
+
+
 COLOCALISATION_ROWS = (
     ("nhood_enrichment_z", "colocalisation_r", "squidpy neighbourhood enrichment of the dominant types (z)"),
     ("moran_r", "colocalisation_moran_r", "bivariate Moran's R of the abundances (SpatialDM weights, as released)"),

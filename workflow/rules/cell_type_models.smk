@@ -41,6 +41,11 @@ if STAGES.cell_type_models:
                 caption="../report/cell_type_pearson.rst",
                 category="4. Cell-type models",
             ),
+            summary=report(
+                f"{OUT}/metrics/cell_types/summary.png",
+                caption="../report/cell_type_summary.rst",
+                category="4. Cell-type models",
+            ),
             colocalisation=report(
                 f"{OUT}/metrics/cell_types/colocalisation.png",
                 caption="../report/colocalisation.rst",

@@ -12,6 +12,8 @@ with atomic_path(snakemake.output.pearson) as tmp:
         tmp,
         CellTypeSettings.from_config(snakemake.params.models).describe_encoder(),
     )
+with atomic_path(snakemake.output.summary) as tmp:
+    figures.summary_bars(summary, tmp)
 with atomic_path(snakemake.output.colocalisation) as tmp:
     figures.colocalisation_heatmaps(
         read_table(snakemake.input.colocalisation),
