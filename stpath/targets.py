@@ -96,7 +96,7 @@ def spot_files(out: str, scales: RunScales, section: str, samples: list[str]) ->
     """The patches and expression of ``samples`` that a model branch reads."""
     return {
         "patches": [patch_path(out, scales, section, s) for s in samples],
-        "expression": [f"{out}/expression/{s}.h5ad" for s in samples],
+        "expression": [f"{out}/genes/{s}.h5ad" for s in samples],
     }
 
 
@@ -113,7 +113,7 @@ def final_outputs(
     """Everything a run of ``stages`` makes, in stage order (the ``all`` rule's input)."""
     outs = _each(f"{out}/ingest/{{sample}}.h5ad", sample=samples)
     if stages.samples_with_expression:
-        outs.append(f"{out}/expression/genes.tsv")
+        outs.append(f"{out}/genes/genes.tsv")
     if folds:
         outs.append(f"{out}/splits/folds.tsv")
     outs += _each(f"{out}/tiles/{{sample}}.h5", sample=stages.samples_with_slide)

@@ -238,7 +238,7 @@ def test_targets_of_a_small_run():
     assert outs[:6] == [
         "r/ingest/A.h5ad",
         "r/ingest/B.h5ad",
-        "r/expression/genes.tsv",
+        "r/genes/genes.tsv",
         "r/splits/folds.tsv",
         "r/tiles/A.h5",
         "r/tiles/B.h5",

@@ -100,7 +100,7 @@ def test_demo_jobs_run_as_slurm_jobs_and_match_the_local_run(cluster, demo_run, 
     states = dict(line.split() for line in listed if line.strip())  # jobs still within MinJobAge
     assert states and all(states[j] == "COMPLETED" for j in job_ids & set(states)), states
     out, ref = tmp_path / "results" / "demo", local / "results" / "demo"
-    for rel in ("ingest/P1_S1.h5ad", "expression/P2_S1.h5ad", "expression/genes.tsv"):  # byte-identical
+    for rel in ("ingest/P1_S1.h5ad", "genes/P2_S1.h5ad", "genes/genes.tsv"):  # byte-identical
         assert (out / rel).read_bytes() == (ref / rel).read_bytes(), rel
     for rel in ("patches/P1_S1.h5", "tiles/P2_S1.h5"):
         with h5py.File(out / rel) as a, h5py.File(ref / rel) as b:

@@ -76,19 +76,20 @@ def summary_bars(summary: pd.DataFrame, path) -> dict:
         folds = per_fold.loc[metric]
         mean = folds.groupby(["target", "model"]).mean().unstack("model")
         sd = folds.groupby(["target", "model"]).std().unstack("model").fillna(0)
-        mean.plot.bar(ax=ax, yerr=sd, capsize=2, width=0.8, legend=ax is axes[0])
+        mean.plot.bar(ax=ax, yerr=sd, capsize=2, width=0.8, legend=False)
         ax.axhline(0, color="black", lw=0.6)
         ax.set_xlabel("reference")
         ax.set_ylabel(label)
         plt.setp(ax.get_xticklabels(), rotation=0)
         drawn[metric] = mean
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8, title="model", title_fontsize=8)
     fig.suptitle(
         f"Cell-type prediction on held-out slides, {patients_phrase(rows)} (mean over the cell types; over each "
         "fold's slides, then folds; bars: s.d. over folds)",
         fontsize=9,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     fig.savefig(path)
     plt.close(fig)
     return drawn

@@ -1,5 +1,5 @@
-"""The gene stage's files: ``expression/genes.tsv`` (the gene-set table: gene, then one boolean
-column per set) and ``expression/{sample}.h5ad`` (each sample's normalised expression over the
+"""The gene stage's files: ``genes/genes.tsv`` (the gene-set table: gene, then one boolean
+column per set) and ``genes/{sample}.h5ad`` (each sample's normalised expression over the
 shared genes). Owner of both: ``write_gene_table`` and ``write_normalised`` write them;
 ``read_gene_set`` and ``read_expression`` read them. Light: anndata, numpy and pandas only."""
 

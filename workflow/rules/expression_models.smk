@@ -7,7 +7,7 @@ if STAGES.expression_models:
                 model=STAGES.expression_models,
                 sample=STAGES.labelled_slides,
             ),
-            expression=expand(f"{OUT}/expression/{{s}}.h5ad", s=STAGES.labelled_slides),
+            expression=expand(f"{OUT}/genes/{{s}}.h5ad", s=STAGES.labelled_slides),
         output:
             summary=f"{OUT}/metrics/expression_summary.tsv",
             per_gene=f"{OUT}/metrics/per_gene.tsv",

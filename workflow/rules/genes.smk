@@ -2,9 +2,9 @@ rule gene_sets:
     input:
         expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=STAGES.samples_with_expression),
     output:
-        genes=f"{OUT}/expression/genes.tsv",
+        genes=f"{OUT}/genes/genes.tsv",
         normalised=expand(
-            f"{OUT}/expression/{{sample}}.h5ad", sample=STAGES.samples_with_expression
+            f"{OUT}/genes/{{sample}}.h5ad", sample=STAGES.samples_with_expression
         ),
     log:
         f"logs/{DATASET}/gene_sets.log",

@@ -6,7 +6,7 @@ if STAGES.image_models:
     rule train_model:
         input:
             unpack(branch_inputs("train")),
-            genes=f"{OUT}/expression/genes.tsv",
+            genes=f"{OUT}/genes/genes.tsv",
         output:
             checkpoint=f"{OUT}/models/{{model}}/{{split}}/best.pt",
             history=f"{OUT}/models/{{model}}/{{split}}/history.tsv",
@@ -37,7 +37,7 @@ if STAGES.image_models:
         input:
             unpack(branch_inputs("predict")),
             checkpoints=fold_checkpoints,
-            genes=f"{OUT}/expression/genes.tsv",
+            genes=f"{OUT}/genes/genes.tsv",
         output:
             predictions=expand(
                 f"{OUT}/predictions/{{{{model}}}}/{{sample}}.h5ad",
@@ -69,7 +69,7 @@ if STAGES.image_models:
             unpack(branch_inputs("map_slides")),
             checkpoints=fold_checkpoints,
             final=final_checkpoint,
-            genes=f"{OUT}/expression/genes.tsv",
+            genes=f"{OUT}/genes/genes.tsv",
             tiles=whole_slide_tiles,
         output:
             adata=expand(
@@ -114,7 +114,7 @@ if STAGES.image_models:
             unpack(branch_inputs("bundle")),
             unpack(bundle_stain_input),
             checkpoint=f"{OUT}/models/{{model}}/final/best.pt",
-            genes=f"{OUT}/expression/genes.tsv",
+            genes=f"{OUT}/genes/genes.tsv",
         output:
             bundle=directory(f"{OUT}/bundles/{{model}}"),
         log:
