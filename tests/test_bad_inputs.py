@@ -30,7 +30,7 @@ from stpath.ingest.ingest import QC, ingest
 from stpath.ingest.ingested import read_sample_info
 from stpath.ingest.sheet import Sample, read_sheet
 
-from conftest import REPO, config_args, run_snakemake, shared
+from conftest import FAST_GZIP, REPO, config_args, run_snakemake, shared
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 SAMPLES_SCHEMA = REPO / "workflow" / "schemas" / "samples.schema.yaml"
@@ -650,7 +650,7 @@ def test_visium_folder_without_spot_positions(tmp_path, visium_pair):
 def test_counts_that_are_not_counts(tmp_path, value):
     counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
     counts.iloc[3, 5] = value
-    counts.to_csv(tmp_path / "C2.tsv.gz", sep="\t")
+    counts.to_csv(tmp_path / "C2.tsv.gz", sep="\t", compression=FAST_GZIP)
     sample = Sample(
         "C2", "C", her2st_rows()[0]["slide"], tmp_path / "C2.tsv.gz", "legacy_st", her2st_rows()[0]["spots"]
     )
@@ -874,7 +874,7 @@ def test_ensembl_ids_in_one_sample_and_symbols_in_another_are_refused_at_dry_run
     job before; the pre-flight reads both headers and says it."""
     counts = pd.read_csv(shared("her2st", "counts", "C3.tsv.gz"), sep="\t", index_col=0)
     counts.columns = [f"ENSG{i:011d}" for i in range(counts.shape[1])]
-    counts.to_csv(tmp_path / "C3.tsv.gz", sep="\t")
+    counts.to_csv(tmp_path / "C3.tsv.gz", sep="\t", compression=FAST_GZIP)
     rows = her2st_rows()
     rows[1]["expression"] = tmp_path / "C3.tsv.gz"
     message = refused(config_for(tmp_path, rows, base="her2st.yaml", data_root=shared("her2st")))

@@ -11,7 +11,7 @@ from stpath.ingest.ingested import read_sample_info, write_ingested
 from stpath.ingest.readers import read_spots
 from stpath.ingest.sheet import Sample
 
-from conftest import shared
+from conftest import FAST_GZIP, shared
 
 
 def her2st_sample(section="C2", **kw):
@@ -142,7 +142,7 @@ def test_visium_barcodes_not_in_positions(tmp_path):
 
 def test_non_integer_counts(tmp_path):
     counts = pd.read_csv(shared("her2st", "counts", "C2.tsv.gz"), sep="\t", index_col=0)
-    np.log1p(counts).to_csv(tmp_path / "C2.tsv.gz", sep="\t")
+    np.log1p(counts).to_csv(tmp_path / "C2.tsv.gz", sep="\t", compression=FAST_GZIP)
     with pytest.raises(
         InputError, match="C2.tsv.gz: counts are not raw non-negative integers.*Fix: point the sample sheet at the raw"
     ):

@@ -100,6 +100,8 @@ def test_real_her2st_spots_lie_on_detected_tissue(section):
 def demo_slides():
     """The demo's five slides as `make demo` generates them (config/config.yaml's demo section), in
     memory: P2_S2 is its strongly stained slide, P3_S1 its lightly stained, image-only one."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import yaml
     from openslide import ImageSlide
     from PIL import Image
@@ -109,11 +111,13 @@ def demo_slides():
     config = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())["demo"]
     params = synth.DemoSettings.from_config(config)
     sig = synth.signatures(config["seed"], params.n_genes)
-    out = {}
-    for sample in ("P1_S1", "P1_S2", "P2_S1", "P2_S2", "P3_S1"):
-        s = synth.slide(config["seed"], sample, sample[:2], sig, params)
-        out[sample] = (ImageSlide(Image.fromarray(s.image)), s.spots, params.um_per_px)
-    return out
+    samples = ("P1_S1", "P1_S2", "P2_S1", "P2_S2", "P3_S1")
+    with ThreadPoolExecutor(2) as pool:  # each slide seeded by its name: the same slides, 19 s instead of 28
+        slides = pool.map(lambda sample: synth.slide(config["seed"], sample, sample[:2], sig, params), samples)
+        return {
+            sample: (ImageSlide(Image.fromarray(s.image)), s.spots, params.um_per_px)
+            for sample, s in zip(samples, slides)
+        }
 
 
 @pytest.mark.parametrize("sample", ["P1_S1", "P1_S2", "P2_S1", "P2_S2", "P3_S1"])
