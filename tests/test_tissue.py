@@ -10,7 +10,7 @@ from stpath.wsi.slide import open_slide, thumbnail
 from stpath.wsi.tiles import iter_tile_images, read_thumbnail, read_tile_grid
 from stpath.wsi.tissue import TissueSettings, tile_grid, tissue_mask
 
-from conftest import shared
+from conftest import REPO, shared
 
 
 def test_real_svs_tissue_and_tiles(tmp_path):
@@ -76,6 +76,16 @@ def test_demo_mask_covers_spots_in_tissue(demo_slide):
 # pale stroma and fat, tinted glass) -------------------------------------------------------------
 
 
+def tissue_table_now(row: str, index: int) -> tuple[float, int]:
+    """The "now" share of spots on tissue and tile count of docs/methods.md's tissue table, for the
+    ``index``-th slide of the row that starts with ``row``: the tests below check the docs' numbers."""
+    text = (REPO / "docs" / "methods.md").read_text()
+    line = next(line for line in text.splitlines() if line.startswith(f"| {row}"))
+    _, shares, tiles = (cell.strip() for cell in line.strip().strip("|").split("|"))
+    share, count = (cell.split("→")[1].split("/")[index].strip() for cell in (shares, tiles))
+    return float(share), int(count)
+
+
 @pytest.mark.parametrize("section", ["C2", "C3", "C4", "C5", "C6"])
 def test_real_her2st_spots_lie_on_detected_tissue(section):
     """Every listed spot of the real HER2ST sections lies under tissue; the mask must hold >= 98 %
@@ -92,8 +102,11 @@ def test_real_her2st_spots_lie_on_detected_tissue(section):
     xy = spots[["pixel_x", "pixel_y"]].to_numpy()
     um_per_px = SPOT_PITCH_UM["legacy_st"] / spot_pitch_px(xy)  # as ingest measures it (0.69)
     mask = tissue_mask(thumb, um_per_px * down, TissueSettings())
-    assert share_on_tissue(mask, down, xy) >= 0.98
+    share = share_on_tissue(mask, down, xy)
+    assert share >= 0.98
     assert mask.mean() < 0.25  # the section is a fifth of the image; the smear and glass are not tissue
+    windows, _ = tile_grid(slide, mask, um_per_px, ImageScale(0.5, 224), 0.5)
+    assert (round(share, 3), len(windows.xy)) == tissue_table_now("HER2ST C2 / C3", int(section[1]) - 2)
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +147,12 @@ def test_demo_slides_tissue_fat_and_glass(demo_slides, sample):
     mask = tissue_mask(thumb, um_per_px * down, TissueSettings())
     xy = grid[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy(float)
     inside = grid["in_tissue"].to_numpy() == 1
-    assert share_on_tissue(mask, down, xy[inside]) >= 0.95
+    share = share_on_tissue(mask, down, xy[inside])
+    assert share >= 0.95
     far, _ = cKDTree(xy[inside]).query(xy[~inside])
     assert share_on_tissue(mask, down, xy[~inside][far * um_per_px > 150]) == 0
     windows, _ = tile_grid(slide, mask, um_per_px, ImageScale(0.5, 224), 0.5)
     assert len(windows.xy) >= 80
+    labelled = ["P1_S1", "P1_S2", "P2_S1"]
+    row, index = ("demo P1_S1 / P1_S2 / P2_S1", labelled.index(sample)) if sample in labelled else (f"demo {sample}", 0)
+    assert (round(share, 3), len(windows.xy)) == tissue_table_now(row, index)
