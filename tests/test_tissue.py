@@ -25,6 +25,10 @@ def test_real_svs_tissue_and_tiles(tmp_path):
     # threshold before it found 0.37, missing the pale parts; glass is the rest of the region)
     assert 0.38 < mask.mean() < 0.48
     assert n > 20
+    # docs/methods.md's tissue table: "mask 36.5 % → 43 % of the region", "47 → 53" tiles
+    line = next(x for x in (REPO / "docs" / "methods.md").read_text().splitlines() if x.startswith("| CMU-1"))
+    mask_now, tiles_now = (cell.split("→")[1].split()[0] for cell in line.strip("| ").split(" | ")[1:3])
+    assert (round(100 * mask.mean()), n) == (int(mask_now), int(tiles_now))
     # tile grid is on a 224 px pitch at level 0 (0.499 ~ 0.5 um/px) and inside the slide
     assert (coords % 224 == 0).all() and (coords.max(0) + 224 <= [2220, 2967]).all()
 
