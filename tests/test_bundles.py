@@ -25,6 +25,7 @@ ENCODER = EncoderConfig(embed_dim=32, depth=2, num_heads=2, img_size=64, patch_s
 GENES = [f"G{i}" for i in range(12)]
 CPU = torch.device("cpu")
 SCALE = ImageScale(0.5, 64)
+RUN = {"dataset": "run1", "training_samples": ["A"], "scale": SCALE}  # what a bundle records of its run
 
 
 def expression_settings(**kw) -> ExpressionSettings:
@@ -122,9 +123,7 @@ def test_cell_type_bundle_round_trip_equals_the_runs_prediction(tmp_path):
         predictor,
         settings,
         checkpoint,
-        dataset="run1",
-        training_samples=["A"],
-        scale=SCALE,
+        **RUN,
         stain={},
         folder=tmp_path / "cuca",
     )
@@ -232,9 +231,7 @@ def test_a_bundle_of_stain_normalised_images_carries_its_target_and_asks_for_it(
         predictor,
         settings,
         checkpoint,
-        dataset="run1",
-        training_samples=["A"],
-        scale=SCALE,
+        **RUN,
         stain=target.record(),
         columns=GENES[:2],
         folder=tmp_path / "b",
