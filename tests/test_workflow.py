@@ -206,6 +206,7 @@ def test_demo_workflow_end_to_end(demo_run):
     assert (
         "Per-slide Pearson r of each model" in landing and "<td>cuca</td>" in landing and "<td>cmrcnet</td>" in landing
     )
+    assert "<h1>Headline</h1>" in landing  # a heading of its own, not text run into the paragraph above
 
 
 def check_demo_image_only_slide(tmp_path, sheet):
