@@ -246,3 +246,19 @@ def test_a_bundle_of_stain_normalised_images_carries_its_target_and_asks_for_it(
         with pytest.raises(InputError, match="stain-normalised by macenko to A; this run's tiles are " + said) as err:
             check_applicable(bundle, SCALE, tiles, [])
         assert f"target: {tmp_path / 'b' / 'stain_target.json'}" in str(err.value)
+
+
+def test_tiles_of_another_field_of_view_than_the_model_learnt_are_refused(expression_bundles, tmp_path):
+    """Tiles of the model's field at another pixel count are resized to it; tiles of another field
+    (a workflow that handed the wrong tile folder) are refused before any tile is predicted."""
+    predictor, columns = expression_bundles[1]["direct"]
+    small = tile_file(tmp_path / "small.h5", px=32)
+    with h5py.File(small, "a") as f:
+        f.attrs["um_per_px"] = 1.0  # 32 px at 1 um/px: the model's 32 um field, resized to its 64 px
+    resized = expr_wholeslide.predict_tiles(predictor, small, columns, CPU, SCALE, sample="S", split="f")
+    assert resized.predicted.shape == (9, len(columns))
+    tiles = tile_file(tmp_path / "tiles.h5")  # 64 px at 0.5 um/px: 32 um
+    with pytest.raises(
+        ValueError, match=r"tiles of 64 px at 0.5 um/px \(32 um\), but the model learnt from 64 px at 1 um/px"
+    ):
+        expr_wholeslide.predict_tiles(predictor, tiles, columns, CPU, ImageScale(1.0, 64), sample="S", split="f")

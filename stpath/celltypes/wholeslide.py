@@ -16,7 +16,6 @@ from ..models import registry
 from ..predictions import TilePrediction
 from ..training.infer import infer_tiles
 from ..wsi.scale import ImageScale
-from ..wsi.tiles import read_tile_grid
 from .models import clip_abundances, load
 from .settings import CellTypeSettings
 
@@ -62,9 +61,10 @@ def predict_tiles(
     chunk: int = 512,
 ) -> TilePrediction:
     """Abundances of every tile (tiles x cell types) of ``sample`` by the ``split`` model."""
-    values, rate = infer_tiles(predictor.model.predict, tiles_path, len(predictor.cell_types), device, scale, chunk)
+    values, rate, grid = infer_tiles(
+        predictor.model.predict, tiles_path, len(predictor.cell_types), device, scale, chunk
+    )
     values, clipped = clip_abundances(values)
-    grid = read_tile_grid(tiles_path)
     abundance = pd.DataFrame(values, index=[f"tile{i}" for i in range(len(grid))], columns=predictor.cell_types)
     return TilePrediction(
         predictor.name,

@@ -19,7 +19,6 @@ from ..models.retrieval import retrieve
 from ..predictions import TilePrediction
 from ..training.infer import infer_tiles
 from ..wsi.scale import ImageScale
-from ..wsi.tiles import read_tile_grid
 from .metrics import hvg_indices
 from .models import load
 from .settings import ExpressionSettings
@@ -112,8 +111,7 @@ def predict_tiles(
     chunk: int = 512,
 ) -> TilePrediction:
     """Expression of ``columns`` on every tile of ``sample`` by the ``split`` model."""
-    values, rate = infer_tiles(predictor.for_genes(columns), tiles_path, len(columns), device, scale, chunk)
-    grid = read_tile_grid(tiles_path)
+    values, rate, grid = infer_tiles(predictor.for_genes(columns), tiles_path, len(columns), device, scale, chunk)
     expression = pd.DataFrame(values, index=[f"tile{i}" for i in range(len(grid))], columns=columns)
     return TilePrediction(
         predictor.name,

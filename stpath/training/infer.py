@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..wsi.scale import ImageScale
-from ..wsi.tiles import iter_tile_images, read_tile_grid, read_tile_scale
+from ..wsi.tiles import TileGrid, iter_tile_images, read_tile_grid
 from .augment import to_model_input
 
 log = logging.getLogger(__name__)
@@ -33,15 +33,17 @@ def embed_images(fn, images: torch.Tensor, device: torch.device, batch: int = 25
 @torch.no_grad()
 def infer_tiles(
     fn, tiles_path, n_outputs: int, device: torch.device, scale: ImageScale, chunk: int = 512
-) -> tuple[np.ndarray, float]:
-    """``fn`` of every tile of a tile file, and the tiles per second (reading included). ``scale``:
-    the images the model learnt from; tiles of the same field of view at another pixel count are
-    resized to it, tiles of another field are refused."""
-    tiles = read_tile_scale(tiles_path)
-    if not tiles.same_field(scale):
-        raise ValueError(f"{tiles_path}: tiles of {tiles.describe()}, but the model learnt from {scale.describe()}")
+) -> tuple[np.ndarray, float, TileGrid]:
+    """``fn`` of every tile of a tile file, the tiles per second (reading included) and the file's
+    tile grid. ``scale``: the images the model learnt from; tiles of the same field of view at
+    another pixel count are resized to it, tiles of another field are refused."""
+    grid = read_tile_grid(tiles_path)
+    if not grid.scale.same_field(scale):
+        raise ValueError(
+            f"{tiles_path}: tiles of {grid.scale.describe()}, but the model learnt from {scale.describe()}"
+        )
     autocast = device.type == "cuda"
-    n = len(read_tile_grid(tiles_path))
+    n = len(grid)
     out = np.zeros((n, n_outputs), np.float32)
     tick = time.perf_counter()
     for start, images in tqdm(
@@ -54,4 +56,4 @@ def infer_tiles(
             out[start : start + len(images)] = fn(x).float().cpu().numpy()
     rate = n / max(time.perf_counter() - tick, 1e-9)
     log.info("%d tiles: %.1f tiles/s (reading included)", n, rate)
-    return out, rate
+    return out, rate, grid

@@ -3,8 +3,8 @@
 Layout: ``img`` (N, px, px, 3) uint8, ``coords`` (N, 2) level-0 top-left corners,
 ``tissue_fraction`` (N,), the slide ``thumbnail`` with its ``tissue_mask`` for figures, and the
 geometry in the file's attributes. Owner of that layout: ``write_tiles`` writes it (the tiles
-arrive in bands while the slide is cut); ``read_tile_grid``, ``read_tile_scale``,
-``read_thumbnail`` and ``iter_tile_images`` read it. Light: h5py and numpy only."""
+arrive in bands while the slide is cut); ``read_tile_grid`` (with the scale the tiles
+were cut at), ``read_thumbnail`` and ``iter_tile_images`` read it. Light: h5py and numpy only."""
 
 from __future__ import annotations
 
@@ -61,6 +61,11 @@ class TileGrid:
         return len(self.coords)
 
     @property
+    def scale(self) -> ImageScale:
+        """The scale the tiles were cut at."""
+        return ImageScale(float(self.attrs["um_per_px"]), int(self.attrs["px"]))
+
+    @property
     def centres(self) -> np.ndarray:
         return (self.coords + self.side_level0 / 2).astype(np.float64)
 
@@ -70,12 +75,6 @@ class Thumbnail:
     image: np.ndarray  # RGB
     downsample: float  # level-0 pixels per thumbnail pixel
     tissue_mask: np.ndarray
-
-
-def read_tile_scale(path) -> ImageScale:
-    """The scale a tile file was cut at."""
-    with h5py.File(path, "r") as f:
-        return ImageScale(float(f.attrs["um_per_px"]), int(f.attrs["px"]))
 
 
 def read_tile_grid(path) -> TileGrid:
