@@ -107,6 +107,27 @@ def demo_run(tmp_path_factory):
 FAST_GZIP = {"method": "gzip", "compresslevel": 1}
 
 
+def cells(line: str) -> list[str]:
+    """The cells of a markdown table row, stripped (bold markers too)."""
+    return [c.strip().strip("*") for c in line.strip().strip("|").split("|")]
+
+
+def doc_table(doc: str, header: str) -> list[list[str]]:
+    """The rows under ``header`` (a whole header line) in docs/<doc>: tests check the docs' numbers."""
+    lines = (REPO / "docs" / doc).read_text().splitlines()
+    rows = []
+    for line in lines[lines.index(header) + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(cells(line))
+    return rows
+
+
+def doc_row(doc: str, start: str) -> list[str]:
+    """The cells of the first table row of docs/<doc> whose first cell starts with ``start``."""
+    return cells(next(x for x in (REPO / "docs" / doc).read_text().splitlines() if x.startswith(f"| {start}")))
+
+
 def training_jobs(dry_run: str) -> dict[str, int]:
     """Training jobs of a Snakemake dry run's output (its ``train_model`` jobs) per registry task."""
     import re
@@ -127,4 +148,16 @@ def write_tsv(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-__all__ = ["FAST_GZIP", "REPO", "shared", "run_in_group", "run_snakemake", "training_jobs", "write_tsv", "np", "shutil"]
+__all__ = [
+    "FAST_GZIP",
+    "REPO",
+    "doc_row",
+    "doc_table",
+    "shared",
+    "run_in_group",
+    "run_snakemake",
+    "training_jobs",
+    "write_tsv",
+    "np",
+    "shutil",
+]

@@ -10,7 +10,7 @@ from stpath.wsi.slide import open_slide, thumbnail
 from stpath.wsi.tiles import iter_tile_images, read_thumbnail, read_tile_grid
 from stpath.wsi.tissue import TissueSettings, tile_grid, tissue_mask
 
-from conftest import REPO, shared
+from conftest import doc_row, shared
 
 
 def test_real_svs_tissue_and_tiles(tmp_path):
@@ -26,8 +26,7 @@ def test_real_svs_tissue_and_tiles(tmp_path):
     assert 0.38 < mask.mean() < 0.48
     assert n > 20
     # docs/methods.md's tissue table: "mask 36.5 % → 43 % of the region", "47 → 53" tiles
-    line = next(x for x in (REPO / "docs" / "methods.md").read_text().splitlines() if x.startswith("| CMU-1"))
-    mask_now, tiles_now = (cell.split("→")[1].split()[0] for cell in line.strip("| ").split(" | ")[1:3])
+    mask_now, tiles_now = (cell.split("→")[1].split()[0] for cell in doc_row("methods.md", "CMU-1")[1:3])
     assert (round(100 * mask.mean()), n) == (int(mask_now), int(tiles_now))
     # tile grid is on a 224 px pitch at level 0 (0.499 ~ 0.5 um/px) and inside the slide
     assert (coords % 224 == 0).all() and (coords.max(0) + 224 <= [2220, 2967]).all()
@@ -83,9 +82,7 @@ def test_demo_mask_covers_spots_in_tissue(demo_slide):
 def tissue_table_now(row: str, index: int) -> tuple[float, int]:
     """The "now" share of spots on tissue and tile count of docs/methods.md's tissue table, for the
     ``index``-th slide of the row that starts with ``row``: the tests below check the docs' numbers."""
-    text = (REPO / "docs" / "methods.md").read_text()
-    line = next(line for line in text.splitlines() if line.startswith(f"| {row}"))
-    _, shares, tiles = (cell.strip() for cell in line.strip().strip("|").split("|"))
+    _, shares, tiles = doc_row("methods.md", row)
     share, count = (cell.split("→")[1].split("/")[index].strip() for cell in (shares, tiles))
     return float(share), int(count)
 

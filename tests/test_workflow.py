@@ -21,7 +21,7 @@ from stpath.wsi.slide import open_slide
 from stpath.wsi.tiles import read_tile_grid
 from stpath.wsi.windows import Windows, read_window
 
-from conftest import REPO, config_args, run_in_group, run_snakemake, shared, training_jobs
+from conftest import REPO, config_args, doc_table, run_in_group, run_snakemake, shared, training_jobs
 
 pytestmark = pytest.mark.workflow
 CONFIGS = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
@@ -298,17 +298,6 @@ def demo_doc_values(summary: pd.DataFrame) -> dict:
     return values
 
 
-def doc_rows(text: str, header: str) -> list[list[str]]:
-    lines = text.splitlines()
-    start = lines.index(header) + 2
-    rows = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        rows.append([c.strip().strip("*") for c in line.strip("|").split("|")])
-    return rows
-
-
 def test_the_demo_tables_in_the_docs_are_this_demo_runs(demo_run):
     """Every number of the demo's tables in docs/methods.md is the demo run's, to 0.03 (a thread
     count or a CPU changes the floating-point sums of 4 small slides by about a hundredth)."""
@@ -317,10 +306,9 @@ def test_the_demo_tables_in_the_docs_are_this_demo_runs(demo_run):
     workdir, r = demo_run
     assert r.returncode == 0, r.stdout[-3000:]
     values = demo_doc_values(read_table(workdir / "results" / "demo" / "metrics" / "summary.tsv"))
-    text = (REPO / "docs" / "methods.md").read_text()
     checked = 0
     for header, columns in DOC_TABLES.items():
-        rows = doc_rows(text, header)
+        rows = doc_table("methods.md", header)
         assert rows, header
         for cells in rows:
             model = next(m for name, m in DOC_MODELS.items() if cells[0].startswith(name))
