@@ -265,7 +265,7 @@ def check_image_only_predicted(run: RunSettings, stages: Stages) -> None:
         and stages.image_models
         and not (stages.whole_slide_expression or stages.whole_slide_cell_types or stages.bundles)
     ):
-        listed = {b: run.branch(b)["whole_slide"] for b in ("expression_models", "cell_type_models")}
+        listed = {b: run.branch(b)["whole_slide"] for b in registry.SECTIONS.values()}
         raise InputError(
             run.samples,
             f"the image-only samples {stages.image_only} would be tiled and never predicted: no model of this run is in a "

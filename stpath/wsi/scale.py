@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-BRANCHES = ("expression_models", "cell_type_models")
+from ..models.registry import SECTIONS
+
+BRANCHES = tuple(SECTIONS.values())  # the model branches' config sections
 
 
 @dataclass(frozen=True)
