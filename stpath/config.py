@@ -123,6 +123,8 @@ class Stages:
     whole_slide_cell_types: list[str]
     final_models: bool  # each model also trained once on every labelled slide (and bundled)
     bundles: list[str]  # bundles of another run applied to this run's slides
+    expression_seeds: list[str] = ()  # seed replicates of the expression models beyond their first seed
+    cell_type_seeds: list[str] = ()  # and of the cell-type models (``registry.replicates``)
 
     @classmethod
     def of(cls, config: "dict | RunSettings", sheet: pd.DataFrame) -> "Stages":
@@ -150,6 +152,8 @@ class Stages:
             whole_slide_cell_types=[m for m in cells["whole_slide"] if m in cell_types],
             final_models=run.final_models and bool(expression or cell_types),
             bundles=list(run.bundles),
+            expression_seeds=registry.replicates(expression, run.expression["train"])[len(expression) :],
+            cell_type_seeds=registry.replicates(cell_types, cells["train"])[len(cell_types) :],
         )
 
     @property
@@ -165,6 +169,15 @@ class Stages:
     @property
     def image_models(self) -> list[str]:
         return self.expression_models + self.cell_type_models
+
+    @property
+    def expression_runs(self) -> list[str]:
+        """The expression models and their seed replicates: every run the metrics score."""
+        return self.expression_models + list(self.expression_seeds)
+
+    @property
+    def cell_type_runs(self) -> list[str]:
+        return self.cell_type_models + list(self.cell_type_seeds)
 
 
 def check_schema(data: dict, schema_path: str | Path, file: str | Path, what: str = "config key") -> None:

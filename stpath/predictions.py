@@ -6,7 +6,7 @@ scored against) and ``wholeslide/{model}/{sample}.h5ad`` (every tissue tile of a
 ``read_tile_prediction``; ``applied/{bundle}/{sample}.h5ad`` has the tile layout. In the AnnData:
 ``X`` the prediction (spots or tiles x genes or cell types), ``obsm["spatial"]`` centres in level-0
 slide pixels, ``layers["target"]`` the reference, ``uns["prediction"]`` who predicted what (model,
-training run, and the bundle when one was applied)."""
+its training seed, training run, and the bundle when one was applied)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class SpotPrediction:
     target_name: str  # "measured", or the labels' name (e.g. cell2location_q05)
     spatial: np.ndarray  # (spots, 2) centres in level-0 slide pixels
     details: dict = field(default_factory=dict)  # e.g. training slides, label settings
+    seed: int | None = None  # the training seed (train.seeds: one file per seed); None in older files
 
 
 @dataclass
@@ -45,7 +46,8 @@ class TilePrediction:
 
 
 def _meta(p) -> dict:
-    return {"model": p.model, "fold": int(p.fold), "sample": p.sample}
+    seed = {} if getattr(p, "seed", None) is None else {"seed": int(p.seed)}
+    return {"model": p.model, "fold": int(p.fold), "sample": p.sample} | seed
 
 
 def write_spot_prediction(p: SpotPrediction, path) -> None:
@@ -65,8 +67,19 @@ def read_spot_prediction(path) -> SpotPrediction:
     a = ad.read_h5ad(path)
     meta = dict(a.uns["prediction"])
     model, fold, sample, target_name = (meta.pop(k) for k in ("model", "fold", "sample", "target"))
+    seed = meta.pop("seed", None)
     target = pd.DataFrame(a.layers["target"], index=a.obs_names, columns=a.var_names)
-    return SpotPrediction(model, int(fold), sample, a.to_df(), target, target_name, np.asarray(a.obsm["spatial"]), meta)
+    return SpotPrediction(
+        model,
+        int(fold),
+        sample,
+        a.to_df(),
+        target,
+        target_name,
+        np.asarray(a.obsm["spatial"]),
+        meta,
+        None if seed is None else int(seed),
+    )
 
 
 def write_tile_prediction(p: TilePrediction, path) -> None:
@@ -89,6 +102,13 @@ def read_tile_prediction(path) -> TilePrediction:
     meta = dict(a.uns["prediction"])
     model, split, sample = (meta.pop(k) for k in ("model", "split", "sample"))
     return TilePrediction(model, str(split), sample, a.to_df(), np.asarray(a.obsm["spatial"]), side, rate, grid, meta)
+
+
+def seed_phrase(predictions) -> str:
+    """The training seed of the models whose predictions a figure shows (the first seed's, the
+    model's own folder, when ``train.seeds`` trains several), for its title."""
+    seeds = sorted({p.seed for p in predictions if p.seed is not None})
+    return f"models of training seed {', '.join(map(str, seeds))}" if seeds else ""
 
 
 def tile_provenance(split: str, train_samples: list[str], final_bundle: str = "") -> dict:

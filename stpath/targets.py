@@ -45,10 +45,13 @@ def deconvolution_outputs(out: str, stages: Stages, truth: bool, signatures_give
 
 
 def trained_model_outputs(
-    out: str, stages: Stages, folds: list, models: list[str], whole_slide: list[str]
+    out: str, stages: Stages, folds: list, models: list[str], whole_slide: list[str], replicates: list[str] = ()
 ) -> list[str]:
-    """Every training run's history, the final models' bundles, the whole-slide maps."""
-    outs = _each(f"{out}/models/{{model}}/{{split}}/history.tsv", model=models, split=splits(stages, folds))
+    """Every training run's history (the seed replicates' per fold), the final models' bundles, the
+    whole-slide maps."""
+    history = f"{out}/models/{{model}}/{{split}}/history.tsv"
+    outs = _each(history, model=models, split=splits(stages, folds))
+    outs += _each(history, model=replicates, split=[f"fold{f}" for f in folds])
     if stages.final_models:
         outs += _each(f"{out}/bundles/{{model}}", model=models)
     return outs + _each(
@@ -75,13 +78,17 @@ def model_outputs(out: str, stages: Stages, folds: list) -> list[str]:
             f"{out}/metrics/{name}.png" for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient")
         ]
         outs += _each(f"{out}/metrics/maps/{{sample}}.png", sample=stages.labelled_slides)
-        outs += trained_model_outputs(out, stages, folds, stages.expression_models, stages.whole_slide_expression)
+        outs += trained_model_outputs(
+            out, stages, folds, stages.expression_models, stages.whole_slide_expression, stages.expression_seeds
+        )
     if stages.cell_type_models:
         metrics = f"{out}/metrics/cell_types"
         outs += [f"{out}/metrics/summary.tsv", f"{out}/metrics/headline.tsv", f"{metrics}/per_type.tsv"]
         outs += [f"{metrics}/pearson.png", f"{metrics}/summary.png", f"{metrics}/colocalisation.png"]
         outs += _each(f"{metrics}/maps/{{sample}}.png", sample=stages.labelled_slides)
-        outs += trained_model_outputs(out, stages, folds, stages.cell_type_models, stages.whole_slide_cell_types)
+        outs += trained_model_outputs(
+            out, stages, folds, stages.cell_type_models, stages.whole_slide_cell_types, stages.cell_type_seeds
+        )
     return outs
 
 

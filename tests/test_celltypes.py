@@ -460,3 +460,35 @@ def test_the_branch_summary_figure_draws_the_released_averages(tmp_path):
         for target, row in table.iterrows():
             for model, value in row.items():
                 assert value == pytest.approx(expected[(metric, target, model)])
+
+
+def test_precise_batch_norm_evaluates_with_the_statistics_of_every_training_spot(tmp_path):
+    """``train.bn_stats: precise``: after each epoch the projector's BatchNorm statistics are those
+    of all training spots (the running averages of the last batches are replaced); the selected
+    weights carry them. Without dropout the first BatchNorm's mean is the mean of its input's batch
+    means over the training spots, to float precision."""
+    from dataclasses import replace
+
+    from stpath.training.data import split_validation
+    from stpath.training.loop import precise_batch_norm, to_model_input
+
+    data = labelled_set()
+    cfg = replace(CFG, cuca=replace(CFG.cuca, dropout=0.0))
+    model = CUCA(4, 10, cfg.cuca)
+    train_idx, _ = split_validation(data.sample, 0.2, 3407)
+    idx = torch.as_tensor(train_idx)
+    bn = model.projector.net[1]
+    assert isinstance(bn, torch.nn.BatchNorm1d)
+    precise_batch_norm(model, data.images, idx, 8, torch.device("cpu"))
+    with torch.no_grad():
+        first = model.projector.net[0](model.encoder(to_model_input(data.images[idx])))
+    # each batch of 8 weighs the same (BatchNorm's cumulative average), the short last one too
+    batch_means = torch.stack([b.mean(0) for b in first.split(8)])
+    assert torch.allclose(bn.running_mean, batch_means.mean(0), atol=1e-5)
+    assert model.training  # left in the mode it was in
+
+    precise = replace(cfg, train=replace(cfg.train, bn_stats="precise"))
+    am.fit("cuca", precise, data, torch.device("cpu"), tmp_path)
+    state = torch.load(tmp_path / "best.pt", map_location="cpu")
+    state = state.get("model", state)
+    assert int(state["projector.net.1.num_batches_tracked"]) == len(range(0, len(train_idx), 8))

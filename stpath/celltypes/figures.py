@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..metrics import patients_phrase  # noqa: E402
+from ..metrics import patients_phrase, seeds_phrase  # noqa: E402
 from ..plots import SpotView, spot_grid  # noqa: E402
 
 
@@ -43,7 +43,8 @@ def pearson_bars(per_type: pd.DataFrame, path, subtitle: str = "") -> None:
         ax.set_ylabel("Pearson r")
         ax.set_xlabel("")
         ax.set_title(
-            f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds), {patients_phrase(table)}",
+            f"predicted vs {target}: per cell type, all test spots of a fold (mean over folds; {seeds_phrase(table)}), "
+            f"{patients_phrase(table)}",
             fontsize=9,
         )
         plt.setp(ax.get_xticklabels(), rotation=40, ha="right")
@@ -86,7 +87,7 @@ def summary_bars(summary: pd.DataFrame, path) -> dict:
     fig.legend(handles, labels, loc="center right", fontsize=8, title="model", title_fontsize=8)
     fig.suptitle(
         f"Cell-type prediction on held-out slides, {patients_phrase(rows)} (mean over the cell types; over each "
-        "fold's slides, then folds; bars: s.d. over folds)",
+        f"fold's slides, then folds; {seeds_phrase(rows)}; bars: s.d. over folds)",
         fontsize=9,
     )
     fig.tight_layout(rect=(0, 0, 0.88, 1))
@@ -145,7 +146,9 @@ def colocalisation_heatmaps(matrices: pd.DataFrame, agreement: pd.DataFrame, pat
         )
         row[0].annotate(label, (0, 1.18), xycoords="axes fraction", fontsize=9, fontweight="bold")
     fig.suptitle(
-        f"co-localisation of the cell types: labels vs predictions ({patients_phrase(agreement)})", fontsize=10
+        f"co-localisation of the cell types: labels vs predictions ({patients_phrase(agreement)}; "
+        f"{seeds_phrase(agreement)})",
+        fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(path)

@@ -139,4 +139,5 @@ def predict_held_out(
                 settings.labels.name,
                 read_spatial(labels[sample], barcodes),
                 {"labels": vars(settings.labels), **below_zero(values)},
+                settings.train.seed,
             )

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..metrics import patients_phrase, pearson_columns  # noqa: E402
+from ..metrics import patients_phrase, pearson_columns, seeds_phrase  # noqa: E402
 from ..plots import SpotView  # noqa: E402
 from ..predictions import SpotPrediction  # noqa: E402
 
@@ -59,7 +59,10 @@ def per_gene_distributions(per_gene: pd.DataFrame, path) -> None:
     ax.set_xticks(range(1, len(models) + 1), models)
     ax.axhline(0, color="black", lw=0.6)
     ax.set_ylabel("Pearson r per gene (test spots of a slide)")
-    ax.set_title(f"Per-gene PCC, all genes and held-out slides ({patients_phrase(per_gene)})", fontsize=10)
+    ax.set_title(
+        f"Per-gene PCC, all genes and held-out slides ({patients_phrase(per_gene)}; {seeds_phrase(per_gene)} pooled)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -80,7 +83,8 @@ def summary_bars(summary: pd.DataFrame, path) -> None:
     ax.set_xlabel("")
     ax.set_ylabel("mean Pearson r")
     ax.set_title(
-        f"Expression prediction on held-out slides, {patients_phrase(pcc)} (mean over each fold's slides, then folds; bars: s.d. over folds)",
+        f"Expression prediction on held-out slides, {patients_phrase(pcc)} (mean over each fold's slides, then "
+        f"folds; {seeds_phrase(pcc)}; bars: s.d. over folds)",
         fontsize=9,
     )
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")

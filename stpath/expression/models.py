@@ -132,4 +132,5 @@ def predict_held_out(
                 "measured",
                 read_spatial(expression[sample], barcodes),
                 {"train_samples": train},
+                settings.train.seed,
             )

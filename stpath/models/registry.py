@@ -6,6 +6,7 @@ predicts and which builder assembles it. Importing it imports no torch: builders
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 
 EXPRESSION = "expression"  # normalised expression per spot (CMRCNet's task)
@@ -60,8 +61,36 @@ def with_frozen_encoder(names_: list[str]) -> list[str]:
 
 
 def section(name: str) -> str:
-    """The config section of a model's branch (its settings, its patch scale)."""
-    return SECTIONS[get(name).task]
+    """The config section of a model's branch (its settings, its patch scale); ``name`` may be a
+    seed replicate's."""
+    return SECTIONS[get(split_replicate(name)[0]).task]
+
+
+# ---- seed replicates ---------------------------------------------------------------------------
+# A model trained over several seeds (its branch's ``train.seeds``): the first seed's runs keep the
+# model's own folders (``models/cuca/``, ``predictions/cuca/``); each further seed's runs are a
+# replicate named ``<model>/seed<s>`` (``models/cuca/seed3408/``), scored beside the first.
+REPLICATE = re.compile(r"^(?P<model>[a-z_]+)/seed(?P<seed>\d+)$")
+WILDCARD = r"(?:{})(?:/seed\d+)?"  # formatted with the models' names: the workflow's {model} constraint
+
+
+def train_seeds(train: dict) -> list[int]:
+    """The seeds a branch's ``train`` section trains each model with: ``seed``, ``seed + 1``, ...
+    (``seeds`` of them, default one)."""
+    return [int(train["seed"]) + i for i in range(int(train.get("seeds", 1)))]
+
+
+def replicates(models: list[str], train: dict) -> list[str]:
+    """Every training of ``models`` over the seeds of ``train``: each model's name (its first seed),
+    then its replicates."""
+    seeds = train_seeds(train)
+    return [m for m in models] + [f"{m}/seed{s}" for s in seeds[1:] for m in models]
+
+
+def split_replicate(name: str) -> tuple[str, int | None]:
+    """(model, seed) of a replicate's name; (name, None) for a model's own (its first seed)."""
+    found = REPLICATE.match(name)
+    return (found["model"], int(found["seed"])) if found else (name, None)
 
 
 def get(name: str, task: str | None = None) -> ModelSpec:

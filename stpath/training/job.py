@@ -23,9 +23,10 @@ class ModelJob:
     def of(cls, smk) -> "ModelJob":
         """From a Snakemake script's ``snakemake`` object (read by duck typing: no Snakemake import)."""
         params = dict(smk.params.items())
+        model, settings = for_replicate(smk.wildcards.model, params.pop("settings"))
         return cls(
-            model=smk.wildcards.model,
-            settings=params.pop("settings"),
+            model=model,
+            settings=settings,
             input={k: v for k, v in smk.input.items()},
             output={k: v for k, v in smk.output.items()},
             params=params,
@@ -81,6 +82,17 @@ class ModelJob:
     def prediction_paths(self) -> dict[str, str]:
         """Each held-out slide's prediction file."""
         return dict(zip(self.params["samples"], self.output["predictions"]))
+
+
+def for_replicate(name: str, settings: dict) -> tuple[str, dict]:
+    """The model and branch settings of a ``{model}`` wildcard: a seed replicate
+    (``cuca/seed3408``) is its model with ``train.seed`` set to its seed."""
+    from ..models.registry import split_replicate
+
+    model, seed = split_replicate(name)
+    if seed is None:
+        return model, settings
+    return model, {**settings, "train": {**settings["train"], "seed": seed}}
 
 
 def map_whole_slides(job: ModelJob, load_predictor, predict, panels, what: str, from_zero: bool = True) -> None:

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class TrainSettings:
     val_fraction: float = 0.2
     selection: str = "validation_patients"  # or "in_slide" (ingest.folds.validation_samples)
     seed: int = 42
+    seeds: int = 1  # trainings per fold (the workflow's replicates: seed, seed + 1, ...); one run uses ``seed``
     augment: bool = True
     optimizer: str = "adamw"  # or "adam"
     schedule: str = "cosine"  # or "onecycle" (max lr = lr)
@@ -54,6 +56,8 @@ class TrainSettings:
     div_factor: float = 10.0
     final_div_factor: float = 10.0
     select: str = "loss"  # or "pearson": mean over columns of r(prediction, last target)
+    bn_stats: str = "running"  # BatchNorm's eval statistics: "running" (its running averages, as released) or
+    # "precise" (recomputed over every training spot after each epoch: ``precise_batch_norm``)
     stain: StainJitter = StainJitter()  # colour perturbations on top of ``augment``'s flips and turns
 
     @property
@@ -162,6 +166,27 @@ def _run(
     return terms, (torch.cat(predictions) if collect else None)
 
 
+def precise_batch_norm(model: nn.Module, inputs, idx, batch_size: int, device: torch.device) -> None:
+    """Recompute the BatchNorm statistics of ``model.predict``'s path as the average over every
+    training spot (``torch.optim.swa_utils.update_bn``), in place of the running averages of the
+    last few batches (BatchNorm's momentum 0.1): with few batches per epoch those follow the last
+    batches' draw, and the eval-mode predictions, hence the validation score and the epoch selected
+    on it, move with them ("precise BN", Wu & Johnson 2021). Batches in a fixed order, none of one
+    spot (a batch statistic needs two)."""
+    batches = [b for b in _batches(len(idx), batch_size, None, False) if len(b) > 1]
+    wrapper = _Predict(model)
+    torch.optim.swa_utils.update_bn((batch_input(inputs, idx[b], device, None, None) for b in batches), wrapper)
+
+
+class _Predict(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.predict(x)
+
+
 def _optimizer_and_schedule(model: nn.Module, cfg: TrainSettings):
     """The optimizer over the trainable parameters, its per-epoch schedule, and whether the
     schedule steps at the start of an epoch (CMRCNet's cosine) or at its end (CUCA's one-cycle)."""
@@ -192,6 +217,7 @@ def train(
     fingerprint: str = "",
     checkpoint_minutes: float = 5.0,
     val_samples: tuple[str, ...] = (),
+    after_epoch: Callable[[nn.Module], dict] | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` (seeded before construction by the caller) and return the per-epoch history.
     Model selection uses the spots of ``val_samples`` when given, else an in-slide split.
@@ -204,7 +230,9 @@ def train(
     epoch) and after the last epoch, when ``best.pt`` is written too; a killed run resumes from it
     when its ``fingerprint`` (settings and data) matches, and ends as an uninterrupted run would.
     The history has each epoch's ``compute_seconds`` (training and validation passes) and
-    ``wall_seconds`` (the whole epoch, logging and resume point included)."""
+    ``wall_seconds`` (the whole epoch, logging and resume point included). ``after_epoch(model)``,
+    when given, is called in eval mode after each epoch's validation and its values join the
+    epoch's history row (studies of the training, e.g. the held-out score of every epoch)."""
     workdir.mkdir(parents=True, exist_ok=True)
     train_idx, val_idx = split_validation(data.sample, cfg.val_fraction, cfg.seed, val_samples)
     how = (
@@ -250,6 +278,9 @@ def train(
         train_seconds = time.perf_counter() - tick
         if not step_at_start and epoch + 1 < cfg.epochs:
             scheduler.step()
+        if cfg.bn_stats == "precise":
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                precise_batch_norm(model, inputs, tr, cfg.batch_size, device)
         model.eval()
         with torch.no_grad():
             val_terms, predicted = _run(
@@ -280,6 +311,9 @@ def train(
         }
         row |= {"train_img_per_s": len(batches) * cfg.batch_size / train_seconds}
         row |= {f"train_{k}": v for k, v in train_terms.items()} | {f"val_{k}": v for k, v in val_terms.items()}
+        if after_epoch is not None:
+            with torch.no_grad():
+                row |= after_epoch(model)
         history.append(row)
         log.info(
             "epoch %d/%d  train %s  val %s  %.1f s%s",

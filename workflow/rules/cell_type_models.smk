@@ -4,7 +4,7 @@ if STAGES.cell_type_models:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{model}}/{{sample}}.h5ad",
-                model=STAGES.cell_type_models,
+                model=STAGES.cell_type_runs,
                 sample=STAGES.labelled_slides,
             ),
             truth=lambda wc: truth_files(wc, STAGES.labelled_slides),

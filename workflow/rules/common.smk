@@ -111,7 +111,7 @@ wildcard_constraints:
     fold=r"\d+",
     split=r"fold\d+|final",
     bundle="|".join(map(re.escape, APPLIED)) or "NO_BUNDLES",
-    model="|".join(registry.MODELS),
+    model=registry.WILDCARD.format("|".join(registry.MODELS)),
     tier="|".join(map(re.escape, STAGES.published_tiers)) or "NO_TIERS",
     scale="|".join(map(re.escape, SCALES.by_key())) or "NO_SCALES",
 

@@ -4,7 +4,7 @@ if STAGES.expression_models:
         input:
             predictions=expand(
                 f"{OUT}/predictions/{{model}}/{{sample}}.h5ad",
-                model=STAGES.expression_models,
+                model=STAGES.expression_runs,
                 sample=STAGES.labelled_slides,
             ),
             expression=expand(f"{OUT}/genes/{{s}}.h5ad", s=STAGES.labelled_slides),

@@ -8,7 +8,7 @@ from stpath.deconvolution.truth import read_truth
 from stpath.ingest.folds import protocol_of
 from stpath.ingest.ingested import read_sample_info
 from stpath.plots import SpotView
-from stpath.predictions import read_spot_prediction
+from stpath.predictions import read_spot_prediction, seed_phrase
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
@@ -26,6 +26,8 @@ view = SpotView.of(
 protocol = protocol_of(f"fold{first.fold}", first.sample, pd.DataFrame(snakemake.params.folds))
 labels = first.details.get("labels", {})
 quantity = "proportion" if labels.get("source") == "published" else labels.get("kind", "abundance")
-title = f"{first.sample}: cell-type {quantity}, labels vs predicted from the H&E\n{protocol}"
+title = (
+    f"{first.sample}: cell-type {quantity}, labels vs predicted from the H&E\n{protocol}; {seed_phrase(predictions)}"
+)
 with atomic_path(snakemake.output[0]) as tmp:
     figures.prediction_maps(tmp, title, panels, figures.major_types(first.target, snakemake.params.map_types), view)

@@ -5,17 +5,16 @@ from stpath.celltypes.colocalisation import MoranSettings, compare_slides
 from stpath.celltypes.metrics import evaluate_cell_types
 from stpath.deconvolution.truth import read_truth
 from stpath.ingest.ingested import read_sample_info
-from stpath.metrics import label_patients, write_table
+from stpath.metrics import by_seed, label_patients, write_table
 from stpath.predictions import read_spot_prediction
 
 logs.to_file(snakemake.log[0])
 predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
 truth = read_truth(snakemake.input.truth, snakemake.params.truth_samples) if snakemake.input.truth else None
-summary, per_type = evaluate_cell_types(predictions, truth)
+summary, per_type = by_seed(predictions, lambda some: evaluate_cell_types(some, truth))
 um_per_px = {s: read_sample_info(path).um_per_px for s, path in zip(snakemake.params.samples, snakemake.input.labels)}
-colocalisation, matrices = compare_slides(
-    predictions, um_per_px, MoranSettings.from_config(snakemake.params.colocalisation)
-)
+moran = MoranSettings.from_config(snakemake.params.colocalisation)
+colocalisation, matrices = by_seed(predictions, lambda some: compare_slides(some, um_per_px, moran))
 folds = pd.DataFrame(snakemake.params.folds)
 write_table(label_patients(pd.concat([colocalisation, summary], ignore_index=True), folds), snakemake.output.summary)
 write_table(label_patients(per_type, folds), snakemake.output.per_type)

@@ -5,15 +5,16 @@ import pandas as pd
 
 from stpath import logs
 from stpath.expression.metrics import evaluate_expression, pcc_overview
-from stpath.metrics import label_patients, write_table
+from stpath.metrics import by_seed, label_patients, write_table
 from stpath.predictions import read_spot_prediction
 
 logs.to_file(snakemake.log[0])
 predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
 expression = {Path(p).stem: p for p in snakemake.input.expression}
 folds = pd.DataFrame(snakemake.params.folds)
-summary, per_gene = evaluate_expression(
-    predictions, folds, expression, list(snakemake.params.markers), snakemake.params.n_genes
+summary, per_gene = by_seed(
+    predictions,
+    lambda some: evaluate_expression(some, folds, expression, list(snakemake.params.markers), snakemake.params.n_genes),
 )
 logging.getLogger("stpath.metrics").info(
     "mean PCC over test slides / folds:\n%s", pcc_overview(summary).round(3).to_string()
