@@ -257,76 +257,20 @@ def demo_epochs(section: str) -> int:
 
 # The demo's tables in docs/methods.md: each column's (target, gene set, metric), in the released
 # averaging order (``stpath.metrics.headline``; "hest": the pooled HEST protocol, mean over folds).
-DOC_MODELS = {
-    "CMRCNet": "cmrcnet",
-    "BLEEP": "bleep",
-    "direct regression": "direct",
-    "hest_probe": "hest_probe",
-    "frozen_retrieval": "frozen_retrieval",
-    "CUCA": "cuca",
-    "image-only ablation": "cuca_image_only",
-    "linear probe": "linear_probe",
-    "ridge probe": "ridge_probe",
-}
-DOC_TABLES = {
-    "| model | HEG-50 | HVG-50 | markers | HEST HVG-50 (pooled) |": [
-        ("expression", "heg50", "pearson_mean"),
-        ("expression", "hvg50", "pearson_mean"),
-        ("expression", "markers", "pearson_mean"),
-        ("expression", "hest", "pearson_mean"),
-    ],
-    "| model | Pearson r (truth) | Pearson r (cell2location labels) | Spearman r (truth) | JS distance (truth) | co-localisation r (squidpy / Moran's R) |": [
-        ("truth", "cell_types", "pearson_mean"),
-        ("cell2location_q05", "cell_types", "pearson_mean"),
-        ("truth", "cell_types", "spearman_mean"),
-        ("truth", "cell_types", "jsd_mean"),
-        ("cell2location_q05", "cell_types", ("colocalisation_r", "colocalisation_moran_r")),
-    ],
-}
-
-
-def demo_doc_values(summary: pd.DataFrame) -> dict:
-    """{(model, target, gene set, metric): value} as the docs' demo tables report them."""
-    from stpath.metrics import headline
-
-    values = {
-        tuple(k): v for k, v in headline(summary).set_index(["model", "target", "gene_set", "metric"])["value"].items()
-    }
-    hest = summary[summary["protocol"] == "hest"]
-    for (model, metric), v in hest.groupby(["model", "metric"])["value"].mean().items():
-        values[(model, "expression", "hest", metric)] = v
-    return values
-
-
 def test_the_demo_tables_in_the_docs_are_this_demo_runs(demo_run):
-    """Every number of the demo's tables in docs/methods.md is the demo run's, to 0.03 (a thread
-    count or a CPU changes the floating-point sums of 4 small slides by about a hundredth)."""
+    """Every number of the demo's tables in docs/methods.md is the demo run's, within its
+    documented spread: ``mean ± s.d.`` over three training seeds under two CPU kernel settings, a
+    run's number within 4 s.d. of the mean (``tools.demo_spread``). The suite's run is one seed on
+    this machine's kernels: one more draw from that spread."""
     from stpath.metrics import read_table
+    from tools.demo_spread import disagreements, doc_values, documented
 
     workdir, r = demo_run
     assert r.returncode == 0, r.stdout[-3000:]
-    values = demo_doc_values(read_table(workdir / "results" / "demo" / "metrics" / "summary.tsv"))
-    checked = 0
-    for header, columns in DOC_TABLES.items():
-        rows = doc_table("methods.md", header)
-        assert rows, header
-        for cells in rows:
-            model = next(m for name, m in DOC_MODELS.items() if cells[0].startswith(name))
-            for cell, (target, gene_set, metric) in zip(cells[1:], columns):
-                metrics = metric if isinstance(metric, tuple) else (metric,)
-                for part, name in zip(cell.split(" / "), metrics):
-                    value = values.get((model, target, gene_set, name), float("nan"))
-                    if part == "–":  # not computed for this model
-                        assert np.isnan(value), (model, name, value)
-                        continue
-                    assert float(part) == pytest.approx(value, abs=0.03), (
-                        model,
-                        target,
-                        gene_set,
-                        name,
-                    )
-                    checked += 1
-    assert checked >= 40
+    values = doc_values(read_table(workdir / "results" / "demo" / "metrics" / "summary.tsv"))
+    docs = documented(doc_table)
+    assert len([d for d in docs.values() if d is not None]) >= 40
+    assert not disagreements(docs, values)
 
 
 def test_training_benchmark_reruns_one_real_job(demo_run, tmp_path):

@@ -17,6 +17,7 @@ printed per fold and perturbation: the epoch selected, the held-out r there and 
 
     python -m tools.training_noise --directory <run dir> --configfile config/config.yaml \\
         --model cuca --perturb ulp:0 ulp:1 ulp:2 seed:1 --out noise.tsv [--set train.lr=0.0002]
+    python -m tools.training_noise --tables noise.tsv other.tsv   # the spread of each variant
 """
 
 from __future__ import annotations
@@ -162,9 +163,30 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def spread(table: pd.DataFrame, reference: str = "truth") -> pd.DataFrame:
+    """Per variant, over its perturbations: the fold-averaged held-out r against ``reference`` at
+    the selected epoch and at the last (mean, s.d., range), and how much that score moves from
+    one epoch to the next over the second half of training (mean |change|)."""
+    column = f"test_pearson_{reference}"
+    runs = summarise(table).groupby(["variant", "model", "perturb"], sort=False)
+    per_run = runs[[f"selected_pearson_{reference}", f"last_pearson_{reference}"]].mean()
+    per_run.columns = ["selected", "last"]
+    late = table[table["epoch"] > table["epoch"].max() / 2]
+    jitter = (
+        late.groupby(["variant", "model", "perturb", "fold"], sort=False)[column]
+        .apply(lambda v: v.diff().abs().mean())
+        .groupby(["variant", "model"], sort=False)
+        .mean()
+        .rename("epoch_to_epoch")
+    )
+    out = per_run.groupby(["variant", "model"], sort=False).agg(["mean", "std", "min", "max", "size"])
+    out.columns = [f"{a}_{b}" for a, b in out.columns]
+    return out.join(jitter).reset_index()
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--directory", type=Path, required=True, help="the finished run's working directory")
+    ap.add_argument("--directory", type=Path, default=Path("."), help="the finished run's working directory")
     ap.add_argument("--configfile", type=Path, default=REPO / "config" / "config.yaml")
     ap.add_argument("--model", default="cuca")
     ap.add_argument("--folds", type=int, nargs="*", help="default: every fold")
@@ -172,8 +194,19 @@ def main(argv=None) -> None:
     ap.add_argument("--set", nargs="*", default=[], dest="overrides", help="cell_type_models keys: train.lr=2e-4")
     ap.add_argument("--variant", default="", help="a name for this variant in the table")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, help="the per-epoch table written")
+    ap.add_argument("--tables", type=Path, nargs="*", help="train nothing: the spread of these tables' variants")
     args = ap.parse_args(argv)
+    if args.tables:
+        table = pd.concat([pd.read_csv(t, sep="\t") for t in args.tables], ignore_index=True)
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            for reference in ("truth", "labels"):
+                if f"test_pearson_{reference}" in table:
+                    print(f"held-out r against the {reference}:")
+                    print(spread(table, reference).round(3).to_string(index=False))
+        return
+    if args.out is None:
+        ap.error("--out is required when training")
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     config = resolved_config(args.configfile, args.overrides)
