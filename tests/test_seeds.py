@@ -133,7 +133,7 @@ def test_a_run_over_three_seeds_plans_each_fold_three_times_and_scores_every_see
 def test_the_docs_demo_numbers_each_carry_a_spread_and_a_number_outside_it_fails():
     """docs/methods.md gives every demo number as mean ± s.d. (over seeds and kernel settings); the
     docs test accepts a run whose numbers are the documented means, and names the one number moved
-    just beyond its band (4 s.d., at least the docs' rounding), while the same move inside the band
+    just beyond its band (6 s.d., at least the docs' rounding), while the same move inside the band
     of a number that moves more passes."""
     from tools.demo_spread import BAND, band, disagreements, documented, parse_cell
 
@@ -142,18 +142,19 @@ def test_the_docs_demo_numbers_each_carry_a_spread_and_a_number_outside_it_fails
     docs = documented(doc_table)
     numbers = {k: d for k, d in docs.items() if d is not None}
     assert len(numbers) >= 40
-    assert len({sd for _, sd in numbers.values()}) > 3  # measured per number, not one tolerance for all
-    means = {k: mean for k, (mean, _) in numbers.items()} | {k: float("nan") for k, d in docs.items() if d is None}
+    assert len({d[1] for d in numbers.values()}) > 3  # measured per number, not one tolerance for all
+    means = {k: mean for k, (mean, _, _) in numbers.items()} | {k: float("nan") for k, d in docs.items() if d is None}
     assert disagreements(docs, means) == []
-    key, (mean, sd) = max(numbers.items(), key=lambda kv: kv[1][1])  # the number that moves most
-    moved = dict(means, **{key: mean + band(sd) + 0.002})
+    key, (mean, sd, _) = max(numbers.items(), key=lambda kv: kv[1][1])  # the number that moves most
+    moved = {**means, key: mean + band(sd) + 0.002}
     found = disagreements(docs, moved)
     assert len(found) == 1 and str(key) in found[0]
-    quiet, (q_mean, q_sd) = min(numbers.items(), key=lambda kv: kv[1][1])
+    quiet, (q_mean, q_sd, _) = min(numbers.items(), key=lambda kv: kv[1][1])
     assert band(q_sd) < BAND * sd  # a shift the loudest number takes ...
-    assert disagreements(docs, dict(means, **{key: mean + 0.9 * band(sd)})) == []
-    assert disagreements(docs, dict(means, **{quiet: q_mean + 0.9 * band(sd)}))  # ... fails the quietest
-    assert parse_cell("0.392 ± 0.021") == (0.392, 0.021) and parse_cell("–") is None
+    assert disagreements(docs, {**means, key: mean + 0.9 * band(sd)}) == []
+    assert disagreements(docs, {**means, quiet: q_mean + 0.9 * band(sd)})  # ... fails the quietest
+    assert parse_cell("0.392 ± 0.021") == (0.392, 0.021, False) and parse_cell("–") is None
+    assert parse_cell("0.15 ± 0.02 (– in 2 of 6 runs)") == (0.15, 0.02, True)
     with pytest.raises(ValueError, match="mean ± s.d."):
         parse_cell("0.392")
 

@@ -260,7 +260,7 @@ def demo_epochs(section: str) -> int:
 def test_the_demo_tables_in_the_docs_are_this_demo_runs(demo_run):
     """Every number of the demo's tables in docs/methods.md is the demo run's, within its
     documented spread: ``mean ± s.d.`` over three training seeds under two CPU kernel settings, a
-    run's number within 4 s.d. of the mean (``tools.demo_spread``). The suite's run is one seed on
+    run's number within 6 s.d. of the mean (``tools.demo_spread``). The suite's run is one seed on
     this machine's kernels: one more draw from that spread."""
     from stpath.metrics import read_table
     from tools.demo_spread import disagreements, doc_values, documented
@@ -403,7 +403,7 @@ def check_demo_expression_models(out, samples):
 # demo stains each patient differently (issue 17), every fold tests a patient stained unlike its
 # training patient: measured 0.38 (CUCA), 0.40 (image-only, linear probe), 0.29 (ridge probe). The
 # floor fails a model that learns nothing (about 0) with a margin for platform numerics.
-FLOOR_CUCA_TRUTH = 0.3
+FLOOR_CUCA_TRUTH = 0.25  # pooled: 0.347-0.381 over three seeds and two kernel settings (docs/methods.md)
 
 
 def check_demo_cell_type_models(out, samples):
@@ -425,10 +425,10 @@ def check_demo_cell_type_models(out, samples):
     pooled = cells[(cells.protocol == "pooled") & (cells.metric == "pearson_mean")]
     truth = pooled[pooled.target == "truth"].groupby("model").value.mean()
     assert truth["cuca"] > FLOOR_CUCA_TRUTH, truth
-    # CUCA vs its image-only ablation against the truth: 0.593 vs 0.603 (30 epochs, 2 threads per
-    # job), 0.558 vs 0.589 (30 epochs, one thread), 0.551 vs 0.572 (20 epochs, one thread): within
-    # the demo's noise; a molecule branch that broke the image branch would fall far below
-    assert truth["cuca"] >= truth["cuca_image_only"] - 0.05, truth
+    # CUCA vs its image-only ablation against the truth, pooled: CUCA ahead by 0.03-0.08 over three
+    # seeds and two kernel settings, CUCA's own spread up to 0.04 s.d. (docs/methods.md); a molecule
+    # branch that broke the image branch would fall far below
+    assert truth["cuca"] >= truth["cuca_image_only"] - 0.10, truth
     per_slide = cells[(cells.protocol == "per_slide") & (cells.metric == "pearson_mean")]
     assert set(per_slide.test_sample) == set(samples)
     for model in models:
