@@ -357,10 +357,12 @@ FLOOR_CMRCNET = 0.10
 def check_demo_expression_models(out, samples):
     """CMRCNet, BLEEP and direct regression per fold on the demo (small ViT, 12 epochs): every
     held-out slide predicted, the long summary table complete, and learning visible."""
-    from stpath.metrics import COLUMNS
+    from stpath.metrics import COLUMNS, SEED
 
     summary = pd.read_csv(out / "metrics" / "summary.tsv", sep="\t")
-    assert list(summary.columns) == [*COLUMNS[:4], "patients", *COLUMNS[4:]]
+    # the training seed after the model (one seed here), the protocol's patients after the protocol
+    assert list(summary.columns) == [COLUMNS[0], SEED, *COLUMNS[1:4], "patients", *COLUMNS[4:]]
+    assert summary[SEED].nunique() == 1
     assert set(summary.patients) == {"cross-patient"}  # patient folds: no test slide's patient trains
     assert set(pd.read_csv(out / "metrics" / "per_gene.tsv", sep="\t").patients) == {"cross-patient"}
     summary = summary[summary.target == "expression"]
