@@ -22,3 +22,4 @@ def run(stage: str, job: ModelJob) -> None:
     torch.set_num_threads(job.threads)
     branch = importlib.import_module(BRANCH_JOBS[registry.get(job.model).task])
     getattr(branch, stage)(job)
+    job.write_index()

@@ -3,6 +3,7 @@ samples, stages and models a config runs). Paths only; nothing is read."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from .config import Stages
@@ -33,8 +34,9 @@ def deconvolution_outputs(out: str, stages: Stages, truth: bool, signatures_give
         f"{decon}/marker_check.tsv",
         f"{decon}/marker_check.png",
     ]
-    for sample in stages.samples_with_expression:
-        outs += [f"{decon}/{sample}.h5ad", f"{decon}/{sample}_abundance.tsv", f"{decon}/maps/{sample}.png"]
+    # cell2location's per-section files through its index (stpath.manifest), the maps one by one
+    outs.append(f"{decon}/index.tsv")
+    outs += [f"{decon}/maps/{sample}.png" for sample in stages.samples_with_expression]
     if not signatures_given:
         outs.append(f"{decon}/reference/elbo.png")
     if truth:
@@ -54,11 +56,9 @@ def trained_model_outputs(
     outs += _each(history, model=replicates, split=[f"fold{f}" for f in folds])
     if stages.final_models:
         outs += _each(f"{out}/bundles/{{model}}", model=models)
+    # the whole-slide maps of each model through its job's index (stpath.manifest)
     return outs + _each(
-        f"{out}/wholeslide/{{model}}/{{sample}}.{{ext}}",
-        model=whole_slide,
-        sample=stages.whole_slide_samples,
-        ext=["h5ad", "png"],
+        f"{out}/wholeslide/{{model}}/index.tsv", model=whole_slide if stages.whole_slide_samples else []
     )
 
 
@@ -128,9 +128,100 @@ def final_outputs(
         outs += [f"{out}/patches/{sample}.h5", f"{out}/qc/{sample}_tissue_spots.png"]
     outs += deconvolution_outputs(out, stages, truth, signatures_given)
     outs += model_outputs(out, stages, folds)
-    return outs + _each(
-        f"{out}/applied/{{bundle}}/{{sample}}.{{ext}}",
-        bundle=applied,
-        sample=stages.samples_with_slide,
-        ext=["h5ad", "png"],
-    )
+    return outs + _each(f"{out}/applied/{{bundle}}/index.tsv", bundle=applied if stages.samples_with_slide else [])
+
+
+# ---- index files (stpath.manifest): a job reading every section's file of a kind depends on the
+# kind's index and gets the paths in params.files -------------------------------------------------
+def ingest_path(out: str, sample: str) -> str:
+    return f"{out}/ingest/{sample}.h5ad"
+
+
+def decon_path(out: str, sample: str) -> str:
+    """cell2location's estimates of a section (read through ``decon_index``)."""
+    return f"{out}/deconvolution/{sample}.h5ad"
+
+
+def decon_index(out: str) -> str:
+    return f"{out}/deconvolution/index.tsv"
+
+
+def prediction_path(out: str, model: str, sample: str) -> str:
+    return f"{out}/predictions/{model}/{sample}.h5ad"
+
+
+def prediction_index(out: str, model: str) -> str:
+    return f"{out}/predictions/{model}/index.tsv"
+
+
+def section_index(out: str, kind: str) -> str:
+    """The index a gathering job writes of a kind of per-section file: ``ingest`` or
+    ``patches_<branch section>``."""
+    return f"{out}/index/{kind}.tsv"
+
+
+def indexed(out: str, scales: RunScales, stages: Stages, kind: str) -> dict[str, str]:
+    """The files (by sample) of a section index: every sample's ingested spots, or the labelled
+    slides' patches at a branch's scale."""
+    if kind == "ingest":
+        return {s: ingest_path(out, s) for s in stages.samples_with_expression}
+    section = kind.removeprefix("patches_")
+    return {s: patch_path(out, scales, section, s) for s in stages.labelled_slides}
+
+
+def lifecycle_io(out, scales, stage, section, samples, label_files, label_inputs) -> tuple[dict, dict]:
+    """What a lifecycle ``stage`` (train, predict, map_slides, bundle) of a model of branch
+    ``section`` reading ``samples`` depends on (inputs), and the section files it reads through an
+    index (``params.files``): the patches at the branch's scale (through their index where the
+    stage's outputs are read slide by slide: predict), the expression (through genes.tsv, an input
+    of every stage), a cell-type model's labels (``label_files``; ``label_inputs`` what they
+    depend on). A cell-type bundle reads the first slide's labels only, for their names."""
+    cells = section == "cell_type_models"
+    if stage == "bundle" and cells:
+        samples = samples[:1]
+    inputs, files = {}, {}
+    if stage in ("train", "predict") or not cells:
+        files.update(spot_files(out, scales, section, samples))
+        inputs["patches"] = section_index(out, f"patches_{section}") if stage == "predict" else files["patches"]
+    if cells:
+        files["labels"] = label_files(samples)
+        inputs["labels"] = label_inputs(samples)
+    return inputs, files
+
+
+def label_files(out: str, labels: dict, samples: list[str]) -> list[str]:
+    """The cell-type labels of ``samples`` (``labels``: the config's cell_type_models.labels):
+    this run's cell2location estimates, or a published tier's proportions."""
+    if labels["source"] == "published":
+        return [f"{out}/deconvolution/published/{labels['tier']}/{s}.h5ad" for s in samples]
+    return [decon_path(out, s) for s in samples]
+
+
+def label_inputs(out: str, labels: dict, samples: list[str]) -> list[str] | str:
+    """What reading ``samples``' labels depends on: the published tier's files (one job each), or
+    cell2location's index (one job for all)."""
+    return label_files(out, labels, samples) if labels["source"] == "published" else decon_index(out)
+
+
+def name_pattern(names: Iterable[str], none: str = "NO_NAMES") -> str:
+    """A regular expression matching exactly ``names`` (a wildcard constraint), factored by their
+    common prefixes: Python tries an alternation of 3,000 sample names one by one on every path
+    Snakemake matches, this one in the length of the path. ``none`` (a name no path has) when
+    there are no names."""
+    trie: dict = {}
+    for name in names:
+        node = trie
+        for char in name:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return f"(?:{body})?" if len(branches) == 1 else body + "?"
+
+    return pattern(trie) or none

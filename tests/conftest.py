@@ -77,7 +77,8 @@ def config_args(name, **overrides):
     import yaml
 
     cfg = yaml.safe_load((REPO / "config" / name).read_text())
-    values = {"samples": str(REPO / cfg["samples"])}
+    # a sheet under resources/ is written by the run (demo.cohort): it goes to the working directory
+    values = {} if cfg["samples"].startswith("resources/") else {"samples": str(REPO / cfg["samples"])}
     if not cfg["data_root"].startswith("resources/"):
         values["data_root"] = str((REPO / cfg["data_root"]).resolve())
     values.update(overrides)

@@ -248,7 +248,7 @@ def test_targets_of_a_small_run():
     assert [o for o in outs if "/models/" in o] == [
         f"r/models/direct/{s}/history.tsv" for s in ("fold0", "fold1", "final")
     ]
-    assert "r/bundles/direct" in outs and "r/wholeslide/direct/B.png" in outs and "r/metrics/headline.tsv" in outs
+    assert "r/bundles/direct" in outs and "r/wholeslide/direct/index.tsv" in outs and "r/metrics/headline.tsv" in outs
     assert not any("cell_types" in o for o in outs) and len(outs) == len(set(outs))
     assert targets.summary_parts("r", stages) == ["r/metrics/expression_summary.tsv"]
 

@@ -125,7 +125,7 @@ def test_a_run_over_three_seeds_plans_each_fold_three_times_and_scores_every_see
             assert {(model, fold), (f"{model}/seed3408", fold), (f"{model}/seed3409", fold)} <= trained
         assert (model, "final") in trained and (f"{model}/seed3408", "final") not in trained
     assert not any(m.startswith("cmrcnet/") for m, _ in trained)
-    predicted = set(re.findall(r"output: (\S+/predictions/\S+?)/\w+\.h5ad", r.stdout))
+    predicted = set(re.findall(r"output: (\S+/predictions/\S+?)/index\.tsv", r.stdout))
     assert any(p.endswith("predictions/cuca/seed3409") for p in predicted)
     assert not any("/seed" in p for p in re.findall(r"output: (\S+/(?:wholeslide|bundles)/\S+)", r.stdout))
 

@@ -22,6 +22,7 @@ from skimage.color import hed_from_rgb, rgb_from_hed
 from skimage.draw import disk, ellipse
 
 from .celltypes import CELL_TYPES
+from .cohort import job_params
 
 VISIUM_PITCH_UM = 100.0
 VISIUM_SPOT_DIAMETER_UM = 55.0
@@ -40,7 +41,9 @@ class DemoSettings:
 
     @classmethod
     def from_config(cls, section: dict) -> "DemoSettings":
-        """From the demo section (its generate switch and seed are the workflow's)."""
+        """From the demo section (its generate switch and seed are the workflow's); a cohort's
+        ``spots_per_section`` sets the slide side in place of ``size_px``."""
+        section = job_params(section)
         return cls(
             size_px=section["size_px"],
             n_genes=section["n_genes"],
@@ -237,15 +240,17 @@ def visium_grid(size_px: int, um_per_px: float, margin_um: float = 150.0) -> pd.
     return grid
 
 
-def slide(seed: int, sample: str, patient: str, sig: pd.DataFrame, params: DemoSettings) -> DemoSlide:
+UM_PER_COARSE = 8.0  # the composition fields' grid
+
+
+def layout(seed: int, sample: str, patient: str, params: DemoSettings):
+    """A slide's random stream after its tissue and composition are drawn, the tissue mask and
+    type weights on the coarse grid, and the Visium array with its ``in_tissue`` flags: what fixes
+    how many spots a slide has, without drawing its nuclei or image."""
     rng = rng_for(seed, "slide", sample)
     patient_bias = rng_for(seed, "patient", patient).normal(0.0, 0.6, size=len(CELL_TYPES))
-    um_per_coarse = 8.0
-    n_coarse = int(round(params.size_px * params.um_per_px / um_per_coarse))
-    tissue, w = composition_fields(rng, n_coarse, um_per_coarse, patient_bias, params)
-    xs, ys, kinds = place_nuclei(rng, tissue, w, params.size_px, params.um_per_px)
-    image = patient_stain(render(rng, tissue, w, (xs, ys, kinds), params), seed, patient)
-
+    n_coarse = int(round(params.size_px * params.um_per_px / UM_PER_COARSE))
+    tissue, w = composition_fields(rng, n_coarse, UM_PER_COARSE, patient_bias, params)
     grid = visium_grid(params.size_px, params.um_per_px)
     centres = grid[["pxl_col_in_fullres", "pxl_row_in_fullres"]].to_numpy()
     ci = np.minimum((centres[:, 1] / params.size_px * n_coarse).astype(int), n_coarse - 1)
@@ -254,6 +259,13 @@ def slide(seed: int, sample: str, patient: str, sig: pd.DataFrame, params: DemoS
     grid[["pxl_row_in_fullres", "pxl_col_in_fullres"]] = np.rint(
         grid[["pxl_row_in_fullres", "pxl_col_in_fullres"]]
     ).astype(int)
+    return rng, tissue, w, grid
+
+
+def slide(seed: int, sample: str, patient: str, sig: pd.DataFrame, params: DemoSettings) -> DemoSlide:
+    rng, tissue, w, grid = layout(seed, sample, patient, params)
+    xs, ys, kinds = place_nuclei(rng, tissue, w, params.size_px, params.um_per_px)
+    image = patient_stain(render(rng, tissue, w, (xs, ys, kinds), params), seed, patient)
 
     spots = grid[grid.in_tissue == 1]
     radius = VISIUM_SPOT_DIAMETER_UM / 2 / params.um_per_px

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import atomic_path
 from ..errors import InputError
 
 
@@ -89,6 +90,29 @@ def read_sheet(path: str | Path) -> pd.DataFrame:
                 "fill the 'spots' column",
             )
     return sheet.set_index("sample", drop=False)
+
+
+def write_sheet(sheet: pd.DataFrame, path: str | Path, header: str) -> bool:
+    """Write a generated sample sheet (``header`` as its first, comment line) unless ``path`` holds
+    exactly it already, so that its time stamp moves only when its content does; True when
+    written. A file there whose first line is not this generator's (``header`` up to its colon) is
+    the user's and is never overwritten."""
+    path = Path(path)
+    text = f"# {header}\n" + sheet[list(COLUMNS)].to_csv(sep="\t", index=False)
+    if path.exists():
+        old = path.read_text()
+        if old == text:
+            return False
+        if not old.startswith(f"# {header.split(':')[0]}"):
+            raise InputError(
+                path,
+                f"a sample sheet is already there, not written by the generator ({header.split(':')[0]!r})",
+                "point 'samples' at a new file for the generated sheet, or drop the generator's keys to use this one",
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+    return True
 
 
 def _check_image_only(row, path: Path) -> None:

@@ -24,10 +24,12 @@ class ModelJob:
         """From a Snakemake script's ``snakemake`` object (read by duck typing: no Snakemake import)."""
         params = dict(smk.params.items())
         model, settings = for_replicate(smk.wildcards.model, params.pop("settings"))
+        # the section files read through an index (stpath.manifest) are inputs like the others
+        files = dict(params.pop("files", None) or {})
         return cls(
             model=model,
             settings=settings,
-            input={k: v for k, v in smk.input.items()},
+            input={**{k: v for k, v in smk.input.items()}, **files},
             output={k: v for k, v in smk.output.items()},
             params=params,
             threads=smk.threads,
@@ -78,6 +80,15 @@ class ModelJob:
             "stain": read_stain_fit(stain).record() if stain else {},
             "folder": self.output["bundle"],
         }
+
+    def write_index(self) -> None:
+        """The index of a job that writes one file per slide (its ``index`` output, written last:
+        the per-slide jobs depend on it, stpath.manifest)."""
+        from ..manifest import write_index
+
+        if "index" in self.output:
+            files = next(v for k, v in self.output.items() if k != "index" and isinstance(v, list))
+            write_index(self.output["index"], dict(zip(self.params["samples"], files)))
 
     def prediction_paths(self) -> dict[str, str]:
         """Each held-out slide's prediction file."""

@@ -6,6 +6,7 @@ if APPLIED:
             bundle=lambda wc: f"{APPLIED[wc.bundle].path}/bundle.json",
             tiles=expand(f"{OUT}/tiles/{{s}}.h5", s=STAGES.samples_with_slide),
         output:
+            index=f"{OUT}/applied/{{bundle}}/index.tsv",  # first (stpath.manifest)
             adata=expand(
                 f"{OUT}/applied/{{{{bundle}}}}/{{sample}}.h5ad",
                 sample=STAGES.samples_with_slide,

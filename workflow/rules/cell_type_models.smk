@@ -2,13 +2,11 @@ if STAGES.cell_type_models:
 
     rule cell_type_metrics:
         input:
-            predictions=expand(
-                f"{OUT}/predictions/{{model}}/{{sample}}.h5ad",
-                model=STAGES.cell_type_runs,
-                sample=STAGES.labelled_slides,
-            ),
+            predictions=[
+                targets.prediction_index(OUT, m) for m in STAGES.cell_type_runs
+            ],
             truth=lambda wc: truth_files(wc, STAGES.labelled_slides),
-            labels=label_files(STAGES.labelled_slides),
+            labels=targets.label_inputs(OUT, CELL["labels"], STAGES.labelled_slides),
         output:
             summary=f"{OUT}/metrics/cell_types/summary.tsv",
             per_type=f"{OUT}/metrics/cell_types/per_type.tsv",
@@ -27,6 +25,16 @@ if STAGES.cell_type_models:
             colocalisation=CELL["colocalisation"],
             truth_samples=STAGES.labelled_slides if DECON["truth"] else [],
             folds=FOLD_TABLE.to_dict("list"),
+            files={
+                "predictions": [
+                    targets.prediction_path(OUT, m, s)
+                    for m in STAGES.cell_type_runs
+                    for s in STAGES.labelled_slides
+                ],
+                "labels": targets.label_files(
+                    OUT, CELL["labels"], STAGES.labelled_slides
+                ),
+            },
         script:
             "../scripts/cell_type_metrics.py"
 
@@ -67,11 +75,10 @@ if STAGES.cell_type_models:
 
     rule cell_type_maps:
         input:
-            predictions=expand(
-                f"{OUT}/predictions/{{model}}/{{{{sample}}}}.h5ad",
-                model=STAGES.cell_type_models,
-            ),
-            labels=lambda wc: label_files([wc.sample])[0],
+            predictions=[
+                targets.prediction_index(OUT, m) for m in STAGES.cell_type_models
+            ],
+            labels=lambda wc: targets.label_inputs(OUT, CELL["labels"], [wc.sample]),
             tiles=f"{OUT}/tiles/{{sample}}.h5",
             truth=lambda wc: truth_files(wc, [wc.sample]),
         output:
@@ -93,5 +100,12 @@ if STAGES.cell_type_models:
         params:
             map_types=CELL["map_types"],
             folds=FOLD_TABLE.to_dict("list"),
+            files=lambda wc: {
+                "predictions": [
+                    targets.prediction_path(OUT, m, wc.sample)
+                    for m in STAGES.cell_type_models
+                ],
+                "labels": targets.label_files(OUT, CELL["labels"], [wc.sample])[0],
+            },
         script:
             "../scripts/cell_type_maps.py"

@@ -24,6 +24,7 @@ from stpath.config import (
     run_label,
     stain_target,
 )
+from stpath.demo.cohort import job_params as demo_job_params, write_cohort_sheet
 from stpath.ingest.download import pending_archives, pending_downloads
 from stpath.ingest.folds import (
     FoldSettings,
@@ -45,6 +46,7 @@ CONFIG_SCHEMA = f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
 SAMPLES_SCHEMA = f"{workflow.basedir}/workflow/schemas/samples.schema.yaml"
 check_schema(config, CONFIG_SCHEMA, ", ".join(map(str, workflow.configfiles)) or None)
 validate(config, schema="../schemas/config.schema.yaml")
+write_cohort_sheet(config, ", ".join(map(str, workflow.configfiles)) or None)
 SHEET = read_sheet(config["samples"])
 check_sheet_schema(SHEET, SAMPLES_SCHEMA, config["samples"])
 validate(SHEET, schema="../schemas/samples.schema.yaml")
@@ -66,9 +68,8 @@ CONVERTED_REFERENCE = {
 SAMPLES = {name: to_sample(row, DATA_ROOT) for name, row in SHEET.iterrows()}
 STAGES = Stages.of(config, SHEET)
 STAIN_TARGET = stain_target(config, STAGES, OUT)
-SCALES = RunScales.from_config(
-    config
-)  # what tiles and patches are cut at (one folder per extra scale)
+# what tiles and patches are cut at (one folder per extra scale)
+SCALES = RunScales.from_config(config)
 DECON = config["deconvolution"]
 REFERENCE = DECON["reference"]
 SIGNATURES_GIVEN = bool(REFERENCE["signatures"])
@@ -107,7 +108,7 @@ def split_validation_samples(split, branch):
 
 # ---- wildcard constraints ------------------------------------------------------------------------
 wildcard_constraints:
-    sample="|".join(SAMPLES) or "NO_SAMPLES",
+    sample=targets.name_pattern(SAMPLES, "NO_SAMPLES"),
     fold=r"\d+",
     split=r"fold\d+|final",
     bundle="|".join(map(re.escape, APPLIED)) or "NO_BUNDLES",
@@ -182,14 +183,6 @@ def published_tables(wildcards):
     }
 
 
-def label_files(samples):
-    """The cell-type labels of ``samples``: this run's deconvolution, or a published tier's."""
-    if CELL["labels"]["source"] == "published":
-        tier = CELL["labels"]["tier"]
-        return expand(f"{OUT}/deconvolution/published/{tier}/{{s}}.h5ad", s=samples)
-    return expand(f"{OUT}/deconvolution/{{s}}.h5ad", s=samples)
-
-
 def truth_files(wildcards, samples=None):
     """True abundance tables (the demo) of ``samples`` (default: all with expression), else none."""
     if not DECON["truth"]:
@@ -210,26 +203,32 @@ def model_scale(wildcards):
     return SCALES.patches_of(registry.section(wildcards.model)).as_dict()
 
 
+def branch_io(stage, wildcards):
+    """What a lifecycle ``stage`` of {model} depends on beyond its checkpoints and genes, and the
+    section files it reads through an index (stpath.targets.lifecycle_io)."""
+    samples = (
+        split_samples(wildcards.split) if stage == "train" else STAGES.labelled_slides
+    )
+    section = registry.section(wildcards.model)
+    labels = CELL["labels"]
+    return targets.lifecycle_io(
+        OUT,
+        SCALES,
+        stage,
+        section,
+        samples,
+        lambda some: targets.label_files(OUT, labels, some),
+        lambda some: targets.label_inputs(OUT, labels, some),
+    )
+
+
 def branch_inputs(stage):
-    """An input function: what a lifecycle ``stage`` of {model} reads beyond its checkpoints and
-    genes. Spots (patches at the branch's scale, expression) wherever the branch reads them; the
-    cell-type models' labels."""
+    return lambda wildcards: branch_io(stage, wildcards)[0]
 
-    def inputs(wildcards):
-        section = registry.section(wildcards.model)
-        cells = section == "cell_type_models"
-        samples = (
-            split_samples(wildcards.split)
-            if stage == "train"
-            else STAGES.labelled_slides
-        )
-        spots = stage in ("train", "predict") or not cells
-        found = targets.spot_files(OUT, SCALES, section, samples) if spots else {}
-        if cells:
-            found["labels"] = label_files(samples[:1] if stage == "bundle" else samples)
-        return found
 
-    return inputs
+def branch_files(stage):
+    """params.files (stpath.manifest.job_files puts them with the inputs)."""
+    return lambda wildcards: branch_io(stage, wildcards)[1]
 
 
 def whole_slide_tiles(wildcards):

@@ -1,4 +1,7 @@
 DECON_OUT = f"{OUT}/deconvolution"
+DECON_INDEX = targets.decon_index(OUT)
+# every section's estimates, read through DECON_INDEX
+DECON_FILES = [targets.decon_path(OUT, s) for s in STAGES.samples_with_expression]
 
 if STAGES.deconvolution and SIGNATURES_GIVEN:
 
@@ -60,11 +63,11 @@ if STAGES.deconvolution:
 
     rule cell2location:
         input:
-            ingested=expand(
-                f"{OUT}/ingest/{{sample}}.h5ad", sample=STAGES.samples_with_expression
-            ),
+            ingested=INGEST_INDEX,
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
         output:
+            # first: what the jobs reading every section's estimates depend on (stpath.manifest)
+            index=DECON_INDEX,
             h5ad=expand(
                 f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
             ),
@@ -107,12 +110,17 @@ if STAGES.deconvolution:
             mapping=DECON["mapping"],
             accelerator=DECON["accelerator"],
             seed=DECON["seed"],
+            files={
+                "ingested": list(
+                    targets.indexed(OUT, SCALES, STAGES, "ingest").values()
+                )
+            },
         script:
             "../scripts/cell2location.py"
 
     rule abundance_map:
         input:
-            adata=f"{DECON_OUT}/{{sample}}.h5ad",
+            adata=DECON_INDEX,
             tiles=lambda wc: thumbnail_path(wc.sample),
         output:
             report(
@@ -133,14 +141,13 @@ if STAGES.deconvolution:
             mem_mb=3000,
         params:
             estimate=DECON["map_estimate"],
+            files=lambda wc: {"adata": targets.decon_path(OUT, wc.sample)},
         script:
             "../scripts/abundance_map.py"
 
     rule marker_check:
         input:
-            adata=expand(
-                f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
-            ),
+            adata=DECON_INDEX,
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
         output:
             table=f"{DECON_OUT}/marker_check.tsv",
@@ -162,6 +169,7 @@ if STAGES.deconvolution:
         params:
             estimate=DECON["map_estimate"],
             n_markers=DECON["markers_per_type"],
+            files={"adata": DECON_FILES},
         script:
             "../scripts/marker_check.py"
 
@@ -170,9 +178,7 @@ if STAGES.deconvolution and DECON["truth"]:
 
     rule deconvolution_accuracy:
         input:
-            adata=expand(
-                f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
-            ),
+            adata=DECON_INDEX,
             truth=truth_files,
         output:
             table=f"{DECON_OUT}/accuracy.tsv",
@@ -191,6 +197,8 @@ if STAGES.deconvolution and DECON["truth"]:
         threads: 1
         resources:
             mem_mb=3000,
+        params:
+            files={"adata": DECON_FILES},
         script:
             "../scripts/deconvolution_accuracy.py"
 
@@ -200,9 +208,7 @@ if STAGES.published_check:
     rule published_check:
         input:
             unpack(published_tables),
-            adata=expand(
-                f"{DECON_OUT}/{{sample}}.h5ad", sample=STAGES.samples_with_expression
-            ),
+            adata=DECON_INDEX,
             signatures=f"{DECON_OUT}/reference/signatures.tsv",
             reference=reference_cells,
             tiles=lambda wc: thumbnail_path(PUBLISHED_MAP_SAMPLE),
@@ -236,6 +242,7 @@ if STAGES.published_check:
             min_matched=config["qc"]["min_matched_spots"],
             map_sample=PUBLISHED_MAP_SAMPLE,
             map_tier=PUBLISHED_MAP_TIER,
+            files={"adata": DECON_FILES},
         script:
             "../scripts/published_check.py"
 

@@ -15,7 +15,7 @@ if config["demo"]["generate"]:
         resources:
             mem_mb=3000,
         params:
-            demo=config["demo"],
+            demo=demo_job_params(config["demo"]),
         script:
             "../scripts/demo_reference.py"
 
@@ -39,7 +39,7 @@ if config["demo"]["generate"]:
         resources:
             mem_mb=3000,
         params:
-            demo=config["demo"],
+            demo=demo_job_params(config["demo"]),
             patient=lambda wc: SAMPLES[wc.sample].patient,
         script:
             "../scripts/demo_slide.py"

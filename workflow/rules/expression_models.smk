@@ -2,12 +2,10 @@ if STAGES.expression_models:
 
     rule expression_metrics:
         input:
-            predictions=expand(
-                f"{OUT}/predictions/{{model}}/{{sample}}.h5ad",
-                model=STAGES.expression_runs,
-                sample=STAGES.labelled_slides,
-            ),
-            expression=expand(f"{OUT}/genes/{{s}}.h5ad", s=STAGES.labelled_slides),
+            predictions=[
+                targets.prediction_index(OUT, m) for m in STAGES.expression_runs
+            ],
+            genes=f"{OUT}/genes/genes.tsv",
         output:
             summary=f"{OUT}/metrics/expression_summary.tsv",
             per_gene=f"{OUT}/metrics/per_gene.tsv",
@@ -24,6 +22,16 @@ if STAGES.expression_models:
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             markers=EXPR["markers"],
             n_genes=EXPR["eval_genes"],
+            files={
+                "predictions": [
+                    targets.prediction_path(OUT, m, s)
+                    for m in STAGES.expression_runs
+                    for s in STAGES.labelled_slides
+                ],
+                "expression": [
+                    f"{OUT}/genes/{s}.h5ad" for s in STAGES.labelled_slides
+                ],
+            },
         script:
             "../scripts/expression_metrics.py"
 
@@ -66,10 +74,9 @@ if STAGES.expression_models:
 
     rule expression_maps:
         input:
-            predictions=expand(
-                f"{OUT}/predictions/{{model}}/{{{{sample}}}}.h5ad",
-                model=STAGES.expression_models,
-            ),
+            predictions=[
+                targets.prediction_index(OUT, m) for m in STAGES.expression_models
+            ],
             tiles=f"{OUT}/tiles/{{sample}}.h5",
             ingested=f"{OUT}/ingest/{{sample}}.h5ad",
         output:
@@ -91,5 +98,11 @@ if STAGES.expression_models:
         params:
             reference_model=STAGES.expression_models[0],
             folds=FOLD_TABLE.to_dict("list"),
+            files=lambda wc: {
+                "predictions": [
+                    targets.prediction_path(OUT, m, wc.sample)
+                    for m in STAGES.expression_models
+                ]
+            },
         script:
             "../scripts/expression_maps.py"

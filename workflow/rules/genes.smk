@@ -1,7 +1,8 @@
 rule gene_sets:
     input:
-        expand(f"{OUT}/ingest/{{sample}}.h5ad", sample=STAGES.samples_with_expression),
+        INGEST_INDEX,
     output:
+        # first: what every job reading the normalised sections depends on (stpath.manifest)
         genes=f"{OUT}/genes/genes.tsv",
         normalised=expand(
             f"{OUT}/genes/{{sample}}.h5ad", sample=STAGES.samples_with_expression
@@ -17,5 +18,8 @@ rule gene_sets:
         mem_mb=4000,
     params:
         genes=config["genes"],
+        files={
+            "ingested": list(targets.indexed(OUT, SCALES, STAGES, "ingest").values())
+        },
     script:
         "../scripts/gene_sets.py"

@@ -28,6 +28,7 @@ if STAGES.image_models:
             ),
             workdir=lambda wc: f"{OUT}/models/{wc.model}/{wc.split}/work",
             settings=model_settings,
+            files=branch_files("train"),
         script:
             "../scripts/train_model.py"
 
@@ -39,6 +40,8 @@ if STAGES.image_models:
             checkpoints=fold_checkpoints,
             genes=f"{OUT}/genes/genes.tsv",
         output:
+            # first: what the per-slide jobs depend on (stpath.manifest)
+            index=f"{OUT}/predictions/{{model}}/index.tsv",
             predictions=expand(
                 f"{OUT}/predictions/{{{{model}}}}/{{sample}}.h5ad",
                 sample=STAGES.labelled_slides,
@@ -59,6 +62,7 @@ if STAGES.image_models:
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             settings=model_settings,
+            files=branch_files("predict"),
         script:
             "../scripts/predict_model.py"
 
@@ -72,6 +76,7 @@ if STAGES.image_models:
             genes=f"{OUT}/genes/genes.tsv",
             tiles=whole_slide_tiles,
         output:
+            index=f"{OUT}/wholeslide/{{model}}/index.tsv",
             adata=expand(
                 f"{OUT}/wholeslide/{{{{model}}}}/{{sample}}.h5ad",
                 sample=STAGES.whole_slide_samples,
@@ -106,6 +111,7 @@ if STAGES.image_models:
             bundle=lambda wc: f"{OUT}/bundles/{wc.model}" if STAGES.final_models else "",
             scale=model_scale,
             settings=model_settings,
+            files=branch_files("map_slides"),
         script:
             "../scripts/slide_model.py"
 
@@ -130,5 +136,6 @@ if STAGES.image_models:
             samples=STAGES.labelled_slides,
             scale=model_scale,
             settings=model_settings,
+            files=branch_files("bundle"),
         script:
             "../scripts/bundle_model.py"

@@ -5,12 +5,14 @@ from stpath.atomic import atomic_path
 from stpath.deconvolution import figures
 from stpath.deconvolution.output import read_estimate
 from stpath.ingest.ingested import read_sample_info
+from stpath.manifest import job_files
 from stpath.plots import SpotView
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
+files = job_files(snakemake)  # the section files come through an index
 estimate = snakemake.params.estimate
-adata = ad.read_h5ad(snakemake.input.adata)
+adata = ad.read_h5ad(files["adata"])
 info = read_sample_info(adata)
 thumbnail, downsample = None, 1.0
 if snakemake.input.tiles:
@@ -19,4 +21,4 @@ if snakemake.input.tiles:
 title = f"{info.sample}: cell2location abundance ({estimate}, cells per spot)"
 view = SpotView.of(adata.obsm["spatial"], info.physical_spot_px, thumbnail, downsample, 3.2 * 110)
 with atomic_path(snakemake.output[0]) as tmp:
-    figures.abundance_maps(read_estimate(snakemake.input.adata, estimate), view, tmp, title)
+    figures.abundance_maps(read_estimate(files["adata"], estimate), view, tmp, title)

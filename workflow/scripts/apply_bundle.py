@@ -6,6 +6,7 @@ from stpath.atomic import atomic_path
 from stpath.bundles import read_bundle
 from stpath.device import torch_device
 from stpath.ingest.folds import protocol_of
+from stpath.manifest import write_index
 from stpath.models import registry
 from stpath.plots import tile_maps
 from stpath.predictions import write_tile_prediction
@@ -38,3 +39,4 @@ for prediction, columns in apply_bundle(
             columns,
             from_zero=not expression,
         )
+write_index(snakemake.output.index, dict(zip(samples, snakemake.output.adata)))

@@ -10,13 +10,15 @@ from stpath.deconvolution import figures, mapping
 from stpath.deconvolution.output import sample_tables, save_sample
 from stpath.deconvolution.signatures import read_signature_table
 from stpath.device import log_peak_memory, pick_accelerator
+from stpath.manifest import job_files, write_index
 
 logs.to_file(snakemake.log[0])
+files = job_files(snakemake)  # the section files come through an index
 log = logging.getLogger("stpath.cell2location")
 torch.set_num_threads(snakemake.threads)
 params = mapping.MappingSettings.from_config(snakemake.params.mapping)
 
-ingested = [ad.read_h5ad(p) for p in snakemake.input.ingested]
+ingested = [ad.read_h5ad(p) for p in files["ingested"]]
 signatures = read_signature_table(snakemake.input.signatures)
 adata, signatures = mapping.spatial_input(
     ingested, signatures, snakemake.params.min_shared_genes, snakemake.params.signatures_source
@@ -44,4 +46,5 @@ for name, sample, h5ad_path, tsv_path in zip(
     log.info(
         "%s: %d spots, mean total abundance (q05) %.1f", name, sample.n_obs, obsm["abundance_q05"].sum(axis=1).mean()
     )
+write_index(snakemake.output.index, dict(zip(snakemake.params.samples, snakemake.output.h5ad)))
 log_peak_memory("cell2location")

@@ -7,12 +7,14 @@ from stpath.celltypes.metrics import clipped
 from stpath.deconvolution.truth import read_truth
 from stpath.ingest.folds import protocol_of
 from stpath.ingest.ingested import read_sample_info
+from stpath.manifest import job_files
 from stpath.plots import SpotView
 from stpath.predictions import read_spot_prediction, seed_phrase
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
-predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
+files = job_files(snakemake)  # the section files come through an index
+predictions = [read_spot_prediction(p) for p in files["predictions"]]
 first = predictions[0]
 panels = {f"labels: {first.target_name}": first.target}
 if snakemake.input.truth:
@@ -21,7 +23,7 @@ if snakemake.input.truth:
 panels |= {p.model: clipped(p.predicted) for p in predictions}
 thumb = read_thumbnail(snakemake.input.tiles)
 view = SpotView.of(
-    first.spatial, read_sample_info(snakemake.input.labels).physical_spot_px, thumb.image, thumb.downsample, 2.8 * 100
+    first.spatial, read_sample_info(files["labels"]).physical_spot_px, thumb.image, thumb.downsample, 2.8 * 100
 )
 protocol = protocol_of(f"fold{first.fold}", first.sample, pd.DataFrame(snakemake.params.folds))
 labels = first.details.get("labels", {})

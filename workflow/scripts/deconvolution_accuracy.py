@@ -5,9 +5,11 @@ from stpath.atomic import atomic_path
 from stpath.deconvolution import checks, figures
 from stpath.deconvolution.output import read_results
 from stpath.deconvolution.truth import read_truth
+from stpath.manifest import job_files
 
 logs.to_file(snakemake.log[0])
-results = read_results(snakemake.input.adata)
+files = job_files(snakemake)  # the section files come through an index
+results = read_results(files["adata"])
 truth = read_truth(snakemake.input.truth, results.sample_of.unique())
 table = checks.accuracy(results.estimates, truth, results.sample_of)
 pooled = table[(table["sample"] == "all") & (table.cell_type == "mean")]

@@ -5,12 +5,14 @@ from stpath.atomic import atomic_path
 from stpath.expression import figures
 from stpath.ingest.folds import protocol_of
 from stpath.ingest.ingested import read_sample_info
+from stpath.manifest import job_files
 from stpath.plots import SpotView
 from stpath.predictions import read_spot_prediction, seed_phrase
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
-predictions = {p.model: p for p in map(read_spot_prediction, snakemake.input.predictions)}
+files = job_files(snakemake)  # the section files come through an index
+predictions = {p.model: p for p in map(read_spot_prediction, files["predictions"])}
 thumb = read_thumbnail(snakemake.input.tiles)
 reference = snakemake.params.reference_model
 fold = predictions[reference].fold

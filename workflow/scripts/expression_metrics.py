@@ -5,12 +5,14 @@ import pandas as pd
 
 from stpath import logs
 from stpath.expression.metrics import evaluate_expression, pcc_overview
+from stpath.manifest import job_files
 from stpath.metrics import by_seed, label_patients, write_table
 from stpath.predictions import read_spot_prediction
 
 logs.to_file(snakemake.log[0])
-predictions = [read_spot_prediction(p) for p in snakemake.input.predictions]
-expression = {Path(p).stem: p for p in snakemake.input.expression}
+files = job_files(snakemake)  # the section files come through an index
+predictions = [read_spot_prediction(p) for p in files["predictions"]]
+expression = {Path(p).stem: p for p in files["expression"]}
 folds = pd.DataFrame(snakemake.params.folds)
 summary, per_gene = by_seed(
     predictions,

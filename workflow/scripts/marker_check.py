@@ -5,10 +5,12 @@ from stpath.atomic import atomic_path
 from stpath.deconvolution import checks, figures
 from stpath.deconvolution.output import read_results
 from stpath.deconvolution.signatures import read_signature_table
+from stpath.manifest import job_files
 
 logs.to_file(snakemake.log[0])
+files = job_files(snakemake)  # the section files come through an index
 estimate = snakemake.params.estimate
-results = read_results(snakemake.input.adata)
+results = read_results(files["adata"])
 signatures = read_signature_table(snakemake.input.signatures)
 table = checks.marker_check(results.estimates[estimate], results.counts, signatures, snakemake.params.n_markers)
 logging.getLogger("stpath.marker_check").info(

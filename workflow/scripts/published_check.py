@@ -8,15 +8,17 @@ from stpath.deconvolution import figures, published
 from stpath.deconvolution.output import proportions, read_results
 from stpath.deconvolution.signatures import read_signature_table
 from stpath.ingest.ingested import read_sample_info
+from stpath.manifest import job_files
 from stpath.plots import SpotView
 from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
+files = job_files(snakemake)  # the section files come through an index
 log = logging.getLogger("stpath.published_check")
 params = snakemake.params
 settings = published.PublishedSettings.from_config(params.published)
 samples = list(params.samples)
-results = read_results(snakemake.input.adata)
+results = read_results(files["adata"])
 signatures = read_signature_table(snakemake.input.signatures)
 obs = ad.read_h5ad(snakemake.input.reference[0], backed="r").obs if snakemake.input.reference else None
 spot_ids = {s: published.section_rows(results.sample_of, results.sample_of, s).index for s in samples}
@@ -65,7 +67,7 @@ for m, frame in ((method, ours), (published.NNLS, nnls)):
 types = [t for t in table.mean().sort_values(ascending=False).index if t in panels[method].columns][
     : settings.map_types
 ]
-adata = ad.read_h5ad(snakemake.input.adata[samples.index(sample)])
+adata = ad.read_h5ad(files["adata"][samples.index(sample)])
 xy = adata[list(spots)].obsm["spatial"]
 thumbnail, downsample = None, 1.0
 if snakemake.input.tiles:
