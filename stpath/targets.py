@@ -155,8 +155,9 @@ def prediction_index(out: str, model: str) -> str:
 
 
 def section_index(out: str, kind: str) -> str:
-    """The index a gathering job writes of a kind of per-section file: ``ingest`` or
-    ``patches_<branch section>``."""
+    """The index a gathering job writes of a kind of per-section file: ``ingest``,
+    ``patches_<branch section>`` (the labelled slides') or ``tiles_<branch section>`` (the slides
+    that branch maps whole)."""
     return f"{out}/index/{kind}.tsv"
 
 
@@ -165,6 +166,9 @@ def indexed(out: str, scales: RunScales, stages: Stages, kind: str) -> dict[str,
     slides' patches at a branch's scale."""
     if kind == "ingest":
         return {s: ingest_path(out, s) for s in stages.samples_with_expression}
+    if kind.startswith("tiles_"):
+        section = kind.removeprefix("tiles_")
+        return {s: tile_path(out, scales, section, s) for s in stages.whole_slide_samples}
     section = kind.removeprefix("patches_")
     return {s: patch_path(out, scales, section, s) for s in stages.labelled_slides}
 
@@ -172,17 +176,18 @@ def indexed(out: str, scales: RunScales, stages: Stages, kind: str) -> dict[str,
 def lifecycle_io(out, scales, stage, section, samples, label_files, label_inputs) -> tuple[dict, dict]:
     """What a lifecycle ``stage`` (train, predict, map_slides, bundle) of a model of branch
     ``section`` reading ``samples`` depends on (inputs), and the section files it reads through an
-    index (``params.files``): the patches at the branch's scale (through their index where the
-    stage's outputs are read slide by slide: predict), the expression (through genes.tsv, an input
-    of every stage), a cell-type model's labels (``label_files``; ``label_inputs`` what they
-    depend on). A cell-type bundle reads the first slide's labels only, for their names."""
+    index (``params.files``): the patches at the branch's scale (through the index of every
+    labelled slide's: a fold's training reruns when any of them changes, the price of a plan
+    linear in the sections), the expression (through genes.tsv, an input of every stage), a
+    cell-type model's labels (``label_files``; ``label_inputs`` what they depend on). A cell-type
+    bundle reads the first slide's labels only, for their names."""
     cells = section == "cell_type_models"
     if stage == "bundle" and cells:
         samples = samples[:1]
     inputs, files = {}, {}
     if stage in ("train", "predict") or not cells:
         files.update(spot_files(out, scales, section, samples))
-        inputs["patches"] = section_index(out, f"patches_{section}") if stage == "predict" else files["patches"]
+        inputs["patches"] = section_index(out, f"patches_{section}")
     if cells:
         files["labels"] = label_files(samples)
         inputs["labels"] = label_inputs(samples)

@@ -643,7 +643,7 @@ def test_a_branch_at_its_own_scale_learns_and_maps_on_files_cut_once_at_it(tmp_p
     r = run_snakemake(["-n", "-F", "--cores", "1", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
     assert r.returncode == 0, r.stdout[-3000:]
     jobs = {}  # rule -> [(inputs, outputs)]
-    for block in r.stdout.split("\nrule ")[1:]:
+    for block in re.split(r"\n(?:local)?rule ", r.stdout)[1:]:
         fields = dict(line.strip().split(": ", 1) for line in block.splitlines()[1:] if ": " in line)
         jobs.setdefault(block.split(":")[0], []).append((fields.get("input", ""), fields.get("output", "")))
     out = "results/demo"
@@ -655,13 +655,19 @@ def test_a_branch_at_its_own_scale_learns_and_maps_on_files_cut_once_at_it(tmp_p
     def model(outputs):
         return outputs.split(f"{out}/", 1)[1].split("/")[1]
 
+    # the models read their branch's patches and tiles through the index of each (stpath.manifest)
     cells = {"cuca", "cuca_image_only", "linear_probe", "ridge_probe"}
+    indexed = {o.rsplit("/", 1)[1]: {p.rsplit("/", 1)[0] for p in i.split(", ")} for i, o in jobs["section_index"]}
+    assert indexed["patches_cell_type_models.tsv"] == {f"{out}/patches/224px_0.6um"}
+    assert indexed["patches_expression_models.tsv"] == {f"{out}/patches"}
+    assert indexed["tiles_cell_type_models.tsv"] == {f"{out}/tiles/224px_0.6um"}
+    assert indexed["tiles_expression_models.tsv"] == {f"{out}/tiles"}
     for inputs, outputs in jobs["train_model"]:
-        folder = "patches/224px_0.6um" if model(outputs) in cells else "patches"
-        assert {p.rsplit("/", 1)[0] for p in inputs.split(", ") if "/patches/" in p} == {f"{out}/{folder}"}, inputs
+        branch = "cell_type_models" if model(outputs) in cells else "expression_models"
+        assert f"{out}/index/patches_{branch}.tsv" in inputs.split(", ") and "/patches/" not in inputs, inputs
     for inputs, outputs in jobs["slide_model"]:
-        tiles = f"{out}/tiles/224px_0.6um/P3_S1.h5" if model(outputs) in cells else f"{out}/tiles/P3_S1.h5"
-        assert tiles in inputs.split(", "), (outputs, inputs)
+        branch = "cell_type_models" if model(outputs) in cells else "expression_models"
+        assert f"{out}/index/tiles_{branch}.tsv" in inputs.split(", "), (outputs, inputs)
     assert {model(o) for _, o in jobs["slide_model"]} == {"cmrcnet", "direct", "cuca"}
 
 

@@ -232,11 +232,8 @@ def branch_files(stage):
 
 
 def whole_slide_tiles(wildcards):
-    """The tiles {model}'s branch maps every whole slide on."""
-    section = registry.section(wildcards.model)
-    return [
-        targets.tile_path(OUT, SCALES, section, s) for s in STAGES.whole_slide_samples
-    ]
+    """The index of the tiles {model}'s branch maps every whole slide on."""
+    return targets.section_index(OUT, f"tiles_{registry.section(wildcards.model)}")
 
 
 def fold_checkpoints(wildcards):

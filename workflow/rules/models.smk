@@ -111,7 +111,14 @@ if STAGES.image_models:
             bundle=lambda wc: f"{OUT}/bundles/{wc.model}" if STAGES.final_models else "",
             scale=model_scale,
             settings=model_settings,
-            files=branch_files("map_slides"),
+            files=lambda wc: {
+                **branch_io("map_slides", wc)[1],
+                "tiles": list(
+                    targets.indexed(
+                        OUT, SCALES, STAGES, f"tiles_{registry.section(wc.model)}"
+                    ).values()
+                ),
+            },
         script:
             "../scripts/slide_model.py"
 
