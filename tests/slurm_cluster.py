@@ -81,7 +81,7 @@ class OneNodeSlurm:
         for sub in ("state", "spool"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         conf = self.conf_dir / "slurm.conf"
-        if conf.exists():
+        if conf.exists() and not _left_by_a_killed_run(conf):
             raise RuntimeError(
                 f"{conf} exists: this machine has a SLURM configuration, which the test does not overwrite"
             )
@@ -154,6 +154,23 @@ class OneNodeSlurm:
             shutil.rmtree(self.munge_dir, ignore_errors=True)
         for path in getattr(self, "written", []):
             path.unlink(missing_ok=True)
+
+
+def _left_by_a_killed_run(conf: Path) -> bool:
+    """True for a configuration this module wrote whose controller is gone (a run killed before its
+    ``stop``): it is removed with its gres.conf. A foreign one, or one whose controller still runs,
+    is left alone."""
+    lines = conf.read_text().splitlines()
+    if not lines or lines[0] != "ClusterName=stpath-ci":
+        return False
+    pid_file = next((Path(x.split("=", 1)[1]) for x in lines if x.startswith("SlurmctldPidFile=")), None)
+    if pid_file is not None and pid_file.exists():
+        text = pid_file.read_text().strip()
+        if text.isdigit() and _alive(int(text)):
+            return False
+    conf.unlink()
+    (conf.parent / "gres.conf").unlink(missing_ok=True)
+    return True
 
 
 def _ids(user: str) -> tuple[int, int]:

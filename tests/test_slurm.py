@@ -151,3 +151,22 @@ def test_more_cpus_than_any_node_stops_before_submitting(cluster, tmp_path):
     assert r.returncode != 0
     assert "rule ingest asks for 8 CPUs, but the largest node of partition 'main' has 2" in r.stdout, r.stdout[-3000:]
     assert "has been submitted with SLURM jobid" not in r.stdout
+
+
+def test_a_configuration_left_by_a_killed_run_is_replaced_and_a_foreign_one_kept(tmp_path):
+    """A suite killed mid-test leaves its /etc/slurm/slurm.conf behind (the cluster is stopped in
+    ``stop``); the next run replaces it when its controller is gone, and never touches a
+    configuration this module did not write or one whose controller still runs."""
+    from slurm_cluster import _left_by_a_killed_run, slurm_conf
+
+    conf, gres = tmp_path / "slurm.conf", tmp_path / "gres.conf"
+    conf.write_text(slurm_conf(tmp_path, "vm", 2, 1000))
+    gres.write_text("NodeName=vm Name=gpu Count=1 File=/dev/null\n")
+    assert _left_by_a_killed_run(conf) and not conf.exists() and not gres.exists()  # no pid file
+
+    conf.write_text(slurm_conf(tmp_path, "vm", 2, 1000))
+    (tmp_path / "slurmctld.pid").write_text(f"{os.getpid()}\n")  # a live controller
+    assert not _left_by_a_killed_run(conf) and conf.exists()
+
+    conf.write_text("ClusterName=site\nSlurmctldHost=head\n")
+    assert not _left_by_a_killed_run(conf) and conf.exists()
