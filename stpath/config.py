@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anndata
 import jsonschema
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -249,7 +250,7 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
         check_samples(samples, made, run.pixel_size_tolerance, limits)
     stages = Stages.of(run, sheet)
     if stages.image_models:  # only the image models need folds
-        check_folds(sheet.loc[stages.labelled_slides], run.folds, run.samples)
+        check_folds(sheet.loc[stages.labelled_slides], run.folds, run.samples, run.data_root)
     check_image_only_predicted(run, stages)
     if stages.deconvolution:
         check_deconvolution_inputs(run, made)
@@ -357,13 +358,15 @@ def check_stain_normalisation(run: RunSettings, stages: Stages) -> None:
         )
 
 
-def check_folds(sheet: pd.DataFrame, folds: FoldSettings, sheet_path) -> None:
+def check_folds(sheet: pd.DataFrame, folds: FoldSettings, sheet_path, data_root=None) -> None:
     """The scheme is possible with the labelled slides, and the folds it makes are valid (a split
     table read and checked; validation patients that leave every fold a training patient)."""
     if folds.scheme != "table":
         check_fold_scheme(sheet, folds.scheme, sheet_path)
     try:
-        plan_folds(sheet.reset_index(drop=True), folds)
+        plan_folds(sheet.reset_index(drop=True), folds, data_root)
+    except InputError:
+        raise  # the split table's own message and fix
     except ValueError as exc:
         raise InputError(sheet_path, str(exc), "lower folds.n_val_patients, or add patients") from None
 
@@ -416,6 +419,13 @@ def check_label_source(run: RunSettings, stages: Stages) -> None:
         )
 
 
+def spots_under_tissue(positions) -> pd.Index:
+    """The spot ids a sample is analysed with: Visium lists its whole array, of which only the spots
+    under tissue (``in_tissue``) are kept by ingest."""
+    ids = pd.Index(positions.ids)
+    return ids if positions.in_tissue is None else ids[np.asarray(positions.in_tissue, bool)]
+
+
 def check_published_inputs(run: RunSettings, samples, made, inspect_inputs: bool = True) -> None:
     """Every published table is there (or downloaded by the workflow); when all are, each is read
     and checked against its sample's spots, the other samples' tables and the label map."""
@@ -436,7 +446,9 @@ def check_published_inputs(run: RunSettings, samples, made, inspect_inputs: bool
             or any(made(f) and not f.exists() for s in with_expression for f in input_files(s))
         ):
             continue
-        spots = {s.sample: FORMATS[s.format].positions(s.expression, s.spots).ids for s in with_expression}
+        spots = {
+            s.sample: spots_under_tissue(FORMATS[s.format].positions(s.expression, s.spots)) for s in with_expression
+        }
         check_published(tier, paths, spots, run.min_matched_spots, reference_labels(run, tier))
     if settings.map_tier and settings.map_tier not in settings.tiers:
         raise InputError(

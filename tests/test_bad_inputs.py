@@ -989,6 +989,37 @@ def test_killed_run_is_unlocked_safely_and_resumes(tmp_path):
     assert len(list((tmp_path / "results" / "her2st" / "ingest").glob("*.h5ad"))) == 2
 
 
+def test_a_visium_sections_published_table_covers_only_its_spots_under_tissue(tmp_path, visium_pair, caplog):
+    """Space Ranger lists the whole array; a published table covers the spots under tissue (here
+    29 of 60 positions): it passes the pre-flight. A table whose barcodes lack Space Ranger's ``-1``
+    suffix is matched on the bare barcode and labels the sample's spots."""
+    from stpath.deconvolution.published import PublishedTier, check_published
+
+    root = tmp_path / "data"
+    shutil.copytree(visium_pair["root"], root)
+    positions = root / "T1" / "spatial" / "tissue_positions.csv"
+    table = pd.read_csv(positions, index_col=0)
+    off = table.copy()  # as many positions again, off the tissue
+    off.index = pd.Index([f"OFF{i:05d}-1" for i in range(len(off))], name=table.index.name)
+    off["in_tissue"], off["array_row"] = 0, off["array_row"] + 1000
+    pd.concat([table, off]).to_csv(positions)
+    rng = np.random.default_rng(0)
+    under = {s: visium_pair["slides"][s].spots.query("in_tissue == 1").index for s in ("T1", "T2")}
+    (root / "published").mkdir()
+    for s, ids in under.items():
+        names = ids if s == "T1" else ids.str.removesuffix("-1")
+        write_tsv = pd.DataFrame(rng.dirichlet([1, 1, 1], len(ids)), index=names, columns=["A", "B", "C"])
+        write_tsv.to_csv(root / "published" / f"{s}.tsv", sep="\t")
+    assert len(pd.read_csv(positions, index_col=0)) == 60 and len(under["T1"]) == 29
+    rows = [{**r, "slide": f"{r['sample']}.tif"} for r in visium_rows()]
+    tiers = {"major": {"table": "published/{sample}.tsv"}}
+    check_config(config_for(tmp_path, rows, data_root=root, published_deconvolution={"tiers": tiers}))
+    tier = PublishedTier("major", "published/{sample}.tsv")
+    with caplog.at_level(logging.WARNING):
+        table = check_published(tier, {"T2": root / "published" / "T2.tsv"}, {"T2": under["T2"]}, 0.8)["T2"]
+    assert list(table.index) == list(under["T2"]) and "Space Ranger's -N suffix" in caplog.text
+
+
 # --- the catalogue (docs/bad_inputs.md) ------------------------------------------------------------
 def readme_catalogue() -> list[tuple[str, str, str]]:
     """(case, where, test) rows of the bad-input catalogue, docs/bad_inputs.md."""
@@ -1010,7 +1041,7 @@ def test_readme_lists_every_case_with_a_test_that_exists():
         for line in (REPO / "docs" / "bad_inputs.md").read_text().splitlines()
         if line.startswith("| ") and line.split("|")[1].strip().isdigit()
     ]
-    assert numbers == list(range(1, len(numbers) + 1)) and len(rows) == len(numbers) >= 97
+    assert numbers == list(range(1, len(numbers) + 1)) and len(rows) == len(numbers) >= 100
     for case, where, test in rows:
         assert re.fullmatch(r"dry-run|accepted|run start|job \((warning|\w+)\)", where), (case, where)
         file, _, name = test.partition("::")

@@ -82,14 +82,40 @@ def test_split_table_is_read_with_patients_from_the_sheet(tmp_path):
         (lambda rows: [(f, s, "train" if r == "test" else r) for f, s, r in rows], "fold 0 has no test slide"),
         (lambda rows: rows[:-1] + [(0, "C2", "holdout")], r"unknown role\(s\) \['holdout'\]"),
         (lambda rows: rows[:-1] + [(0, "Z9", "train")], r"sample\(s\) \['Z9'\] are not labelled slides"),
+        (lambda rows: rows[:-1] + [(0, "C2", "Test")], r"unknown role\(s\) \['Test'\].*'Test' -> 'test'"),
+        (lambda rows: [(f"fold{f}", s, r) for f, s, r in rows], r"column fold holds \['fold0'\].*fold0 -> 0"),
     ],
 )
 def test_split_table_mistakes_are_refused(tmp_path, change, message):
+    """Through the pre-flight's check (``check_folds``): the table's own message and one fix."""
+    from stpath.config import check_folds
+
     s = sheet(3)
     rows = [(0, x, r) for x, r in zip(s["sample"], ["test", "test", "train", "train", "train", "train"])]
+    path = split_file(tmp_path, change(rows))
     with pytest.raises(InputError, match=message) as err:
-        read_split_table(split_file(tmp_path, change(rows)), s)
-    assert "split.tsv" in str(err.value) and "Fix:" in str(err.value)
+        check_folds(s, FoldSettings(scheme="table", table=str(path)), tmp_path / "samples.tsv", tmp_path)
+    assert str(err.value).startswith(str(path)) and str(err.value).count("Fix:") == 1
+
+
+def test_a_split_table_given_under_data_root_is_found_for_the_user(tmp_path, monkeypatch):
+    """folds.table is read from the working directory; written relative to data_root (like the
+    sheet's paths) the fix gives the path that exists."""
+    from stpath.config import check_folds
+
+    s = sheet(3)
+    root = tmp_path / "data"
+    (root / "splits").mkdir(parents=True)
+    rows = [(0, x, r) for x, r in zip(s["sample"], ["test", "test", "train", "train", "train", "train"])]
+    split_file(root / "splits", rows)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="split table not found") as err:
+        check_folds(s, FoldSettings(scheme="table", table="splits/split.tsv"), "samples.tsv", root)
+    assert (
+        f"relative to the working directory ({tmp_path}), not to data_root: set folds.table: {root}/splits/split.tsv"
+        in str(err.value)
+    )
+    assert str(err.value).count("Fix:") == 1
 
 
 def test_selection_on_validation_patients_spots():

@@ -126,8 +126,8 @@ def check_published(
     labels of the reference's ``tier.label_column`` (None: not known here)."""
     tables, types = {}, None
     for sample, path in paths.items():
-        table = read_published(path)
         ids = pd.Index(spot_ids[sample]).astype(str)
+        table = with_spot_ids_of(read_published(path), ids, path)
         shared = table.index.intersection(ids)
         share_spots, share_table = len(shared) / max(len(ids), 1), len(shared) / len(table)
         if min(share_spots, share_table) < min_matched:
@@ -173,6 +173,37 @@ def check_published(
                 "spell the map's keys as the reference's labels, or set the tier's label_column to the column they come from",
             )
     return tables
+
+
+_BARCODE_SUFFIX = r"-\d+$"  # Space Ranger's GEM-well suffix of a barcode ("ACGT...-1")
+
+
+def with_spot_ids_of(table: pd.DataFrame, ids: pd.Index, path) -> pd.DataFrame:
+    """``table`` with its spots named as the sample's: a table written with Space Ranger barcodes
+    without their ``-1`` suffix (or with one where the sample has none) is matched on the bare
+    barcode, when that names each spot once, and renamed to the sample's ids (with a warning)."""
+    if len(table.index.intersection(ids)) or not len(ids):
+        return table
+    bare_table = table.index.str.replace(_BARCODE_SUFFIX, "", regex=True)
+    bare_ids = ids.str.replace(_BARCODE_SUFFIX, "", regex=True)
+    if bare_table.equals(table.index) and bare_ids.equals(ids):
+        return table  # no suffix on either side: nothing to reconcile
+    if bare_ids.has_duplicates or bare_table.has_duplicates:
+        return table  # several GEM wells: the suffix carries the spot's identity
+    to_sample = pd.Series(ids, index=bare_ids)
+    matched = bare_table.isin(bare_ids)
+    if not matched.any():
+        return table
+    log.warning(
+        "%s: its spot ids and the sample's differ only by Space Ranger's -N suffix (e.g. table %r, sample %r); "
+        "matched on the bare barcode",
+        path,
+        table.index[0],
+        ids[0],
+    )
+    renamed = table.copy()
+    renamed.index = pd.Index([to_sample[b] if m else t for t, b, m in zip(table.index, bare_table, matched)])
+    return renamed
 
 
 def tier_of_types(reference_obs: pd.DataFrame | None, run_column: str, tier: PublishedTier) -> dict[str, str]:

@@ -32,24 +32,33 @@ class FoldSettings:
         return cls(**section)
 
 
-def plan_folds(sheet: pd.DataFrame, settings: FoldSettings) -> pd.DataFrame:
+def plan_folds(sheet: pd.DataFrame, settings: FoldSettings, data_root: str | Path | None = None) -> pd.DataFrame:
     """The folds in use: the configured scheme's table (scheme, fold, sample, patient, role)."""
     if settings.scheme == TABLE:
-        return read_split_table(settings.table, sheet)
+        return read_split_table(settings.table, sheet, data_root)
     n_val = settings.n_val_patients if settings.scheme == "patient" else 0
     return assign_folds(sheet, settings.scheme, settings.n_folds, settings.seed, n_val)
 
 
-def read_split_table(path: str | Path, sheet: pd.DataFrame) -> pd.DataFrame:
+def read_split_table(path: str | Path, sheet: pd.DataFrame, data_root: str | Path | None = None) -> pd.DataFrame:
     """A user's split file: tab-separated ``fold``, ``sample``, ``role`` (train, val or test), one
-    row per labelled sample and fold; every fold holds out at least one slide and trains on one."""
+    row per labelled sample and fold; every fold holds out at least one slide and trains on one.
+    ``path`` is relative to the working directory (like the sheet's own path, unlike the paths in
+    the sheet, which are under ``data_root``)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(
-            path,
-            "split table not found",
-            "set folds.table to a TSV with columns fold, sample, role (train, val or test)",
-        )
+        under_root = Path(data_root) / path if data_root is not None and not path.is_absolute() else None
+        if under_root is not None and under_root.is_file():
+            fix = (
+                f"folds.table is relative to the working directory ({Path.cwd()}), not to data_root: "
+                f"set folds.table: {under_root}"
+            )
+        else:
+            fix = (
+                f"set folds.table to a TSV with columns fold, sample, role (train, val or test); a relative "
+                f"path is read from the working directory ({Path.cwd()})"
+            )
+        raise InputError(path, "split table not found", fix)
     table = pd.read_csv(path, sep="\t", dtype={"sample": str, "role": str}, comment="#")
     missing = [c for c in ("fold", "sample", "role") if c not in table.columns]
     if missing:
@@ -58,9 +67,24 @@ def read_split_table(path: str | Path, sheet: pd.DataFrame) -> pd.DataFrame:
             f"missing column(s) {missing}; the header has {list(table.columns)}",
             "write a tab-separated header: fold, sample, role",
         )
-    bad_role = sorted(set(table["role"]) - set(ROLES))
+    folds = pd.to_numeric(table["fold"], errors="coerce")
+    if folds.isna().any() or (folds != folds.round()).any() or (folds < 0).any():
+        bad = table.loc[folds.isna() | (folds != folds.round()) | (folds < 0), "fold"].astype(str).unique()
+        raise InputError(
+            path,
+            f"column fold holds {list(bad[:3])}; folds are numbered 0, 1, 2, ...",
+            "write each fold as its number alone (fold0 -> 0)",
+        )
+    table["fold"] = folds.astype(int)
+    bad_role = sorted(set(table["role"].astype(str)) - set(ROLES))
     if bad_role:
-        raise InputError(path, f"unknown role(s) {bad_role}", f"use only {list(ROLES)}")
+        cased = [r for r in bad_role if r.strip().lower() in ROLES]
+        fix = f"use only {list(ROLES)}" + (
+            f", in lower case without spaces ({', '.join(repr(r) + ' -> ' + repr(r.strip().lower()) for r in cased[:3])})"
+            if cased
+            else ""
+        )
+        raise InputError(path, f"unknown role(s) {bad_role}", fix)
     samples = list(sheet["sample"])
     unknown = sorted(set(table["sample"]) - set(samples))
     if unknown:
