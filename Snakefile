@@ -29,7 +29,8 @@ include: "workflow/rules/apply.smk"
 include: "workflow/rules/summary.smk"
 
 
-# every warning a job of this run logged, on the console (they are otherwise in the logs)
+# every warning a job of this run logged, and on failure each failed job's error and fix, on the
+# console (they are otherwise in the logs)
 RUN_START = time.time()
 
 
@@ -38,7 +39,7 @@ onsuccess:
 
 
 onerror:
-    print_job_warnings(f"logs/{DATASET}", RUN_START)
+    print_job_warnings(f"logs/{DATASET}", RUN_START, errors=True)
 
 
 onstart:

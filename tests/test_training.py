@@ -183,11 +183,12 @@ import numpy as np, torch
 sys.path[:0] = [{repo!r}, {repo!r} + "/tests"]  # the tests folder by path: torchstain's wheel installs a package named tests
 from stpath import logs
 from stpath.expression.models import build
+from stpath.training.checkpoint import has_resume_point
 from stpath.training.data import SpotSet
 from stpath.training.loop import TrainSettings, seed_everything, train
 from test_training import CFG, spot_set
 torch.set_num_threads(1)
-logs.to_file({log!r})
+logs.to_file({log!r}, attempts={log!r} + ".attempts", resuming=has_resume_point({workdir!r}))  # as train_model.py
 seed_everything(1)
 history = train(build("cmrcnet", 12, CFG), spot_set(n=48), TrainSettings(epochs=8, batch_size=8, seed=1), torch.device("cpu"), __import__("pathlib").Path({workdir!r}), checkpoint_minutes=0)
 history.to_csv({history!r}, sep="\t", index=False)
@@ -216,10 +217,16 @@ def test_kill_9_during_training_resumes_and_ends_as_an_uninterrupted_run(tmp_pat
     killed.send_signal(signal.SIGKILL)  # during epoch 6 at the latest; epoch 4's resume point is on disk
     killed.wait()
     assert not os.path.exists(paths["history"])
+    os.unlink(paths["log"])  # as Snakemake does before it reruns the job
     rerun, paths = _training_process(tmp_path, "killed")
     assert rerun.wait(timeout=600) == 0
     resumed_at = [line for line in open(paths["log"]) if "resumed from" in line]
     assert len(resumed_at) == 1 and int(resumed_at[0].split("at epoch")[1]) >= 4
+    # the killed attempt's log is kept beside the job's, and the resumed attempt's after it
+    attempts = open(paths["log"] + ".attempts").read()
+    killed_part, _, resumed_part = attempts.partition("--- attempt resumed")
+    assert killed_part.startswith("--- attempt started") and "epoch 5/8" in killed_part
+    assert "resumed from" in resumed_part and "resumed from" not in killed_part
     a, b = pd.read_csv(whole_paths["history"], sep="\t"), pd.read_csv(paths["history"], sep="\t")
     metrics = [c for c in a.columns if c.startswith(("train_", "val_")) and c != "train_img_per_s"]
     assert a[metrics].equals(b[metrics])

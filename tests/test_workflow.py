@@ -605,6 +605,11 @@ def test_corrupt_slide_leaves_no_partial_output(tmp_path):
     assert r.returncode != 0
     log = (tmp_path / "logs" / "her2st" / "ingest" / "C2.log").read_text()
     assert "C2.jpg: slide cannot be decoded" in log and "Fix:" in log
+    # the job's refusal, its fix included, is on the console, not only in the job's log
+    stopped = r.stdout.split("1 job(s) of this run stopped with:", 1)[1]
+    assert re.match(r"\s+logs/her2st/ingest/C2.log: \S*C2.jpg: slide cannot be decoded.*Fix: ", stopped), r.stdout[
+        -2000:
+    ]
     assert not (tmp_path / "results" / "her2st" / "ingest" / "C2.h5ad").exists()
     assert not list((tmp_path / "results").rglob("*.partial-*"))
 

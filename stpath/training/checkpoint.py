@@ -57,6 +57,11 @@ def write_resume_point(workdir: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
+def has_resume_point(workdir) -> bool:
+    """A killed attempt left a resume point in ``workdir`` (it may still be another run's)."""
+    return (Path(workdir) / RESUME_POINT).exists()
+
+
 def read_resume_point(workdir: Path, fingerprint: str) -> dict | None:
     """The work folder's resume point, every tensor on the CPU whatever device wrote it or will
     train on (a generator state must be a CPU byte tensor; the model and optimizer take their

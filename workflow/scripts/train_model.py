@@ -1,5 +1,8 @@
 from stpath import lifecycle, logs
+from stpath.training.checkpoint import has_resume_point
 from stpath.training.job import ModelJob
 
-logs.to_file(snakemake.log[0])
+# every attempt's log, a killed one's included, beside the job's log (Snakemake deletes that one)
+attempts = f"{snakemake.log[0]}.attempts"
+logs.to_file(snakemake.log[0], attempts=attempts, resuming=has_resume_point(snakemake.params.workdir))
 lifecycle.run("train", ModelJob.of(snakemake))
