@@ -1,6 +1,7 @@
 """Deconvolution library: reference loading and its checks, signature tables, the joint spatial
 input, a short real cell2location fit, and the evaluation helpers."""
 
+import logging
 from pathlib import Path
 
 import anndata as ad
@@ -78,6 +79,29 @@ def test_reference_counts_table_with_labels_table():
     ref = load_reference(spec(root / "counts.csv", labels=root / "cell_types.csv", label_column="x"))
     assert ref.shape == (510, 307)
     assert ref.obs["label"].nunique() == 17 and (ref.obs["label"].value_counts() == 30).all()
+
+
+def test_unlabelled_reference_cells_are_refused_above_a_share_and_said_below(tmp_path, caplog):
+    """The real hippocampus reference with its labels table: two thirds of the cells without a
+    label (whole types among them) are refused at load, naming the share and the types left; a
+    few are dropped with a warning (in the run's console summary)."""
+    root = shared("spacexr_hippocampus", "reference")
+    labels = pd.read_csv(root / "cell_types.csv", index_col=0)
+    column = labels.columns[0]
+    lost = labels.index[labels[column].isin(sorted(labels[column].unique())[:11])]  # 11 of 17 types
+    blank = labels.copy()
+    blank.loc[lost, column] = ""
+    blank.to_csv(tmp_path / "blank.csv")
+    with pytest.raises(InputError) as err:
+        load_reference(spec(root / "counts.csv", labels=tmp_path / "blank.csv", label_column=column))
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'blank.csv'}: 330 of 510 reference cells (65%) have no row in the labels")
+    assert "hold 6 cell type(s)" in message and "raise deconvolution.reference.max_unlabelled (0.1)" in message
+    few = labels.drop(labels.index[:20])  # 20 cells with no row
+    few.to_csv(tmp_path / "few.csv")
+    with caplog.at_level(logging.WARNING):
+        ref = load_reference(spec(root / "counts.csv", labels=tmp_path / "few.csv", label_column=column))
+    assert ref.n_obs == 490 and "20 of 510 reference cells (4%) have no row in the labels table" in caplog.text
 
 
 def test_spatial_counts_table_reader():

@@ -32,6 +32,7 @@ class ReferenceSpec:
     labels: Path | None = None  # table of labels (cell id first) when they are not in the .h5ad
     batch_column: str = ""  # donor / batch covariate of the regression, "" for none
     layer: str = ""  # .h5ad layer holding raw counts, "" for X
+    max_unlabelled: float = 0.1  # share of cells that may lack a label (dropped); more is refused
 
     @classmethod
     def from_config(cls, section: dict, data_root) -> "ReferenceSpec":
@@ -43,6 +44,7 @@ class ReferenceSpec:
             label_column=section["label_column"],
             batch_column=section["batch_column"],
             layer=section["layer"],
+            max_unlabelled=section.get("max_unlabelled", 0.1),
         )
 
 
@@ -88,20 +90,18 @@ def load_reference(spec: ReferenceSpec) -> ad.AnnData:
                 f"no cell id matches the counts {spec.path.name} (e.g. {list(table.index[:2])} vs {list(adata.obs_names[:2])})",
                 "give the labels table of the same cells, cell id in the first column",
             )
-        if len(shared) < adata.n_obs:
-            log.info("%d of %d reference cells have no label and are dropped", adata.n_obs - len(shared), adata.n_obs)
-        adata = adata[shared].copy()
+        labels = table[spec.label_column].reindex(adata.obs_names)  # NaN: no row in the table
         for col in {spec.label_column, spec.batch_column} - {""}:
-            adata.obs[col] = table.loc[shared, col].to_numpy()
+            adata.obs[col] = table[col].reindex(adata.obs_names).to_numpy()
     else:
         _require_column(adata.obs, spec.label_column, spec.path, "label_column")
         if spec.batch_column:
             _require_column(adata.obs, spec.batch_column, spec.path, "batch_column")
+        labels = adata.obs[spec.label_column]
 
-    labels = adata.obs[spec.label_column]
-    unlabelled = labels.isna().to_numpy() | (labels.astype(str).str.strip() == "").to_numpy()
+    unlabelled = labels.isna().to_numpy() | (labels.astype(str).str.strip().isin(["", "nan"])).to_numpy()
     if unlabelled.any():
-        log.info("%d reference cells have an empty label and are dropped", int(unlabelled.sum()))
+        _check_unlabelled(spec, label_source, labels, unlabelled)
         adata = adata[~unlabelled].copy()
     adata.obs["label"] = pd.Categorical(adata.obs[spec.label_column].astype(str))
     types = adata.obs["label"].cat.categories
@@ -123,6 +123,26 @@ def load_reference(spec: ReferenceSpec) -> ad.AnnData:
         counts.max(),
     )
     return adata
+
+
+def _check_unlabelled(spec: ReferenceSpec, source, labels: pd.Series, unlabelled) -> None:
+    """Cells without a label are dropped with a warning that names how many and which types stay;
+    above ``spec.max_unlabelled`` of the cells, refused: whole types may be among them."""
+    n, total = int(unlabelled.sum()), len(unlabelled)
+    kept = sorted(pd.Series(labels[~unlabelled]).astype(str).unique())
+    where = "no row in the labels table" if spec.labels is not None else "an empty label"
+    problem = (
+        f"{n} of {total} reference cells ({n / total:.0%}) have {where} or an empty {spec.label_column!r}, e.g. "
+        f"{list(labels.index[unlabelled][:2])}; the other cells hold {len(kept)} cell type(s): {kept[:8]}"
+    )
+    if n / total > spec.max_unlabelled:
+        raise InputError(
+            source,
+            problem,
+            f"label every cell (column {spec.label_column!r}), or raise deconvolution.reference.max_unlabelled "
+            f"({spec.max_unlabelled:g}) to drop the unlabelled ones",
+        )
+    log.warning("%s: %s; they are dropped", source, problem)
 
 
 def _read_counts(spec: ReferenceSpec, labels: pd.DataFrame | None) -> ad.AnnData:
