@@ -1020,6 +1020,27 @@ def test_a_visium_sections_published_table_covers_only_its_spots_under_tissue(tm
     assert list(table.index) == list(under["T2"]) and "Space Ranger's -N suffix" in caplog.text
 
 
+def test_a_section_of_one_spot_is_refused_before_any_job_naming_the_spot_count(tmp_path, visium_pair):
+    """One spot (a subset exported by mistake): refused at the pre-flight with the count, not by
+    gene QC's "every gene removed" nor by a training with no validation spot."""
+    from stpath.ingest.preflight import MIN_SECTION_SPOTS, check_sample
+    from stpath.training.data import split_validation
+
+    sample = counts_table_sample(tmp_path, visium_pair, um_per_px=0.5)
+    check_sample(sample)  # the whole section (29 spots) passes
+    for name in ("counts.csv", "coords.csv"):
+        pd.read_csv(tmp_path / name, index_col=0).iloc[:1].to_csv(tmp_path / name)
+    with pytest.raises(InputError) as err:
+        check_sample(sample)
+    assert str(err.value).startswith(
+        f"{tmp_path / 'coords.csv'}: sample T1 has only 1 spot(s); a section with spatial data needs at least {MIN_SECTION_SPOTS}"
+    )
+    assert "format image_only" in str(err.value)
+    # and where a training still meets so few spots, it says so instead of failing on no weights
+    with pytest.raises(ValueError, match="leaves no validation spot: sections this small cannot train a model"):
+        split_validation(np.array(["A", "B"], dtype=object), 0.2, 0)
+
+
 # --- the catalogue (docs/bad_inputs.md) ------------------------------------------------------------
 def readme_catalogue() -> list[tuple[str, str, str]]:
     """(case, where, test) rows of the bad-input catalogue, docs/bad_inputs.md."""

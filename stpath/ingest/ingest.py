@@ -126,8 +126,16 @@ def _apply_qc(adata: ad.AnnData, qc: QC, sample: Sample) -> ad.AnnData:
         n_genes,
     )
     if adata.n_vars == 0:
+        few = int(passing.sum()) < qc.min_spots
         raise InputError(
-            sample.expression, f"QC removed every one of the {n_genes} genes", "lower qc.min_spots in the config"
+            sample.expression,
+            f"QC removed every one of the {n_genes} genes"
+            + (
+                f": only {int(passing.sum())} spot(s) pass spot QC, fewer than the {qc.min_spots} a gene must be detected in (qc.min_spots)"
+                if few
+                else f" (none is detected in {qc.min_spots} of the {int(passing.sum())} spots that pass spot QC)"
+            ),
+            "give the whole section's spots (not a subset)" if few else "lower qc.min_spots in the config",
         )
     set_qc_pass(adata, passing)
     adata.obs["total_counts"] = np.asarray(adata.X.sum(axis=1)).ravel()

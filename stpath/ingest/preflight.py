@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 PIXEL_SIZE_TOLERANCE = 0.2
 MAX_UPSAMPLING = 4.0
+MIN_SECTION_SPOTS = 10  # spots a section with spatial data needs: trained on, validated on and scored
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def _check_sample(sample: Sample, tolerance: float) -> Checked:
     fmt = FORMATS[sample.format]
     positions = fmt.positions(sample.expression, sample.spots)
     gene_ids = gene_id_kind(fmt.peek_counts(sample.expression, sample.spots))
+    _check_spot_count(positions, sample)
     check_finite(positions.ids, positions.xy, positions.path)
     _check_orientation(positions, sample.format)
 
@@ -145,6 +147,20 @@ def check_samples(
             f"the samples name their genes differently ({listed}): no gene would be shared by all of them",
             "give every sample's counts with the same identifiers (convert the Ensembl ids to symbols, e.g. with the "
             "features table of Space Ranger or a BioMart export, or the other way round)",
+        )
+
+
+def _check_spot_count(positions: SpotPositions, sample: Sample) -> None:
+    """A section with a handful of spots (a subset, a single spot) can be neither trained on nor
+    validated on nor scored: gene QC would empty it, or its in-slide validation split would."""
+    n = len(positions.ids) if positions.in_tissue is None else int(np.asarray(positions.in_tissue, bool).sum())
+    if n < MIN_SECTION_SPOTS:
+        raise InputError(
+            positions.path,
+            f"sample {sample.sample} has only {n} spot(s){' under tissue' if positions.in_tissue is not None else ''}; "
+            f"a section with spatial data needs at least {MIN_SECTION_SPOTS}",
+            "give the whole section's spots (not a subset), or leave its expression and spots cells empty in the "
+            "sample sheet (format image_only) to have the slide predicted only",
         )
 
 

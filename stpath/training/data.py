@@ -161,4 +161,11 @@ def split_validation(
         n_val = int(round(len(idx) * fraction))
         val.append(idx[:n_val])
         train.append(idx[n_val:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+    train, val = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+    if not len(val) or not len(train):
+        raise ValueError(
+            f"a {fraction:g} in-slide validation split of {len(sample_of)} spots on {len(np.unique(sample_of))} "
+            f"slide(s) leaves {'no validation' if not len(val) else 'no training'} spot: sections this small "
+            "cannot train a model (give the whole sections, or validation patients: folds.n_val_patients)"
+        )
+    return train, val

@@ -342,6 +342,11 @@ def train(
             )
             last_written = time.monotonic()
         row["wall_seconds"] = time.perf_counter() - tick
+    if best_weights is None:
+        raise RuntimeError(
+            f"no epoch of {cfg.epochs} gave a validation score on the {len(val_idx)} validation spots (every "
+            "score was undefined, e.g. a constant target there): nothing to select; see the history above"
+        )
     write_best_weights(workdir, best_weights)
     return pd.DataFrame(history)
 
