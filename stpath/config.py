@@ -246,7 +246,7 @@ def check_config(config: dict, sheet: pd.DataFrame | None = None, inspect_inputs
     samples = [to_sample(row, run.data_root) for _, row in sheet.iterrows()]
     check_inputs_exist(samples, run.samples, made)
     if inspect_inputs:
-        limits = CutLimits(run.scales.finest_um, run.max_upsampling)
+        limits = CutLimits.of(run.scales, run.max_upsampling)
         check_samples(samples, made, run.pixel_size_tolerance, limits)
     stages = Stages.of(run, sheet)
     if stages.image_models:  # only the image models need folds

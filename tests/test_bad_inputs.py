@@ -1041,6 +1041,29 @@ def test_a_section_of_one_spot_is_refused_before_any_job_naming_the_spot_count(t
         split_validation(np.array(["A", "B"], dtype=object), 0.2, 0)
 
 
+@pytest.mark.parametrize(
+    "um_per_px, message",
+    [
+        (
+            0.05,
+            r"sample T1: cell_type_models.patches.um_per_px cuts at 0.05 um/px, 10x finer .*Fix: check cell_type_models.patches.um_per_px",
+        ),
+        (
+            20,
+            r"cell_type_models.patches: a 4480 um field of view .* is wider than slide T1 \(1536 x 1536 px at 0.5 um/px = 768 x 768 um\)\. Fix: correct cell_type_models.patches.um_per_px",
+        ),
+    ],
+)
+def test_a_branch_patch_scale_typo_is_refused_at_dry_run_naming_its_key(tmp_path, visium_pair, um_per_px, message):
+    """A branch's own patch scale 10x too fine, or so coarse that its window is wider than the
+    slide (before: refused without naming the key, or at job time after ingest and tiling, with a
+    fix pointing at the sample sheet)."""
+    rows = [{**r, "slide": f"{r['sample']}.tif"} for r in visium_rows()]
+    config = config_for(tmp_path, rows, data_root=visium_pair["root"])
+    config["cell_type_models"]["patches"] = {"um_per_px": um_per_px, "px": 224}
+    assert re.search(message, refused(config)), refused(config)
+
+
 # --- the catalogue (docs/bad_inputs.md) ------------------------------------------------------------
 def readme_catalogue() -> list[tuple[str, str, str]]:
     """(case, where, test) rows of the bad-input catalogue, docs/bad_inputs.md."""

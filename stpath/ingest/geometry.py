@@ -60,7 +60,9 @@ def check_finite(ids, xy: np.ndarray, path: str | Path) -> None:
 PLAUSIBLE_UM_PER_PX = (0.05, 20.0)
 
 
-def check_scale(um: UmPerPx, path: str | Path, sample: str, finest_um: float, max_upsampling: float) -> None:
+def check_scale(
+    um: UmPerPx, path: str | Path, sample: str, finest_um: float, max_upsampling: float, finest_key: str = ""
+) -> None:
     """The pixel size is one a bright-field slide can have, and cutting tiles and patches at
     ``finest_um`` (the finer of tiling's and the patches' target) upsamples the slide at most
     ``max_upsampling`` times: more gives blurred, meaningless images, and a tile grid that grows
@@ -77,10 +79,17 @@ def check_scale(um: UmPerPx, path: str | Path, sample: str, finest_um: float, ma
     if factor > max_upsampling:
         raise InputError(
             path,
-            f"sample {sample}: tiles and patches are cut at {finest_um:g} um/px, {factor:.3g}x finer than the slide's "
+            f"sample {sample}: "
+            + (f"{finest_key}.um_per_px cuts at" if finest_key else "tiles and patches are cut at")
+            + f" {finest_um:g} um/px, {factor:.3g}x finer than the slide's "
             f"{um.value:g} um/px ({um.source}); more than qc.max_upsampling ({max_upsampling:g}x) is refused",
-            "check the pixel size first (a typo such as 69 for 0.69?); for a low-resolution image, cut at a coarser "
-            "tiling.um_per_px / patches.um_per_px, or raise qc.max_upsampling",
+            (
+                f"check {finest_key}.um_per_px (a typo such as 0.05 for 0.5?) and the slide's pixel size"
+                if finest_key
+                else "check the pixel size first"
+            )
+            + " (a typo such as 69 for 0.69?); for a low-resolution image, cut at a coarser "
+            f"{finest_key or 'tiling'}.um_per_px, or raise qc.max_upsampling",
         )
 
 

@@ -43,14 +43,45 @@ class CutLimits:
 
     finest_um: float = 0.5
     max_upsampling: float = MAX_UPSAMPLING
+    finest_key: str = ""  # a branch's own patch section when it sets finest_um ("": tiling or patches)
+    widest_um: float = 0.0  # the widest field of view cut (um; 0: not checked)
+    widest_key: str = "tiling"  # and the section that sets it
+
+    @classmethod
+    def of(cls, scales, max_upsampling: float) -> "CutLimits":
+        """From a run's ``stpath.wsi.scale.RunScales``."""
+        key, widest = scales.widest()
+        finest = scales.finest_key()
+        branch_own = (
+            finest if "." in finest and scales.finest_um < min(scales.tiles.um_per_px, scales.patches.um_per_px) else ""
+        )
+        return cls(scales.finest_um, max_upsampling, branch_own, widest.field_um, key)
 
 
 def check_sample(sample: Sample, tolerance: float = PIXEL_SIZE_TOLERANCE, limits: CutLimits = CutLimits()) -> Checked:
     checked = _check_sample(sample, tolerance)
     if checked.um_per_px is not None and sample.slide is not None:
         where = sample.slide if checked.um_per_px.source in (SHEET, SLIDE) else checked.positions.path
-        check_scale(checked.um_per_px, where, sample.sample, limits.finest_um, limits.max_upsampling)
+        check_scale(checked.um_per_px, where, sample.sample, limits.finest_um, limits.max_upsampling, limits.finest_key)
+        _check_window(checked, sample, limits)
     return checked
+
+
+def _check_window(checked: Checked, sample: Sample, limits: CutLimits) -> None:
+    """The widest field of view the run cuts fits in the slide: a window wider than the slide's
+    shorter side leaves the slide wherever it is cut (a um_per_px typo in a scale section)."""
+    if not limits.widest_um or checked.slide_dims is None:
+        return
+    um = checked.um_per_px.value
+    side_um = min(checked.slide_dims) * um
+    if limits.widest_um > side_um:
+        raise InputError(
+            None,
+            f"{limits.widest_key}: a {limits.widest_um:g} um field of view ({limits.widest_key}.px x "
+            f"{limits.widest_key}.um_per_px) is wider than slide {sample.sample} ({checked.slide_dims[0]} x "
+            f"{checked.slide_dims[1]} px at {um:g} um/px = {checked.slide_dims[0] * um:.0f} x {checked.slide_dims[1] * um:.0f} um)",
+            f"correct {limits.widest_key}.um_per_px (a Visium spot's window is about 0.5 um/px x 224 px = 112 um)",
+        )
 
 
 def _check_sample(sample: Sample, tolerance: float) -> Checked:

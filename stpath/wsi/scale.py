@@ -100,3 +100,16 @@ class RunScales:
     def finest_um(self) -> float:
         """The finest pixel size any file of the run is cut at (for the upsampling check)."""
         return min(s.um_per_px for s in (self.tiles, self.patches, *self.branches.values()))
+
+    def keyed(self) -> dict[str, ImageScale]:
+        """Every scale of the run by the config section that sets it (``tiling``, ``patches``,
+        ``<branch>.patches``), for messages that name the key to change."""
+        return {"tiling": self.tiles, "patches": self.patches} | {f"{b}.patches": s for b, s in self.branches.items()}
+
+    def finest_key(self) -> str:
+        """The config section of the finest pixel size (the first, on a tie)."""
+        return min(self.keyed().items(), key=lambda kv: kv[1].um_per_px)[0]
+
+    def widest(self) -> tuple[str, ImageScale]:
+        """The config section of the widest field of view, and its scale."""
+        return max(self.keyed().items(), key=lambda kv: kv[1].field_um)
