@@ -925,6 +925,27 @@ def test_spaces_around_sheet_cells_are_not_part_of_the_paths(tmp_path):
     assert sheet.loc["C2", "format"] == "legacy_st"
 
 
+def test_sheets_saved_by_spreadsheets_are_read_or_refused_with_the_line(tmp_path):
+    """Excel's "Unicode Text" (UTF-16 with its mark) and a UTF-8 sheet with a mark are read, an
+    accented patient id intact; a Windows-1252 sheet is refused naming the line, not guessed."""
+    from stpath.ingest.sheet import read_sheet
+
+    root = shared("her2st")
+    text = (
+        "sample\tpatient\tslide\texpression\tspots\tformat\n"
+        f"C2\tPatiënt_C\t{root / 'images' / 'C2.jpg'}\t{root / 'counts' / 'C2.tsv.gz'}\t{root / 'spots' / 'C2_selection.tsv'}\tlegacy_st\n"
+    )
+    for encoding in ("utf-16", "utf-8-sig"):
+        (tmp_path / "samples.tsv").write_bytes(text.replace("\n", "\r\n").encode(encoding))
+        sheet = read_sheet(tmp_path / "samples.tsv")
+        assert sheet.loc["C2", "patient"] == "Patiënt_C" and Path(sheet.loc["C2", "slide"]).is_file(), encoding
+    (tmp_path / "samples.tsv").write_bytes(text.encode("cp1252"))
+    with pytest.raises(InputError) as err:
+        read_sheet(tmp_path / "samples.tsv")
+    assert str(err.value).startswith(f"{tmp_path / 'samples.tsv'}: line 2 is not UTF-8 text (byte 0xeb in 'C2\\tPati")
+    assert "Fix: save it as UTF-8" in str(err.value)
+
+
 def test_unlock_counts_only_snakemake_working_in_this_directory(tmp_path):
     """A Snakemake run elsewhere that names this folder on its command line (its Snakefile here,
     ``--directory`` there) does not block ``make unlock`` here; one working here does."""

@@ -3,6 +3,7 @@ table; optional validation patients per fold; the folds.tsv table (write + read)
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from .sheet import read_text
 
 SCHEMES = ("patient", "leave_one_slide_out")
 TABLE = "table"  # the user's own split file
@@ -59,7 +61,7 @@ def read_split_table(path: str | Path, sheet: pd.DataFrame, data_root: str | Pat
                 f"path is read from the working directory ({Path.cwd()})"
             )
         raise InputError(path, "split table not found", fix)
-    table = pd.read_csv(path, sep="\t", dtype={"sample": str, "role": str}, comment="#")
+    table = pd.read_csv(io.StringIO(read_text(path)), sep="\t", dtype={"sample": str, "role": str}, comment="#")
     missing = [c for c in ("fold", "sample", "role") if c not in table.columns]
     if missing:
         raise InputError(

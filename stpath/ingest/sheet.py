@@ -3,6 +3,7 @@ input files each sample's ingest reads."""
 
 from __future__ import annotations
 
+import codecs
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +30,33 @@ REQUIRED = ("sample", "patient", "slide", "expression", "format")
 IMAGE_ONLY = "image"  # the format of a slide without spatial data: predicted, never trained on
 
 
+def read_text(path: Path) -> str:
+    """A text file as a spreadsheet may save it: UTF-8 (with or without a byte-order mark), or
+    UTF-16 with its mark (Excel's "Unicode Text"). Any other encoding is refused with the line
+    and the fix, rather than guessed: a guess may turn a patient id into another."""
+    data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        shown = data.splitlines()[line - 1].decode("utf-8", errors="replace")
+        raise InputError(
+            path,
+            f"line {line} is not UTF-8 text (byte {data[exc.start]:#04x} in {shown.strip()!r}); the file was saved in "
+            "another encoding, e.g. Windows-1252 by a spreadsheet",
+            "save it as UTF-8 (Excel: Save As 'CSV UTF-8' or 'Unicode Text'; LibreOffice: character set "
+            "Unicode (UTF-8)), with tabs between the columns",
+        ) from None
+
+
 def read_sheet(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "sample sheet not found", "set 'samples' in the config to an existing TSV file")
     # only whole lines starting with '#' are comments: a '#' inside a file name is part of it
-    lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    lines = [line for line in read_text(path).splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise InputError(
             path,
