@@ -803,17 +803,23 @@ def test_apply_a_folder_that_is_not_a_bundle(tmp_path, visium_pair):
     [
         ("swap", "the pixel coordinates are transposed: pixel_x follows y (r "),
         ("mirror", "the pixel coordinates are mirrored: pixel_x falls as x rises (r -"),
+        ("scramble", "the pixel coordinates are scrambled against the array: no pixel column follows x (best |r| 0."),
     ],
 )
 def test_transposed_or_mirrored_legacy_st_pixels_are_refused(tmp_path, change, said):
     """Real HER2ST C2 spots with pixel_x and pixel_y swapped, or x mirrored: 82 % / 56 % of them still
-    land on tissue, so nothing else would notice. The pre-flight refuses both, naming the columns."""
+    land on tissue, so nothing else would notice. The pre-flight refuses both, naming the columns;
+    pixel rows shuffled against the array (r ~ 0) are called scrambled, not mirrored (flipping
+    the image would not help)."""
     from stpath.ingest.preflight import check_sample
     from stpath.ingest.sheet import Sample
 
     spots = pd.read_csv(shared("her2st", "spots", "C2_selection.tsv"), sep="\t")
     if change == "swap":
         spots[["pixel_x", "pixel_y"]] = spots[["pixel_y", "pixel_x"]].to_numpy()
+    elif change == "scramble":
+        order = np.random.default_rng(0).permutation(len(spots))
+        spots[["pixel_x", "pixel_y"]] = spots[["pixel_x", "pixel_y"]].to_numpy()[order]
     else:
         spots["pixel_x"] = spots["pixel_x"].max() + spots["pixel_x"].min() - spots["pixel_x"]
     spots.to_csv(tmp_path / "C2_selection.tsv", sep="\t", index=False)

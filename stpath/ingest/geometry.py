@@ -93,6 +93,9 @@ def check_scale(
         )
 
 
+SCRAMBLED_R = 0.5  # below this, no pixel axis follows an array axis: the columns are not one table's
+
+
 def check_frame(array_xy: np.ndarray, xy: np.ndarray, columns: tuple[str, str, str, str], path: str | Path) -> None:
     """Array and pixel coordinates rise together: the pixel x follows the array column and the
     pixel y the array row. A transposed frame (pixel columns swapped) or a mirrored one gives
@@ -105,7 +108,16 @@ def check_frame(array_xy: np.ndarray, xy: np.ndarray, columns: tuple[str, str, s
         return  # too few spots along an axis to tell
     r = np.corrcoef(np.column_stack([array_xy, xy]).T)[:2, 2:]  # rows: array x, y; columns: pixel x, y
     ax, ay, px, py = columns
-    if abs(r[0, 1]) > abs(r[0, 0]) and abs(r[1, 0]) > abs(r[1, 1]):
+    loose = [(a, v) for a, v in ((ax, np.abs(r[0]).max()), (ay, np.abs(r[1]).max())) if v < SCRAMBLED_R]
+    if loose:  # a grid's pixels follow its array at |r| ~ 1, even turned; a shuffle gives ~ 0
+        problem = "scrambled against the array: " + " and ".join(
+            f"no pixel column follows {a} (best |r| {v:.2f})" for a, v in loose
+        )
+        fix = (
+            f"give each spot's own pixel coordinates ({px}, {py}) in the row of its array position ({ax}, {ay}); "
+            "were the rows sorted or pasted apart?"
+        )
+    elif abs(r[0, 1]) > abs(r[0, 0]) and abs(r[1, 0]) > abs(r[1, 1]):
         problem = f"transposed: {px} follows {ay} (r {r[1, 0]:.2f}) and {py} follows {ax} (r {r[0, 1]:.2f})"
         fix = f"swap the {px} and {py} columns (or the image's axes) so that {px} rises with {ax}"
     elif r[0, 0] < 0 or r[1, 1] < 0:
