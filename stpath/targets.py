@@ -34,9 +34,8 @@ def deconvolution_outputs(out: str, stages: Stages, truth: bool, signatures_give
         f"{decon}/marker_check.tsv",
         f"{decon}/marker_check.png",
     ]
-    # cell2location's per-section files through its index (stpath.manifest), the maps one by one
-    outs.append(f"{decon}/index.tsv")
-    outs += [f"{decon}/maps/{sample}.png" for sample in stages.samples_with_expression]
+    # cell2location's per-section files and maps through their indexes (stpath.manifest)
+    outs += [f"{decon}/index.tsv", f"{decon}/maps/index.tsv"]
     if not signatures_given:
         outs.append(f"{decon}/reference/elbo.png")
     if truth:
@@ -77,7 +76,7 @@ def model_outputs(out: str, stages: Stages, folds: list) -> list[str]:
         outs += [
             f"{out}/metrics/{name}.png" for name in ("training_curves", "per_gene_pcc", "summary", "cross_patient")
         ]
-        outs += _each(f"{out}/metrics/maps/{{sample}}.png", sample=stages.labelled_slides)
+        outs.append(f"{out}/metrics/maps/index.tsv")  # every held-out slide's maps (stpath.manifest)
         outs += trained_model_outputs(
             out, stages, folds, stages.expression_models, stages.whole_slide_expression, stages.expression_seeds
         )
@@ -85,7 +84,7 @@ def model_outputs(out: str, stages: Stages, folds: list) -> list[str]:
         metrics = f"{out}/metrics/cell_types"
         outs += [f"{out}/metrics/summary.tsv", f"{out}/metrics/headline.tsv", f"{metrics}/per_type.tsv"]
         outs += [f"{metrics}/pearson.png", f"{metrics}/summary.png", f"{metrics}/colocalisation.png"]
-        outs += _each(f"{metrics}/maps/{{sample}}.png", sample=stages.labelled_slides)
+        outs.append(f"{metrics}/maps/index.tsv")
         outs += trained_model_outputs(
             out, stages, folds, stages.cell_type_models, stages.whole_slide_cell_types, stages.cell_type_seeds
         )

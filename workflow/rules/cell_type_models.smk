@@ -73,39 +73,51 @@ if STAGES.cell_type_models:
         script:
             "../scripts/cell_type_figures.py"
 
+    # One job draws every held-out slide's maps (as abundance_maps).
     rule cell_type_maps:
         input:
             predictions=[
                 targets.prediction_index(OUT, m) for m in STAGES.cell_type_models
             ],
-            labels=lambda wc: targets.label_inputs(OUT, CELL["labels"], [wc.sample]),
-            tiles=f"{OUT}/tiles/{{sample}}.h5",
-            truth=lambda wc: truth_files(wc, [wc.sample]),
+            labels=targets.label_inputs(OUT, CELL["labels"], STAGES.labelled_slides),
+            tiles=[f"{OUT}/tiles/{s}.h5" for s in STAGES.labelled_slides],
+            truth=lambda wc: truth_files(wc, STAGES.labelled_slides),
         output:
-            report(
-                f"{OUT}/metrics/cell_types/maps/{{sample}}.png",
-                caption="../report/cell_type_maps.rst",
-                category="4. Cell-type models",
-                labels={"sample": "{sample}"},
-            ),
+            index=f"{OUT}/metrics/cell_types/maps/index.tsv",  # first (stpath.manifest)
+            maps=[
+                report(
+                    f"{OUT}/metrics/cell_types/maps/{sample}.png",
+                    caption="../report/cell_type_maps.rst",
+                    category="4. Cell-type models",
+                    labels={"sample": sample},
+                )
+                for sample in STAGES.labelled_slides
+            ],
         log:
-            f"logs/{DATASET}/cell_type_maps/{{sample}}.log",
+            f"logs/{DATASET}/cell_type_maps.log",
         benchmark:
-            f"benchmarks/{DATASET}/cell_type_maps/{{sample}}.tsv"
+            f"benchmarks/{DATASET}/cell_type_maps.tsv"
         conda:
             "../../envs/models.yaml"
         threads: 1
         resources:
             mem_mb=4000,
         params:
+            samples=STAGES.labelled_slides,
             map_types=CELL["map_types"],
             folds=FOLD_TABLE.to_dict("list"),
             files=lambda wc: {
                 "predictions": [
-                    targets.prediction_path(OUT, m, wc.sample)
-                    for m in STAGES.cell_type_models
+                    [
+                        targets.prediction_path(OUT, m, s)
+                        for m in STAGES.cell_type_models
+                    ]
+                    for s in STAGES.labelled_slides
                 ],
-                "labels": targets.label_files(OUT, CELL["labels"], [wc.sample])[0],
+                "labels": targets.label_files(
+                    OUT, CELL["labels"], STAGES.labelled_slides
+                ),
+                "truth": [truth_files(wc, [s]) for s in STAGES.labelled_slides],
             },
         script:
             "../scripts/cell_type_maps.py"

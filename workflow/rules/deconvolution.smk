@@ -118,32 +118,47 @@ if STAGES.deconvolution:
         script:
             "../scripts/cell2location.py"
 
-    rule abundance_map:
+    # One job draws every section's maps: a job per section would depend on cell2location's
+    # outputs for every section (Snakemake walks them per dependent job: sections x sections).
+    rule abundance_maps:
         input:
             adata=DECON_INDEX,
-            tiles=lambda wc: thumbnail_path(wc.sample),
+            tiles=[
+                t
+                for s in STAGES.samples_with_expression
+                for t in [thumbnail_path(s)]
+                if t
+            ],
         output:
-            report(
-                f"{DECON_OUT}/maps/{{sample}}.png",
-                caption="../report/abundance_map.rst",
-                category="2. Deconvolution",
-                subcategory="Abundance maps",
-                labels={"sample": "{sample}"},
-            ),
+            index=f"{DECON_OUT}/maps/index.tsv",  # first (stpath.manifest)
+            maps=[
+                report(
+                    f"{DECON_OUT}/maps/{sample}.png",
+                    caption="../report/abundance_map.rst",
+                    category="2. Deconvolution",
+                    subcategory="Abundance maps",
+                    labels={"sample": sample},
+                )
+                for sample in STAGES.samples_with_expression
+            ],
         log:
-            f"logs/{DATASET}/abundance_map/{{sample}}.log",
+            f"logs/{DATASET}/abundance_maps.log",
         benchmark:
-            f"benchmarks/{DATASET}/abundance_map/{{sample}}.tsv"
+            f"benchmarks/{DATASET}/abundance_maps.tsv"
         conda:
             "../../envs/deconvolution.yaml"
         threads: 1
         resources:
             mem_mb=3000,
         params:
+            samples=STAGES.samples_with_expression,
             estimate=DECON["map_estimate"],
-            files=lambda wc: {"adata": targets.decon_path(OUT, wc.sample)},
+            files={
+                "adata": DECON_FILES,
+                "tiles": [thumbnail_path(s) for s in STAGES.samples_with_expression],
+            },
         script:
-            "../scripts/abundance_map.py"
+            "../scripts/abundance_maps.py"
 
     rule marker_check:
         input:

@@ -72,37 +72,50 @@ if STAGES.expression_models:
         script:
             "../scripts/expression_figures.py"
 
+    # One job draws every held-out slide's maps (as abundance_maps: a job per slide would walk
+    # every model's predictions of every slide).
     rule expression_maps:
         input:
             predictions=[
                 targets.prediction_index(OUT, m) for m in STAGES.expression_models
             ],
-            tiles=f"{OUT}/tiles/{{sample}}.h5",
-            ingested=f"{OUT}/ingest/{{sample}}.h5ad",
+            tiles=[f"{OUT}/tiles/{s}.h5" for s in STAGES.labelled_slides],
+            ingested=INGEST_INDEX,
         output:
-            report(
-                f"{OUT}/metrics/maps/{{sample}}.png",
-                caption="../report/expression_maps.rst",
-                category="3. Expression models",
-                labels={"sample": "{sample}"},
-            ),
+            index=f"{OUT}/metrics/maps/index.tsv",  # first (stpath.manifest)
+            maps=[
+                report(
+                    f"{OUT}/metrics/maps/{sample}.png",
+                    caption="../report/expression_maps.rst",
+                    category="3. Expression models",
+                    labels={"sample": sample},
+                )
+                for sample in STAGES.labelled_slides
+            ],
         log:
-            f"logs/{DATASET}/expression_maps/{{sample}}.log",
+            f"logs/{DATASET}/expression_maps.log",
         benchmark:
-            f"benchmarks/{DATASET}/expression_maps/{{sample}}.tsv"
+            f"benchmarks/{DATASET}/expression_maps.tsv"
         conda:
             "../../envs/models.yaml"
         threads: 1
         resources:
             mem_mb=4000,
         params:
+            samples=STAGES.labelled_slides,
             reference_model=STAGES.expression_models[0],
             folds=FOLD_TABLE.to_dict("list"),
-            files=lambda wc: {
+            files={
                 "predictions": [
-                    targets.prediction_path(OUT, m, wc.sample)
-                    for m in STAGES.expression_models
-                ]
+                    [
+                        targets.prediction_path(OUT, m, s)
+                        for m in STAGES.expression_models
+                    ]
+                    for s in STAGES.labelled_slides
+                ],
+                "ingested": [
+                    targets.ingest_path(OUT, s) for s in STAGES.labelled_slides
+                ],
             },
         script:
             "../scripts/expression_maps.py"
