@@ -6,6 +6,7 @@ Also decides which stages a config runs (``Stages``), so that the workflow and t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +127,20 @@ class Stages:
     bundles: list[str]  # bundles of another run applied to this run's slides
     expression_seeds: list[str] = ()  # seed replicates of the expression models beyond their first seed
     cell_type_seeds: list[str] = ()  # and of the cell-type models (``registry.replicates``)
+    held_out: list[str] | None = None  # labelled slides some fold tests (``with_folds``); None: all
+
+    def with_folds(self, folds: pd.DataFrame | None) -> "Stages":
+        """These stages with the slides the folds hold out: a split table may train on a slide and
+        never test it, and such a slide is neither predicted, scored nor mapped."""
+        if folds is None:
+            return self
+        tested = set(folds.loc[folds["role"] == "test", "sample"])
+        return dataclasses.replace(self, held_out=[s for s in self.labelled_slides if s in tested])
+
+    @property
+    def tested(self) -> list[str]:
+        """The labelled slides predicted by a fold's model, scored and mapped."""
+        return self.labelled_slides if self.held_out is None else list(self.held_out)
 
     @classmethod
     def of(cls, config: "dict | RunSettings", sheet: pd.DataFrame) -> "Stages":
@@ -160,7 +175,7 @@ class Stages:
     @property
     def whole_slide_samples(self) -> list[str]:
         """Slides mapped tile by tile: the held-out ones and the image-only ones."""
-        return self.labelled_slides + self.image_only
+        return self.tested + self.image_only
 
     @property
     def published_check(self) -> bool:

@@ -585,6 +585,38 @@ def test_signature_table_with_other_gene_ids_stops_before_mapping(tmp_path):
     assert not list(decon.glob("*.h5ad")) and not list(decon.rglob("*.partial-*"))
 
 
+def test_a_split_table_that_trains_on_one_patient_and_tests_the_other(tmp_path):
+    """A normal design: fold 0 trains on patient P1's slides and tests P2's; P1's slides are never
+    held out. The run predicts, scores and maps exactly the tested slides (before: every model
+    trained, then predict_model died of Snakemake's MissingOutputException on P1's files)."""
+    import yaml
+
+    from stpath.manifest import read_index
+
+    split = tmp_path / "split.tsv"
+    rows = [("P1_S1", "train"), ("P1_S2", "train"), ("P2_S1", "test"), ("P2_S2", "test")]
+    pd.DataFrame([(0, s, r) for s, r in rows], columns=["fold", "sample", "role"]).to_csv(split, sep="\t", index=False)
+    config = yaml_of("config.yaml")
+    config["samples"] = str(REPO / config["samples"])
+    config["folds"] = {"scheme": "table", "table": str(split)}
+    config["expression_models"].update(models=["direct"], whole_slide=["direct"])
+    config["expression_models"]["train"]["epochs"] = 2
+    config["cell_type_models"].update(models=[], whole_slide=[])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    out = "results/demo"
+    wanted = [f"{out}/metrics/expression_summary.tsv", f"{out}/wholeslide/direct/index.tsv"]
+    r = run_snakemake(["--cores", "2", *wanted, "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    assert r.returncode == 0, r.stdout[-4000:]
+    summary = pd.read_csv(tmp_path / out / "metrics" / "expression_summary.tsv", sep="\t")
+    per_slide = summary[summary.protocol == "per_slide"]
+    assert set(per_slide.test_sample) == {"P2_S1", "P2_S2"} and set(summary.fold) == {0}
+    assert set(summary.patients) == {"cross-patient"}
+    predicted = sorted(p.stem for p in (tmp_path / out / "predictions" / "direct").glob("*.h5ad"))
+    assert predicted == ["P2_S1", "P2_S2"]
+    mapped = read_index(tmp_path / out / "wholeslide" / "direct" / "index.tsv")
+    assert set(mapped) == {"P2_S1", "P2_S2", "P3_S1"}  # the tested and the image-only slide
+
+
 def test_corrupt_slide_leaves_no_partial_output(tmp_path):
     data = tmp_path / "data"
     for sub in ("images", "counts", "spots"):

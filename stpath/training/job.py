@@ -88,11 +88,12 @@ class ModelJob:
 
         if "index" in self.output:
             files = next(v for k, v in self.output.items() if k != "index" and isinstance(v, list))
-            write_index(self.output["index"], dict(zip(self.params["samples"], files)))
+            written = self.params["held_out"] if "predictions" in self.output else self.params["samples"]
+            write_index(self.output["index"], dict(zip(written, files)))
 
     def prediction_paths(self) -> dict[str, str]:
         """Each held-out slide's prediction file."""
-        return dict(zip(self.params["samples"], self.output["predictions"]))
+        return dict(zip(self.params["held_out"], self.output["predictions"]))
 
 
 def for_replicate(name: str, settings: dict) -> tuple[str, dict]:

@@ -5,8 +5,8 @@ if STAGES.cell_type_models:
             predictions=[
                 targets.prediction_index(OUT, m) for m in STAGES.cell_type_runs
             ],
-            truth=lambda wc: truth_files(wc, STAGES.labelled_slides),
-            labels=targets.label_inputs(OUT, CELL["labels"], STAGES.labelled_slides),
+            truth=lambda wc: truth_files(wc, STAGES.tested),
+            labels=targets.label_inputs(OUT, CELL["labels"], STAGES.tested),
         output:
             summary=f"{OUT}/metrics/cell_types/summary.tsv",
             per_type=f"{OUT}/metrics/cell_types/per_type.tsv",
@@ -21,18 +21,18 @@ if STAGES.cell_type_models:
         resources:
             mem_mb=8000,
         params:
-            samples=STAGES.labelled_slides,
+            samples=STAGES.tested,
             colocalisation=CELL["colocalisation"],
-            truth_samples=STAGES.labelled_slides if DECON["truth"] else [],
+            truth_samples=STAGES.tested if DECON["truth"] else [],
             folds=FOLD_TABLE.to_dict("list"),
             files={
                 "predictions": [
                     targets.prediction_path(OUT, m, s)
                     for m in STAGES.cell_type_runs
-                    for s in STAGES.labelled_slides
+                    for s in STAGES.tested
                 ],
                 "labels": targets.label_files(
-                    OUT, CELL["labels"], STAGES.labelled_slides
+                    OUT, CELL["labels"], STAGES.tested
                 ),
             },
         script:
@@ -79,9 +79,9 @@ if STAGES.cell_type_models:
             predictions=[
                 targets.prediction_index(OUT, m) for m in STAGES.cell_type_models
             ],
-            labels=targets.label_inputs(OUT, CELL["labels"], STAGES.labelled_slides),
-            tiles=[f"{OUT}/tiles/{s}.h5" for s in STAGES.labelled_slides],
-            truth=lambda wc: truth_files(wc, STAGES.labelled_slides),
+            labels=targets.label_inputs(OUT, CELL["labels"], STAGES.tested),
+            tiles=[f"{OUT}/tiles/{s}.h5" for s in STAGES.tested],
+            truth=lambda wc: truth_files(wc, STAGES.tested),
         output:
             index=f"{OUT}/metrics/cell_types/maps/index.tsv",  # first (stpath.manifest)
             maps=[
@@ -91,7 +91,7 @@ if STAGES.cell_type_models:
                     category="4. Cell-type models",
                     labels={"sample": sample},
                 )
-                for sample in STAGES.labelled_slides
+                for sample in STAGES.tested
             ],
         log:
             f"logs/{DATASET}/cell_type_maps.log",
@@ -103,7 +103,7 @@ if STAGES.cell_type_models:
         resources:
             mem_mb=4000,
         params:
-            samples=STAGES.labelled_slides,
+            samples=STAGES.tested,
             map_types=CELL["map_types"],
             folds=FOLD_TABLE.to_dict("list"),
             files=lambda wc: {
@@ -112,12 +112,12 @@ if STAGES.cell_type_models:
                         targets.prediction_path(OUT, m, s)
                         for m in STAGES.cell_type_models
                     ]
-                    for s in STAGES.labelled_slides
+                    for s in STAGES.tested
                 ],
                 "labels": targets.label_files(
-                    OUT, CELL["labels"], STAGES.labelled_slides
+                    OUT, CELL["labels"], STAGES.tested
                 ),
-                "truth": [truth_files(wc, [s]) for s in STAGES.labelled_slides],
+                "truth": [truth_files(wc, [s]) for s in STAGES.tested],
             },
         script:
             "../scripts/cell_type_maps.py"

@@ -93,6 +93,7 @@ FOLD_TABLE = (
     else None
 )
 FOLDS = sorted(FOLD_TABLE["fold"].unique()) if FOLD_TABLE is not None else []
+STAGES = STAGES.with_folds(FOLD_TABLE)  # the slides a fold tests: predicted, scored, mapped
 
 
 def split_samples(split):

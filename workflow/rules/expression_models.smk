@@ -26,8 +26,9 @@ if STAGES.expression_models:
                 "predictions": [
                     targets.prediction_path(OUT, m, s)
                     for m in STAGES.expression_runs
-                    for s in STAGES.labelled_slides
+                    for s in STAGES.tested
                 ],
+                # every labelled slide's: the HEST protocol's references are the training slides'
                 "expression": [
                     f"{OUT}/genes/{s}.h5ad" for s in STAGES.labelled_slides
                 ],
@@ -79,7 +80,7 @@ if STAGES.expression_models:
             predictions=[
                 targets.prediction_index(OUT, m) for m in STAGES.expression_models
             ],
-            tiles=[f"{OUT}/tiles/{s}.h5" for s in STAGES.labelled_slides],
+            tiles=[f"{OUT}/tiles/{s}.h5" for s in STAGES.tested],
             ingested=INGEST_INDEX,
         output:
             index=f"{OUT}/metrics/maps/index.tsv",  # first (stpath.manifest)
@@ -90,7 +91,7 @@ if STAGES.expression_models:
                     category="3. Expression models",
                     labels={"sample": sample},
                 )
-                for sample in STAGES.labelled_slides
+                for sample in STAGES.tested
             ],
         log:
             f"logs/{DATASET}/expression_maps.log",
@@ -102,7 +103,7 @@ if STAGES.expression_models:
         resources:
             mem_mb=4000,
         params:
-            samples=STAGES.labelled_slides,
+            samples=STAGES.tested,
             reference_model=STAGES.expression_models[0],
             folds=FOLD_TABLE.to_dict("list"),
             files={
@@ -111,11 +112,9 @@ if STAGES.expression_models:
                         targets.prediction_path(OUT, m, s)
                         for m in STAGES.expression_models
                     ]
-                    for s in STAGES.labelled_slides
+                    for s in STAGES.tested
                 ],
-                "ingested": [
-                    targets.ingest_path(OUT, s) for s in STAGES.labelled_slides
-                ],
+                "ingested": [targets.ingest_path(OUT, s) for s in STAGES.tested],
             },
         script:
             "../scripts/expression_maps.py"

@@ -44,7 +44,7 @@ if STAGES.image_models:
             index=f"{OUT}/predictions/{{model}}/index.tsv",
             predictions=expand(
                 f"{OUT}/predictions/{{{{model}}}}/{{sample}}.h5ad",
-                sample=STAGES.labelled_slides,
+                sample=STAGES.tested,
             ),
         log:
             f"logs/{DATASET}/predict_model/{{model}}.log",
@@ -58,7 +58,8 @@ if STAGES.image_models:
             mem_mb=8000,
             gpu=1,
         params:
-            samples=STAGES.labelled_slides,
+            samples=STAGES.labelled_slides,  # patches read (retrieval keys of the training slides)
+            held_out=STAGES.tested,  # slides predicted (a split table may never test some)
             folds=FOLD_TABLE.to_dict("list") if FOLD_TABLE is not None else {},
             fold_ids=FOLDS,
             settings=model_settings,
