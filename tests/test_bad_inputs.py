@@ -1028,7 +1028,9 @@ def test_a_visium_sections_published_table_covers_only_its_spots_under_tissue(tm
     table = pd.read_csv(positions, index_col=0)
     off = table.copy()  # as many positions again, off the tissue
     off.index = pd.Index([f"OFF{i:05d}-1" for i in range(len(off))], name=table.index.name)
-    off["in_tissue"], off["array_row"] = 0, off["array_row"] + 1000
+    off["in_tissue"], off["array_row"] = 0, off["array_row"] + table["array_row"].max() + 2
+    slope, intercept = np.polyfit(table["array_row"], table["pxl_row_in_fullres"], 1)  # the array's frame
+    off["pxl_row_in_fullres"] = (slope * off["array_row"] + intercept).round().astype(int)
     pd.concat([table, off]).to_csv(positions)
     rng = np.random.default_rng(0)
     under = {s: visium_pair["slides"][s].spots.query("in_tissue == 1").index for s in ("T1", "T2")}
