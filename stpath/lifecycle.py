@@ -23,3 +23,13 @@ def run(stage: str, job: ModelJob) -> None:
     branch = importlib.import_module(BRANCH_JOBS[registry.get(job.model).task])
     getattr(branch, stage)(job)
     job.write_index()
+
+
+def log_training(log: str, workdir) -> None:
+    """A training job's log, and beside it every attempt's (``<log>.attempts``): Snakemake deletes
+    the job's log before it reruns a killed job; the attempts log keeps the killed attempt's and
+    the resumed one's after it."""
+    from . import logs
+    from .training.checkpoint import has_resume_point
+
+    logs.to_file(log, attempts=f"{log}.attempts", resuming=has_resume_point(workdir))

@@ -181,14 +181,13 @@ KILLABLE_RUN = """
 import sys
 import numpy as np, torch
 sys.path[:0] = [{repo!r}, {repo!r} + "/tests"]  # the tests folder by path: torchstain's wheel installs a package named tests
-from stpath import logs
+from stpath import lifecycle
 from stpath.expression.models import build
-from stpath.training.checkpoint import has_resume_point
 from stpath.training.data import SpotSet
 from stpath.training.loop import TrainSettings, seed_everything, train
 from test_training import CFG, spot_set
 torch.set_num_threads(1)
-logs.to_file({log!r}, attempts={log!r} + ".attempts", resuming=has_resume_point({workdir!r}))  # as train_model.py
+lifecycle.log_training({log!r}, {workdir!r})  # as train_model.py
 seed_everything(1)
 history = train(build("cmrcnet", 12, CFG), spot_set(n=48), TrainSettings(epochs=8, batch_size=8, seed=1), torch.device("cpu"), __import__("pathlib").Path({workdir!r}), checkpoint_minutes=0)
 history.to_csv({history!r}, sep="\t", index=False)
@@ -310,9 +309,13 @@ def test_a_model_job_takes_what_snakemake_hands_over():
     smk = SimpleNamespace(
         wildcards=SimpleNamespace(model="cuca"),
         input=named(patches=["p/A.h5", "p/B.h5"], expression=["e/A.h5ad", "e/B.h5ad"], checkpoints=["f1.pt", "f2.pt"]),
-        output=named(predictions=["o/A.h5ad", "o/B.h5ad"]),
+        output=named(predictions=["o/B.h5ad"]),
         params=named(
-            samples=["A", "B"], folds={"sample": ["A", "B"], "fold": [1, 2]}, fold_ids=[1, 2], settings={"k": 1}
+            samples=["A", "B"],  # the patches read
+            held_out=["B"],  # the slides predicted (a split table trains on A and never tests it)
+            folds={"sample": ["A", "B"], "fold": [1, 2]},
+            fold_ids=[1, 2],
+            settings={"k": 1},
         ),
         threads=1,
         config={"dataset": "d"},
@@ -323,6 +326,6 @@ def test_a_model_job_takes_what_snakemake_hands_over():
     )
     folds, checkpoints, patches, expression = job.held_out()
     assert checkpoints == {1: "f1.pt", 2: "f2.pt"} and patches["B"] == "p/B.h5" and expression["A"] == "e/A.h5ad"
-    assert folds["fold"].tolist() == [1, 2] and job.prediction_paths() == {"A": "o/A.h5ad", "B": "o/B.h5ad"}
+    assert folds["fold"].tolist() == [1, 2] and job.prediction_paths() == {"B": "o/B.h5ad"}
     with pytest.raises(ValueError, match="unknown lifecycle stage 'evaluate'"):
         lifecycle.run("evaluate", job)
