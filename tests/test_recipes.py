@@ -4,6 +4,7 @@ dataset are added the way the recipe says, used, and taken away again."""
 import shutil
 
 import pandas as pd
+import pytest
 import yaml
 
 from stpath.models import registry
@@ -78,3 +79,41 @@ def test_recipe_add_a_dataset(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:]
     assert "rule train_model:" in r.stdout and "results/throwaway/ingest/" in r.stdout
     shutil.rmtree(tmp_path / ".snakemake", ignore_errors=True)
+
+
+@pytest.mark.workflow
+def test_usage_opens_with_a_visium_sheet_and_config_that_dry_run(tmp_path):
+    """docs/usage.md's first section as a user follows it: its sheet and its config, with data_root,
+    the sheet's path and the weight file pointed here, and four demo Visium sections written where
+    the sheet's rows say; the dry run passes every check and plans training and maps."""
+    import re
+
+    from stpath.demo import synth, write
+
+    text = (REPO / "docs" / "usage.md").read_text()
+    section = text.split("## Your own Visium slides", 1)[1].split("\n## ", 1)[0]
+    sheet_text = re.search(r"```tsv\n(.*?)```", section, re.S).group(1)
+    config = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    sheet = pd.read_csv(__import__("io").StringIO(sheet_text), sep="\t", dtype=str)
+    assert set(sheet.format) == {"visium"} and sheet.patient.nunique() == 2
+
+    root = tmp_path / "data"
+    params = synth.DemoSettings(size_px=1536, n_genes=120)
+    sig = synth.signatures(3, params.n_genes)
+    for seed, row in enumerate(sheet.itertuples(), start=3):
+        s = synth.slide(seed, row.sample, row.patient, sig, params)
+        (root / row.slide).parent.mkdir(parents=True, exist_ok=True)
+        write.write_pyramid_tiff(root / row.slide, s.image, params.um_per_px)
+        write.write_spaceranger(root / row.expression, s.image, s.spots, s.counts, list(sig.columns), params.um_per_px)
+    reference = root / config["deconvolution"]["reference"]["path"]
+    reference.parent.mkdir(parents=True)
+    synth.reference(5, sig, params).write_h5ad(reference)
+    (tmp_path / "weights.bin").write_bytes(b"")
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    config.update(data_root=str(root), samples=str(tmp_path / "samples.tsv"))
+    config["cell_type_models"]["encoder"]["weights"] = str(tmp_path / "weights.bin")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    r = run_snakemake(["-n", "--cores", "2", "--configfile", str(tmp_path / "config.yaml")], tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    for rule in ("cell2location", "train_model", "predict_model", "slide_model", "bundle_model"):
+        assert f"rule {rule}:" in r.stdout, rule
