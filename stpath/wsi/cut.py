@@ -36,9 +36,6 @@ class TilingSettings:
         """From the config's ``tiling`` section; ``scale`` (a dict) cuts at another scale."""
         return cls(ImageScale.from_config(section), section["min_tile_tissue"])
 
-    def at(self, scale: ImageScale) -> "TilingSettings":
-        return TilingSettings(scale, self.min_tile_tissue)
-
 
 def _tissue_tiles(slide, slide_path, um_per_px: float, tissue: TissueSettings, tiling: TilingSettings):
     """The slide's thumbnail, its downsample, the tissue mask, and the tissue tiles' windows with
