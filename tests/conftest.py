@@ -104,6 +104,13 @@ def demo_run(tmp_path_factory):
     )
 
 
+def tiny_encoder(depth: int = 2, img_size: int = 64):
+    """The tests' small ViT (32 wide, 2 heads, 16-px patches): fast on a CPU, same code path."""
+    from stpath.models.encoders import EncoderConfig
+
+    return EncoderConfig(embed_dim=32, depth=depth, num_heads=2, img_size=img_size, patch_size=16)
+
+
 # test inputs written as .gz: the fastest level (the default level took 6.5 s for one HER2ST table)
 FAST_GZIP = {"method": "gzip", "compresslevel": 1}
 

@@ -18,10 +18,11 @@ from stpath.expression.models import build
 from stpath.expression.settings import ExpressionSettings
 from stpath.models.cmrcnet import CMRCNetConfig
 from stpath.models.cuca import CUCAConfig
-from stpath.models.encoders import EncoderConfig
 from stpath.wsi.scale import ImageScale
 
-ENCODER = EncoderConfig(embed_dim=32, depth=2, num_heads=2, img_size=64, patch_size=16)
+from conftest import tiny_encoder
+
+ENCODER = tiny_encoder(depth=2)
 GENES = [f"G{i}" for i in range(12)]
 CPU = torch.device("cpu")
 SCALE = ImageScale(0.5, 64)

@@ -11,7 +11,7 @@ from stpath.celltypes.probe import fit_probe
 from stpath.celltypes.settings import CellTypeSettings, LabelSettings, cuca_training
 from stpath.metrics import pearson_columns
 from stpath.models.cuca import CUCA, CUCAConfig, MorphologyProjection
-from stpath.models.encoders import EncoderConfig, LoraSettings, preset_kwargs
+from stpath.models.encoders import LoraSettings, preset_kwargs
 from stpath.models.losses import rmse
 from stpath.predictions import SpotPrediction
 from stpath.training.augment import to_model_input
@@ -19,7 +19,9 @@ from stpath.training.data import SpotSet
 from stpath.training.loop import TIMING_COLUMNS, frozen_prefix_output
 from stpath.wsi.scale import ImageScale
 
-ENCODER = EncoderConfig(embed_dim=32, depth=3, num_heads=2, img_size=64, patch_size=16)
+from conftest import tiny_encoder
+
+ENCODER = tiny_encoder(depth=3)
 
 
 def settings(finetune: str = "full", epochs: int = 3) -> CellTypeSettings:

@@ -9,15 +9,14 @@ from test_training import spot_set
 from stpath.expression import models
 from stpath.expression.hest import fit_hest_probe, hest_pipeline
 from stpath.expression.settings import ExpressionSettings
-from stpath.models.encoders import EncoderConfig
 from stpath.models.frozen import FrozenEncoderConfig
 from stpath.models.retrieval import retrieve
 from stpath.training.loop import TrainSettings
 
+from conftest import tiny_encoder
+
 CPU = torch.device("cpu")
-FROZEN = FrozenEncoderConfig(
-    encoder=EncoderConfig(img_size=64, patch_size=16, embed_dim=32, depth=1, num_heads=2), pca_dim=8
-)
+FROZEN = FrozenEncoderConfig(encoder=tiny_encoder(depth=1), pca_dim=8)
 SETTINGS = ExpressionSettings(retrieval_k=3, frozen=FROZEN, train=TrainSettings(epochs=1, batch_size=8))
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from stpath.models import registry
 
-from conftest import REPO
+from conftest import REPO, tiny_encoder
 
 PACKAGE = REPO / "stpath"
 
@@ -133,9 +133,8 @@ def test_every_registered_model_builds():
     from stpath.expression.settings import ExpressionSettings
     from stpath.models.cmrcnet import CMRCNetConfig
     from stpath.models.cuca import CUCAConfig
-    from stpath.models.encoders import EncoderConfig
 
-    small = EncoderConfig(embed_dim=32, depth=2, num_heads=2, img_size=64, patch_size=16)
+    small = tiny_encoder(depth=2)
     settings = {
         registry.EXPRESSION: ExpressionSettings(
             cmrcnet=CMRCNetConfig(encoder=small, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2)

@@ -9,7 +9,7 @@ import yaml
 
 from stpath.models import registry
 
-from conftest import REPO, run_snakemake, shared
+from conftest import REPO, run_snakemake, shared, tiny_encoder
 
 
 def schema_enum(section: str, key: str) -> list[str]:
@@ -25,12 +25,11 @@ def test_recipe_add_a_model(monkeypatch):
 
     from stpath.expression.settings import ExpressionSettings
     from stpath.models.cmrcnet import CMRCNetConfig
-    from stpath.models.encoders import EncoderConfig
 
     spec = registry.ModelSpec("throwaway", registry.EXPRESSION, "direct:build")
     monkeypatch.setitem(registry.MODELS, spec.name, spec)
     assert registry.get("throwaway", registry.EXPRESSION) is spec and "throwaway" in registry.names(registry.EXPRESSION)
-    small = EncoderConfig(embed_dim=32, depth=1, num_heads=2, img_size=32, patch_size=16)
+    small = tiny_encoder(depth=1, img_size=32)
     model = spec.build(ExpressionSettings(cmrcnet=CMRCNetConfig(encoder=small, proj_dim=16)), 6, 6)
     images = torch.rand(4, 3, 32, 32)
     assert model.head.out_features == 6 and model(images, torch.rand(4, 6))["loss"].ndim == 0

@@ -18,15 +18,16 @@ from stpath.expression.models import build, predict
 from stpath.expression.settings import ExpressionSettings
 from stpath.metrics import COLUMNS, pearson_columns
 from stpath.models.cmrcnet import CMRCNetConfig
-from stpath.models.encoders import EncoderConfig
 from stpath.models.retrieval import retrieve
 from stpath.training import checkpoint
 from stpath.training.augment import IMAGENET_MEAN, IMAGENET_STD, to_model_input
 from stpath.training.data import SpotSet, split_validation
 from stpath.training.loop import TrainSettings, seed_everything, train
 
+from conftest import tiny_encoder
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENCODER = EncoderConfig(embed_dim=32, depth=1, num_heads=2, img_size=64, patch_size=16)
+ENCODER = tiny_encoder(depth=1)
 TRAIN = {"epochs": 2, "batch_size": 8, "seed": 1}
 CFG = ExpressionSettings(
     cmrcnet=CMRCNetConfig(encoder=ENCODER, proj_dim=16, gene_tokens=2, first_cross_heads=2, fusion_heads=2),
