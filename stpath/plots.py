@@ -178,3 +178,25 @@ def tile_maps(
         ax.set_ylim(thumbnail.shape[0], 0)
         finish_panel(fig, ax, im, column)
     save_grid(fig, axes, len(columns), title, path)
+
+
+def save_tile_map(path, title: str, prediction, tiles_file, columns: list[str], from_zero: bool) -> None:
+    """A whole-slide prediction (``stpath.predictions.TilePrediction``) as ``tile_maps`` over the
+    H&E thumbnail stored in its tiles file, written atomically: the in-run maps and the maps of an
+    applied bundle are drawn alike."""
+    from .atomic import atomic_path
+    from .wsi.tiles import read_thumbnail
+
+    thumb = read_thumbnail(tiles_file)
+    with atomic_path(path) as tmp:
+        tile_maps(
+            tmp,
+            title,
+            prediction.predicted,
+            prediction.centres,
+            prediction.side_level0,
+            thumb.image,
+            thumb.downsample,
+            columns,
+            from_zero=from_zero,
+        )

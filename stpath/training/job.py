@@ -115,11 +115,9 @@ def map_whole_slides(job: ModelJob, load_predictor, predict, panels, what: str, 
     (a function of the prediction's table) over the H&E, titled ``what`` and the protocol."""
     import pandas as pd
 
-    from ..atomic import atomic_path
     from ..ingest.folds import checkpoints_by_split, predicting_runs, protocol_of, training_samples
-    from ..plots import tile_maps
+    from ..plots import save_tile_map
     from ..predictions import tile_provenance, write_tile_prediction
-    from ..wsi.tiles import read_thumbnail
 
     folds = pd.DataFrame(job.params["folds"])
     checkpoints = checkpoints_by_split(job.params["fold_ids"], job.input["checkpoints"], job.input["final"])
@@ -132,17 +130,6 @@ def map_whole_slides(job: ModelJob, load_predictor, predict, panels, what: str, 
             i = index[sample]
             tiles = predict(predictor, job.input["tiles"][i], sample, split, details)
             write_tile_prediction(tiles, job.output["adata"][i])
-            thumb = read_thumbnail(job.input["tiles"][i])
             title = f"{sample}: {job.model} {what} on {len(tiles.predicted)} tissue tiles\n{protocol_of(split, sample, folds)}"
-            with atomic_path(job.output["png"][i]) as tmp:
-                tile_maps(
-                    tmp,
-                    title,
-                    tiles.predicted,
-                    tiles.centres,
-                    tiles.side_level0,
-                    thumb.image,
-                    thumb.downsample,
-                    panels(tiles.predicted),
-                    from_zero=from_zero,
-                )
+            columns = panels(tiles.predicted)
+            save_tile_map(job.output["png"][i], title, tiles, job.input["tiles"][i], columns, from_zero)

@@ -2,15 +2,13 @@ import torch
 
 from stpath import logs
 from stpath.apply import apply_bundle
-from stpath.atomic import atomic_path
 from stpath.bundles import read_bundle
 from stpath.device import torch_device
 from stpath.ingest.folds import protocol_of
 from stpath.manifest import write_index
 from stpath.models import registry
-from stpath.plots import tile_maps
+from stpath.plots import save_tile_map
 from stpath.predictions import write_tile_prediction
-from stpath.wsi.tiles import read_thumbnail
 
 logs.to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -25,18 +23,6 @@ for prediction, columns in apply_bundle(
 ):
     adata_path, png_path = outputs[prediction.sample]
     write_tile_prediction(prediction, adata_path)
-    thumb = read_thumbnail(tiles[prediction.sample])
     title = f"{prediction.sample}: {bundle.name} {what} on {len(prediction.predicted)} tissue tiles\n{protocol_of('bundle')}, trained on {bundle.dataset}: {', '.join(bundle.training_samples)}"
-    with atomic_path(png_path) as tmp:
-        tile_maps(
-            tmp,
-            title,
-            prediction.predicted,
-            prediction.centres,
-            prediction.side_level0,
-            thumb.image,
-            thumb.downsample,
-            columns,
-            from_zero=not expression,
-        )
+    save_tile_map(png_path, title, prediction, tiles[prediction.sample], columns, from_zero=not expression)
 write_index(snakemake.output.index, dict(zip(samples, snakemake.output.adata)))
