@@ -24,7 +24,7 @@ import yaml
 from PIL import Image
 from snakemake.utils import validate
 
-from stpath.config import check_config, check_schema, check_sheet_schema
+from stpath.checks import check_config, check_schema, check_sheet_schema
 from stpath.errors import InputError
 from stpath.ingest.ingest import QC, ingest
 from stpath.ingest.ingested import read_sample_info

@@ -1,4 +1,4 @@
-"""Cross-checks of a whole config (``stpath.config.check_config``), before any job runs: each
+"""Cross-checks of a whole config (``stpath.checks.check_config``), before any job runs: each
 refusal names the keys or the file and the fix."""
 
 import copy
@@ -7,7 +7,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from stpath.config import Stages, check_config, encoder_input
+from stpath.checks import check_config
+from stpath.config import Stages
+from stpath.encoder_checks import encoder_input
 from stpath.errors import InputError
 from stpath.ingest.download import pending_downloads
 from stpath.ingest.sheet import read_sheet

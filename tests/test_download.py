@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from stpath.config import check_schema
+from stpath.checks import check_schema
 from stpath.deconvolution.atlas import read_wu2021, write_wu2021_archive
 from stpath.errors import InputError
 from stpath.ingest.download import Download, download, downloads_of, extract_member, pending_archives, pending_downloads

@@ -41,7 +41,7 @@ def test_validation_patients_are_training_patients_drawn_per_fold():
 
 
 def test_too_many_validation_patients_are_refused():
-    from stpath.config import check_folds
+    from stpath.checks import check_folds
 
     with pytest.raises(ValueError, match="2 validation patient\\(s\\) would leave no training patient"):
         plan_folds(sheet(3), FoldSettings(n_val_patients=2))
@@ -88,7 +88,7 @@ def test_split_table_is_read_with_patients_from_the_sheet(tmp_path):
 )
 def test_split_table_mistakes_are_refused(tmp_path, change, message):
     """Through the pre-flight's check (``check_folds``): the table's own message and one fix."""
-    from stpath.config import check_folds
+    from stpath.checks import check_folds
 
     s = sheet(3)
     rows = [(0, x, r) for x, r in zip(s["sample"], ["test", "test", "train", "train", "train", "train"])]
@@ -101,7 +101,7 @@ def test_split_table_mistakes_are_refused(tmp_path, change, message):
 def test_a_split_table_given_under_data_root_is_found_for_the_user(tmp_path, monkeypatch):
     """folds.table is read from the working directory; written relative to data_root (like the
     sheet's paths) the fix gives the path that exists."""
-    from stpath.config import check_folds
+    from stpath.checks import check_folds
 
     s = sheet(3)
     root = tmp_path / "data"

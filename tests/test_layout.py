@@ -152,7 +152,7 @@ def test_every_registered_model_builds():
 
 def test_workflow_parse_time_modules_import_no_torch():
     """common.smk runs in Snakemake's own environment, which need not have torch (--use-conda)."""
-    code = "import sys; sys.modules['torch'] = None; sys.modules['timm'] = None; import stpath.config, stpath.models.registry, stpath.ingest.sheet, stpath.ingest.folds"
+    code = "import sys; sys.modules['torch'] = None; sys.modules['timm'] = None; import stpath.config, stpath.checks, stpath.encoder_checks, stpath.models.registry, stpath.ingest.sheet, stpath.ingest.folds"
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
 

@@ -11,7 +11,7 @@ import yaml
 from scipy import stats
 from test_bad_inputs import config_for, her2st_rows
 
-from stpath.config import check_config
+from stpath.checks import check_config
 from stpath.deconvolution.published import (
     NNLS,
     CoarserTypes,

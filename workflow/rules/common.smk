@@ -15,15 +15,8 @@ os.environ.update(
 )
 sys.path.insert(0, str(REPO))
 
-from stpath.config import (
-    Stages,
-    check_config,
-    check_schema,
-    check_sheet_schema,
-    converted_reference,
-    run_label,
-    stain_target,
-)
+from stpath.checks import check_config, check_schema, check_sheet_schema
+from stpath.config import Stages, converted_reference, run_label, stain_target
 from stpath.demo.cohort import job_params as demo_job_params, write_cohort_sheet
 from stpath.ingest.download import pending_archives, pending_downloads
 from stpath.ingest.folds import (
