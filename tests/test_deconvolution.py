@@ -104,6 +104,52 @@ def test_unlabelled_reference_cells_are_refused_above_a_share_and_said_below(tmp
     assert ref.n_obs == 490 and "20 of 510 reference cells (4%) have no row in the labels table" in caplog.text
 
 
+def cellxgene_file(path, with_raw=True):
+    """The real Wu et al. subset written in the CELLxGENE schema: Ensembl-style ids in the index,
+    symbols in feature_name, raw counts in raw.X, log-normalised X, Cell Ontology-style labels in
+    cell_type, donors in donor_id, a schema version."""
+    import scanpy as sc
+
+    from stpath.deconvolution.atlas import read_wu2021
+
+    wu = read_wu2021(shared("wu2021_subset", "GSE176078_Wu_etal_2021_BRCA_scRNASeq_CID4465_subset.tar.gz"))
+    ids = [f"ENSG{i:011d}" for i in range(wu.n_vars)]
+    names = {"T-cells": "T cell", "B-cells": "B cell", "Endothelial": "endothelial cell", "CAFs": "fibroblast"}
+    obs = pd.DataFrame(
+        {
+            "cell_type": wu.obs["celltype_major"].astype(str).map(lambda t: names.get(t, t.lower())).to_numpy(),
+            "donor_id": wu.obs["Patient"].astype(str).to_numpy(),
+        },
+        index=wu.obs_names,
+    )
+    raw = ad.AnnData(X=wu.X.copy(), obs=obs, var=pd.DataFrame({"feature_name": wu.var_names}, index=ids))
+    out = raw.copy()
+    sc.pp.normalize_total(out, target_sum=1e4)
+    sc.pp.log1p(out)
+    if with_raw:
+        out.raw = raw
+    out.uns["schema_version"] = "5.0.0"
+    out.write_h5ad(path)
+    return wu
+
+
+def test_a_cellxgene_file_is_read_as_a_reference_from_its_raw_counts(tmp_path):
+    """The portal's layout (the Human Breast Cell Atlas is published in it): raw counts from raw.X,
+    gene symbols from feature_name, labels from cell_type, donors from donor_id; a file with only
+    its normalised X is refused with the fix."""
+    wu = cellxgene_file(tmp_path / "atlas.h5ad")
+    ref = load_reference(spec(tmp_path / "atlas.h5ad", label_column="cell_type", batch_column="donor_id"))
+    assert ref.n_obs == wu.n_obs and list(ref.var_names[:3]) == list(wu.var_names[:3])
+    assert (ref.X != wu.X.astype(ref.X.dtype)).nnz == 0  # the raw counts, not X's normalised values
+    assert "T cell" in set(ref.obs["label"]) and set(ref.obs["batch"]) == {"CID4465"}
+    cellxgene_file(tmp_path / "normalised.h5ad", with_raw=False)
+    with pytest.raises(InputError) as err:
+        load_reference(spec(tmp_path / "normalised.h5ad"))
+    assert "whose X is normalised and that has no raw.X" in str(
+        err.value
+    ) and "Fix: download the dataset's file" in str(err.value)
+
+
 def test_spatial_counts_table_reader():
     root = shared("spacexr_hippocampus", "spatial")
     table = read_spots("counts_table", root / "counts.csv", root / "coords.csv")

@@ -145,6 +145,61 @@ def _check_unlabelled(spec: ReferenceSpec, source, labels: pd.Series, unlabelled
     log.warning("%s: %s; they are dropped", source, problem)
 
 
+def is_cellxgene(adata: ad.AnnData) -> bool:
+    """An AnnData in the CELLxGENE schema (the portal's datasets, e.g. the Human Breast Cell Atlas):
+    Ensembl ids in the index, gene symbols in ``var['feature_name']``, a schema version in ``uns``."""
+    return "feature_name" in adata.var and "schema_version" in adata.uns
+
+
+def from_cellxgene(adata: ad.AnnData, path, layer: str = "") -> ad.AnnData:
+    """The raw counts of a CELLxGENE file with gene symbols as names: ``raw.X`` (the schema puts
+    the counts there when ``X`` is normalised), or ``layer``, or ``X`` when it holds the counts
+    itself; its cells' metadata (``cell_type``, ``donor_id``, ``sample_id``, ...) kept. A file
+    whose only matrix is normalised is refused: cell2location needs counts."""
+    if layer:
+        if layer not in adata.layers:
+            raise InputError(
+                path,
+                f"no layer {layer!r}; layers are {list(adata.layers)}",
+                "set deconvolution.reference.layer to one of them, or ''",
+            )
+        counts, var = adata.layers[layer], adata.var
+    elif adata.raw is not None:
+        counts, var = adata.raw.X, adata.raw.var
+    elif is_raw_counts(adata.X):
+        counts, var = adata.X, adata.var
+    else:
+        raise InputError(
+            path,
+            "a CELLxGENE file whose X is normalised and that has no raw.X: its raw counts are not in it",
+            "download the dataset's file with raw counts (the portal's .h5ad keeps them in raw.X), or name the "
+            "layer that holds them in deconvolution.reference.layer",
+        )
+    symbols = (var["feature_name"] if "feature_name" in var else adata.var["feature_name"].reindex(var.index)).astype(
+        str
+    )
+    out = ad.AnnData(
+        X=counts, obs=adata.obs.copy(), var=pd.DataFrame({"gene_id": var.index.astype(str)}, index=symbols.to_numpy())
+    )
+    log.info(
+        "%s: CELLxGENE schema %s, raw counts of %d cells x %d genes, named by feature_name",
+        path,
+        adata.uns["schema_version"],
+        out.n_obs,
+        out.n_vars,
+    )
+    return out
+
+
+def is_raw_counts(x) -> bool:
+    """Non-negative integers (a sample of the stored values)."""
+    import numpy as np
+
+    values = x.data if hasattr(x, "data") else np.asarray(x).ravel()
+    values = np.asarray(values[:100_000], float)
+    return bool(values.size) and (values >= 0).all() and np.allclose(values, np.round(values))
+
+
 def _read_counts(spec: ReferenceSpec, labels: pd.DataFrame | None) -> ad.AnnData:
     path = spec.path
     if not path.exists():
@@ -157,7 +212,9 @@ def _read_counts(spec: ReferenceSpec, labels: pd.DataFrame | None) -> ad.AnnData
     try:
         if name.endswith(".h5ad"):
             adata = ad.read_h5ad(path)
-            if spec.layer:
+            if is_cellxgene(adata):
+                adata = from_cellxgene(adata, path, spec.layer)
+            elif spec.layer:
                 if spec.layer not in adata.layers:
                     raise InputError(
                         path,
