@@ -31,9 +31,7 @@ if STAGES.cell_type_models:
                     for m in STAGES.cell_type_runs
                     for s in STAGES.tested
                 ],
-                "labels": targets.label_files(
-                    OUT, CELL["labels"], STAGES.tested
-                ),
+                "labels": targets.label_files(OUT, CELL["labels"], STAGES.tested),
             },
         script:
             "../scripts/cell_type_metrics.py"
@@ -114,9 +112,7 @@ if STAGES.cell_type_models:
                     ]
                     for s in STAGES.tested
                 ],
-                "labels": targets.label_files(
-                    OUT, CELL["labels"], STAGES.tested
-                ),
+                "labels": targets.label_files(OUT, CELL["labels"], STAGES.tested),
                 "truth": [truth_files(wc, [s]) for s in STAGES.tested],
             },
         script:

@@ -86,7 +86,8 @@ FOLD_TABLE = (
     else None
 )
 FOLDS = sorted(FOLD_TABLE["fold"].unique()) if FOLD_TABLE is not None else []
-STAGES = STAGES.with_folds(FOLD_TABLE)  # the slides a fold tests: predicted, scored, mapped
+# the slides a fold tests: predicted, scored and mapped (a split table may leave some untested)
+STAGES = STAGES.with_folds(FOLD_TABLE)
 
 
 def split_samples(split):
