@@ -9,7 +9,6 @@ from pathlib import Path
 
 import anndata
 import jsonschema
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -219,13 +218,6 @@ def check_label_source(run: RunSettings, stages: Stages) -> None:
         )
 
 
-def spots_under_tissue(positions) -> pd.Index:
-    """The spot ids a sample is analysed with: Visium lists its whole array, of which only the spots
-    under tissue (``in_tissue``) are kept by ingest."""
-    ids = pd.Index(positions.ids)
-    return ids if positions.in_tissue is None else ids[np.asarray(positions.in_tissue, bool)]
-
-
 def check_published_inputs(run: RunSettings, samples, made, inspect_inputs: bool = True) -> None:
     """Every published table is there (or downloaded by the workflow); when all are, each is read
     and checked against its sample's spots, the other samples' tables and the label map."""
@@ -246,9 +238,7 @@ def check_published_inputs(run: RunSettings, samples, made, inspect_inputs: bool
             or any(made(f) and not f.exists() for s in with_expression for f in input_files(s))
         ):
             continue
-        spots = {
-            s.sample: spots_under_tissue(FORMATS[s.format].positions(s.expression, s.spots)) for s in with_expression
-        }
+        spots = {s.sample: FORMATS[s.format].positions(s.expression, s.spots).ids_under_tissue for s in with_expression}
         check_published(tier, paths, spots, run.min_matched_spots, reference_labels(run, tier))
     if settings.map_tier and settings.map_tier not in settings.tiers:
         raise InputError(

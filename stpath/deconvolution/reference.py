@@ -14,7 +14,7 @@ import pandas as pd
 import scanpy as sc
 
 from ..errors import InputError
-from ..ingest.tables import check_raw_counts, orient_counts, read_table
+from ..ingest.tables import check_raw_counts, is_raw_counts, orient_counts, read_table
 from .progress import trainer_kwargs
 
 log = logging.getLogger(__name__)
@@ -189,15 +189,6 @@ def from_cellxgene(adata: ad.AnnData, path, layer: str = "") -> ad.AnnData:
         out.n_vars,
     )
     return out
-
-
-def is_raw_counts(x) -> bool:
-    """Non-negative integers (a sample of the stored values)."""
-    import numpy as np
-
-    values = x.data if hasattr(x, "data") else np.asarray(x).ravel()
-    values = np.asarray(values[:100_000], float)
-    return bool(values.size) and (values >= 0).all() and np.allclose(values, np.round(values))
 
 
 def _read_counts(spec: ReferenceSpec, labels: pd.DataFrame | None) -> ad.AnnData:

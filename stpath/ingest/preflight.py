@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..wsi.slide import slide_header
 from .geometry import SHEET, SLIDE, UmPerPx, check_finite, check_frame, check_scale, pixel_size
 from .readers import FORMATS, SpotPositions
-from .sheet import Sample, input_files
+from .sheet import IMAGE_ONLY, Sample, input_files
 
 log = logging.getLogger(__name__)
 
@@ -184,14 +184,14 @@ def check_samples(
 def _check_spot_count(positions: SpotPositions, sample: Sample) -> None:
     """A section with a handful of spots (a subset, a single spot) can be neither trained on nor
     validated on nor scored: gene QC would empty it, or its in-slide validation split would."""
-    n = len(positions.ids) if positions.in_tissue is None else int(np.asarray(positions.in_tissue, bool).sum())
+    n = len(positions.ids_under_tissue)
     if n < MIN_SECTION_SPOTS:
         raise InputError(
             positions.path,
             f"sample {sample.sample} has only {n} spot(s){' under tissue' if positions.in_tissue is not None else ''}; "
             f"a section with spatial data needs at least {MIN_SECTION_SPOTS}",
             "give the whole section's spots (not a subset), or leave its expression and spots cells empty in the "
-            "sample sheet (format image_only) to have the slide predicted only",
+            f"sample sheet (format {IMAGE_ONLY}) to have the slide predicted only",
         )
 
 
@@ -203,7 +203,7 @@ def _check_inside(positions: SpotPositions, dims: tuple[int, int], sample: Sampl
     outside = (xy[:, 0] < 0) | (xy[:, 1] < 0) | (xy[:, 0] >= W) | (xy[:, 1] >= H)
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
-        ids = positions.ids if positions.in_tissue is None else positions.ids[positions.in_tissue]
+        ids = positions.ids_under_tissue
         raise InputError(
             positions.path,
             f"{int(outside.sum())} of {len(xy)} spot centres lie outside the slide {sample.slide} ({W} x {H} px), "

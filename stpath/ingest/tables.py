@@ -16,14 +16,25 @@ WHOLE_TABLE = "give the whole table (a header line, then one line per spot or ge
 SHEET_FIX = "point the sample sheet at the raw count matrix (e.g. filtered_feature_bc_matrix.h5)"
 
 
+def _not_counts(data: np.ndarray) -> np.ndarray:
+    """Which stored values are no raw count (negative or fractional)."""
+    return (data < 0) | (np.mod(data, 1) != 0)
+
+
+def is_raw_counts(X) -> bool:
+    """Every stored value is a finite non-negative integer."""
+    data = sp.csr_matrix(X).data
+    return bool(np.all(np.isfinite(data))) and not _not_counts(data).any()
+
+
 def check_raw_counts(X, path: str | Path, fix: str = SHEET_FIX) -> sp.csr_matrix:
     """Return counts as int32 CSR; refuse negative, non-integer or non-finite values."""
     X = sp.csr_matrix(X)
     data = X.data
     if data.size and not np.all(np.isfinite(data)):
         raise InputError(path, "counts contain NaN or infinite values", "give the raw UMI count matrix")
-    if data.size and (data.min() < 0 or not np.all(np.equal(np.mod(data, 1), 0))):
-        bad = data[(data < 0) | (np.mod(data, 1) != 0)][:3]
+    bad = data[_not_counts(data)][:3]
+    if bad.size:
         raise InputError(
             path,
             f"counts are not raw non-negative integers (e.g. {bad.tolist()}); normalised or log values "

@@ -32,6 +32,11 @@ class SpotPositions:
     # for formats that list only the spots they counted.
     in_tissue: np.ndarray | None = None
 
+    @property
+    def ids_under_tissue(self) -> pd.Index:
+        """The spots a sample is analysed with: all of them, or Visium's under tissue."""
+        return self.ids if self.in_tissue is None else self.ids[np.asarray(self.in_tissue, bool)]
+
 
 @dataclass
 class SpotTable:
